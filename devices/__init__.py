@@ -1,0 +1,1 @@
+"""devices: LSL streams, serial transports, wire protocols, device emulators and firmware."""

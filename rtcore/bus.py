@@ -1,0 +1,77 @@
+"""The signal bus: one float64 vector that carries every named signal of the tick.
+
+Stages exchange data only through the bus. A factory registers the signals it writes with
+`Bus.add` and looks up the ones it reads with `Bus.get`, then stores their offsets in its int
+array, so the compiled step indexes the bus directly. Outlets and the recorder select signals
+by name, so any signal of the tick can be published or recorded.
+
+The first HEADER slots are written by the loop itself.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TICK = 0  #: tick index since the first deadline
+T_S = 1  #: session time, s (tick * dt_s)
+DT_S = 2  #: control period, s
+HOLD = 3  #: 1.0 while any stage holds the session in its safe state, else 0.0
+MARKER = 4  #: event code emitted this tick (0 = none); see sims.paradigms markers
+HEADER = 5
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A named slice of the bus: bus[offset : offset + width]."""
+
+    name: str
+    offset: int
+    width: int
+    unit: str = ""
+    labels: tuple = ()
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.offset, self.offset + self.width)
+
+
+@dataclass
+class Bus:
+    """Registry of named signals; `array()` allocates the bus once the chain is built."""
+
+    signals: dict = field(default_factory=dict)
+    size: int = HEADER
+
+    def __post_init__(self):
+        for name, off, unit in (("tick", TICK, "1"), ("t", T_S, "s"), ("dt", DT_S, "s"),
+                                ("hold", HOLD, "bool"), ("marker", MARKER, "code")):
+            self.signals[name] = Signal(name, off, 1, unit, (name,))
+
+    def add(self, name: str, width: int, unit: str = "", labels=None) -> Signal:
+        """Register a signal written by one stage. Labels default to name0..nameN."""
+        if name in self.signals:
+            raise ValueError(f"bus signal '{name}' is written by two stages")
+        labels = tuple(labels) if labels is not None else tuple(f"{name}{k}" for k in range(width))
+        if len(labels) != width:
+            raise ValueError(f"bus signal '{name}': {len(labels)} labels for {width} channels")
+        sig = Signal(name, self.size, int(width), unit, labels)
+        self.signals[name] = sig
+        self.size += int(width)
+        return sig
+
+    def get(self, name: str, width: int | None = None, who: str = "") -> Signal:
+        """Look up a signal a stage reads; a clear error lists what exists."""
+        sig = self.signals.get(name)
+        if sig is None:
+            have = ", ".join(self.signals)
+            raise KeyError(f"{who + ': ' if who else ''}needs bus signal '{name}', "
+                           f"which no earlier stage writes; have: {have}")
+        if width is not None and sig.width != width:
+            raise ValueError(f"{who + ': ' if who else ''}bus signal '{name}' has "
+                             f"{sig.width} channels, expected {width}")
+        return sig
+
+    def has(self, name: str) -> bool:
+        return name in self.signals
+
+    def array(self) -> np.ndarray:
+        return np.zeros(self.size, dtype=np.float64)

@@ -1,0 +1,44 @@
+"""CLOCK_MONOTONIC time and absolute-deadline sleep, callable from compiled code.
+
+libc's clock_gettime and clock_nanosleep are bound by symbol name (numba ExternalFunction), so
+the compiled loop waits without the GIL and the on-disk cache stays valid across processes.
+A `struct timespec` is a caller-provided int64[2] scratch array, so nothing allocates.
+"""
+import ctypes.util
+
+import llvmlite.binding as llvm
+from numba import njit, types
+
+llvm.load_library_permanently(ctypes.util.find_library("c"))
+
+CLOCK_MONOTONIC = 1
+TIMER_ABSTIME = 1
+
+_clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
+_clock_nanosleep = types.ExternalFunction(
+    "clock_nanosleep", types.int32(types.int32, types.int32, types.voidptr, types.intp))
+EINTR = 4
+
+
+@njit(cache=True, nogil=True)
+def monotonic_ns(ts):
+    """CLOCK_MONOTONIC now, ns. ts: int64[2] scratch for the timespec."""
+    _clock_gettime(CLOCK_MONOTONIC, ts.ctypes)
+    return ts[0] * 1_000_000_000 + ts[1]
+
+
+@njit(cache=True, nogil=True)
+def sleep_until_ns(deadline_ns, spin_ns, ts):
+    """Sleep to deadline_ns - spin_ns with clock_nanosleep(TIMER_ABSTIME), then spin to the
+    deadline. Returns the wake time, ns. Spinning trades CPU for a tighter wake (jitter)."""
+    wake_at = deadline_ns - spin_ns
+    now = monotonic_ns(ts)
+    if now < wake_at:
+        ts[0] = wake_at // 1_000_000_000
+        ts[1] = wake_at % 1_000_000_000
+        while _clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ts.ctypes, 0) == EINTR:
+            pass
+        now = monotonic_ns(ts)
+    while now < deadline_ns:
+        now = monotonic_ns(ts)
+    return now

@@ -1,0 +1,137 @@
+"""The session config: TOML sections validated into typed models.
+
+Each section's model lives beside the code it configures (a stage's config model is in the
+stage's file; a family's tagged union is in the family's __init__). This module assembles the
+root, loads TOML, applies `--set a.b=value` overrides with the same validation, and writes the
+resolved config back as TOML.
+"""
+import ast
+import tomllib
+from typing import Literal
+
+import tomli_w
+from pydantic import Field, ValidationError
+
+from rtcore.configbase import ConfigError, Strict, format_error
+from rtcore.decoders import DecoderConfig
+
+
+class SessionSection(Strict):
+    """[session]"""
+
+    name: str = Field("session", pattern=r"^[A-Za-z0-9_.-]+$", description="session name; LSL outlets are rtcore-<name>-<signal>")
+    seed: int = Field(0, ge=0, description="seed of every random generator in the session")
+    duration_s: float | None = Field(10.0, gt=0, le=7 * 24 * 3600, description="session length, s (none: until Ctrl-C or the task ends)")
+    out: str | None = Field(None, description="output directory (default runs/<timestamp>)")
+
+
+class LoopSection(Strict):
+    """[loop]"""
+
+    rate_hz: float = Field(1000.0, ge=10.0, le=20000.0, description="control rate, Hz")
+    realtime: bool = Field(True, description="sleep to absolute deadlines; false = offline, as fast as possible")
+    spin_us: float = Field(100.0, ge=0.0, le=2000.0, description="busy-wait before each deadline, us (trades CPU for wake jitter)")
+    rt: bool = Field(False, description="ask for SCHED_FIFO, CPU affinity, mlockall and 1 ns timer slack (best effort)")
+    rt_priority: int = Field(80, ge=1, le=99, description="SCHED_FIFO priority with rt = true")
+    cpu: int | None = Field(None, ge=0, description="CPU to pin the loop to with rt = true (default: the last one)")
+    heartbeat_timeout_s: float = Field(3.0, gt=0.1, le=600, description="the parent declares the child hung after this long without a tick")
+    ring_s: float = Field(8.0, gt=0.5, le=600, description="shared-memory ring capacity, seconds of ticks")
+
+
+class RecordSection(Strict):
+    """[record]"""
+
+    signals: list[str] | None = Field(None, description="bus signals recorded every tick (default: all)")
+    flush_s: float = Field(0.5, gt=0.0, le=5.0, description="the parent flushes the recording at least this often, s")
+
+
+class TestSection(Strict):
+    """[test]: fault injection for the engine's own tests."""
+
+    crash_at_tick: int | None = Field(None, ge=0, description="make the crash stage fail at this tick")
+    crash_mode: Literal["status", "abort", "hang"] = Field("status", description="how it fails")
+
+
+class SessionConfig(Strict):
+    """Root of a session config (one TOML file)."""
+
+    session: SessionSection = SessionSection()
+    loop: LoopSection = LoopSection()
+    decoder: DecoderConfig | None = None
+    record: RecordSection = RecordSection()
+    test: TestSection = TestSection()
+
+
+def load(path: str, overrides: list[str] = ()) -> SessionConfig:
+    """Read a TOML session, apply `a.b=value` overrides, validate. Raises ConfigError (one line each)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return validate(raw, path, overrides)
+
+
+def validate(raw: dict, source: str = "<config>", overrides: list[str] = ()) -> SessionConfig:
+    """Validate a dict (parsed TOML) with overrides applied."""
+    raw = _copy(raw)
+    for item in overrides:
+        _apply_override(raw, item, source)
+    try:
+        return SessionConfig.model_validate(raw)
+    except ValidationError as e:
+        label = source if not overrides else f"{source} (with --set)"
+        raise ConfigError(format_error(e, SessionConfig, label)) from None
+
+
+def _copy(obj):
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def _parse_value(text: str):
+    """A --set value: TOML syntax first (1, 2.5, true, "x", [1, 2]), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+
+
+def _apply_override(raw: dict, item: str, source: str) -> None:
+    if "=" not in item:
+        raise ConfigError(f"{source}: --set {item!r}: expected key.path=value")
+    key, text = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+                continue
+            except (ValueError, IndexError):
+                raise ConfigError(f"{source}: --set {key}: '{part}' is not an index of the list") from None
+        node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"{source}: --set {key}: '{part}' is a value, not a section")
+    node[parts[-1]] = _parse_value(text.strip())
+
+
+def dump(cfg: SessionConfig) -> str:
+    """The fully resolved config as TOML (None values are left out: TOML has no null)."""
+    return tomli_w.dumps(_drop_none(cfg.model_dump(mode="json")))
+
+
+def _drop_none(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_none(v) for v in obj]
+    return obj

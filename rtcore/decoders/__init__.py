@@ -1,0 +1,16 @@
+"""Decoders: the decode stage of the tick (family [decoder], tagged by `kind`)."""
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from rtcore.decoders import linear
+
+# Add each decoder's config model here; `kind` selects it.
+DecoderConfig = Annotated[Union[linear.LinearDecoderConfig, linear.LinearDecoderConfig], Field(discriminator="kind")]
+
+BUILDERS = {"linear": linear.build}
+
+
+def build(cfg, ctx):
+    """The decoder stage(s) for [decoder]."""
+    return [BUILDERS[cfg.kind](cfg, ctx)]

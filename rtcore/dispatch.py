@@ -1,0 +1,34 @@
+"""Stage kinds and the compiled dispatch from a kind code to its step function.
+
+Each stage family owns one block below: its kind constants and its `elif` lines. Keep the
+codes unique; they are stored in the packed chain, never in files.
+"""
+from numba import njit
+
+from rtcore import status
+from rtcore.stages.crash import crash_step
+from rtcore.decoders.linear import linear_step
+
+# --- core (rtcore/stages) --------------------------------------------------------------
+K_CRASH = 1
+K_LINEAR = 2
+# --- sources and outlets (devices/lsl, sims/users) 10..29 ------------------------------
+# --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
+# --- control, feedback delay, forward model (rtcore/control, rtcore/cerebellum) 50..69 --
+# --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
+# --- serial devices (devices/serial) 90..109 --------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def stage_step(kind, f, s, i, bus):
+    """Run one stage's step; returns its status code."""
+    if kind == K_CRASH:
+        return crash_step(f, s, i, bus)
+    elif kind == K_LINEAR:
+        return linear_step(f, s, i, bus)
+    # --- sources and outlets -----------------------------------------------------------
+    # --- decoders ----------------------------------------------------------------------
+    # --- control, feedback delay, forward model ---------------------------------------
+    # --- paradigms and plants ----------------------------------------------------------
+    # --- serial devices ----------------------------------------------------------------
+    return status.OK

@@ -1,0 +1,99 @@
+"""The stage contract.
+
+A stage is one compiled step over three preallocated arrays, built once by a factory:
+
+    step(f, s, i, bus) -> int      # @njit(cache=True, nogil=True), in the stage's own file
+
+- f: float64[:]  parameters, constant during the run (gains, filter coefficients, matrices).
+- s: float64[:]  float state the step updates in place (filter memories, weights, buffers).
+- i: int64[:]    integer parameters and state: bus offsets of the signals the step reads and
+                 writes, sizes, ring indices, C handles (pointers as int64).
+- bus: float64[:] the signal bus (rtcore.bus).
+- returns a status code from rtcore.status (0 = ok). Codes >= status.FATAL end the session.
+
+A factory `build(cfg, ctx) -> Stage` validates the config against the wiring (bus signals,
+channel counts), turns physical parameters into per-tick constants, registers output signals
+on ctx.bus, and allocates the arrays. Matrices live in f or s as flat C-order slices; the step
+views them with `f[a:b].reshape((n, m))`, which allocates nothing.
+
+The chain is packed into flat arrays with offsets (`pack`), so the loop has one compiled
+signature whatever the configuration: the engine compiles once per install, and every
+session, test and sweep reuses the cache.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from rtcore.bus import Bus
+
+
+@dataclass
+class BuildContext:
+    """What a factory sees: the bus so far, the control period and the session's seed."""
+
+    bus: Bus
+    dt_s: float
+    seed: int
+    realtime: bool = True
+    session_name: str = "session"
+    config_path: str = "<config>"
+    extra: dict = field(default_factory=dict)  # shared build-time objects (e.g. the MuJoCo model)
+
+    @property
+    def rate_hz(self) -> float:
+        return 1.0 / self.dt_s
+
+
+@dataclass
+class Stage:
+    """One built stage of the chain."""
+
+    name: str  # the config section or role, used in counters and errors ("decoder", "plant")
+    kind: int  # dispatch code from rtcore.dispatch
+    f: np.ndarray
+    s: np.ndarray
+    i: np.ndarray
+    keep: list = field(default_factory=list)  # Python objects that must outlive the loop
+    close: Callable | None = None  # off-hot-path cleanup after the loop (safe state, close handles)
+    info: dict = field(default_factory=dict)  # shown in summary.json (e.g. stream names, sizes)
+
+    def __post_init__(self):
+        self.f = np.ascontiguousarray(self.f, dtype=np.float64).ravel()
+        self.s = np.ascontiguousarray(self.s, dtype=np.float64).ravel()
+        self.i = np.ascontiguousarray(self.i, dtype=np.int64).ravel()
+
+
+@dataclass
+class Chain:
+    """Stages packed into flat arrays for the compiled loop (stage k owns F[foff[k]:foff[k+1]])."""
+
+    stages: list
+    kinds: np.ndarray
+    foff: np.ndarray
+    soff: np.ndarray
+    ioff: np.ndarray
+    F: np.ndarray
+    S: np.ndarray
+    I: np.ndarray
+
+
+def pack(stages: list) -> Chain:
+    """Concatenate the stages' arrays. After packing, each Stage's f/s/i are views into F/S/I,
+    so Python-side code (tests, the recorder, the parent) still reads live stage state."""
+
+    def cat(arrays, dtype):
+        off = np.zeros(len(arrays) + 1, dtype=np.int64)
+        off[1:] = np.cumsum([a.size for a in arrays])
+        flat = np.zeros(max(int(off[-1]), 1), dtype=dtype)
+        for k, a in enumerate(arrays):
+            flat[off[k]:off[k + 1]] = a
+        return off, flat
+
+    foff, F = cat([st.f for st in stages], np.float64)
+    soff, S = cat([st.s for st in stages], np.float64)
+    ioff, I = cat([st.i for st in stages], np.int64)
+    for k, st in enumerate(stages):
+        st.f, st.s, st.i = F[foff[k]:foff[k + 1]], S[soff[k]:soff[k + 1]], I[ioff[k]:ioff[k + 1]]
+    kinds = np.array([st.kind for st in stages], dtype=np.int64)
+    return Chain(stages, kinds, foff, soff, ioff, F, S, I)

@@ -1,0 +1,1 @@
+"""sims: MuJoCo plants, paradigms, synthetic users and sources."""
