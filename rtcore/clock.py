@@ -6,17 +6,17 @@ A `struct timespec` is a caller-provided int64[2] scratch array, so nothing allo
 """
 import ctypes.util
 
-import llvmlite.binding as llvm
 from numba import njit, types
 
-llvm.load_library_permanently(ctypes.util.find_library("c"))
+from rtcore.cbind import extern
+
+LIBC = ctypes.util.find_library("c")
 
 CLOCK_MONOTONIC = 1
 TIMER_ABSTIME = 1
 
-_clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
-_clock_nanosleep = types.ExternalFunction(
-    "clock_nanosleep", types.int32(types.int32, types.int32, types.voidptr, types.intp))
+_clock_gettime = extern(LIBC, "clock_gettime", types.int32, (types.int32, types.voidptr))
+_clock_nanosleep = extern(LIBC, "clock_nanosleep", types.int32, (types.int32, types.int32, types.voidptr, types.intp))
 EINTR = 4
 
 

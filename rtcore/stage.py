@@ -57,6 +57,7 @@ class Stage:
     keep: list = field(default_factory=list)  # Python objects that must outlive the loop
     close: Callable | None = None  # off-hot-path cleanup after the loop (safe state, close handles)
     info: dict = field(default_factory=dict)  # shown in summary.json (e.g. stream names, sizes)
+    report: Callable | None = None  # after the loop: () -> dict merged into summary.json (e.g. per-trial metrics)
 
     def __post_init__(self):
         self.f = np.ascontiguousarray(self.f, dtype=np.float64).ravel()

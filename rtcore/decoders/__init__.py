@@ -11,6 +11,8 @@ DecoderConfig = Annotated[Union[linear.LinearDecoderConfig, linear.LinearDecoder
 BUILDERS = {"linear": linear.build}
 
 
-def build(cfg, ctx):
-    """The decoder stage(s) for [decoder]."""
-    return [BUILDERS[cfg.kind](cfg, ctx)]
+def build_from_session(cfg, ctx) -> list:
+    """The decoder stage(s) for [decoder], none when the section is absent."""
+    if cfg.decoder is None:
+        return []
+    return [BUILDERS[cfg.decoder.kind](cfg.decoder, ctx)]

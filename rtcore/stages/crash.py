@@ -9,9 +9,11 @@ from numba import njit, types
 
 from rtcore import bus as B
 from rtcore import status
+from rtcore.cbind import extern
+from rtcore.clock import LIBC
 from rtcore.stage import Stage
 
-_abort = types.ExternalFunction("abort", types.void())
+_abort = extern(LIBC, "abort", types.void, ())
 
 MODES = {"status": 0, "abort": 1, "hang": 2}
 
@@ -29,6 +31,10 @@ def crash_step(f, s, i, bus):
     return status.INJECTED_CRASH
 
 
-def build(cfg, ctx) -> Stage:
+def build_from_session(cfg, ctx) -> list:
+    """The crash stage, only when [test] crash_at_tick is set."""
     from rtcore.dispatch import K_CRASH
-    return Stage("test", K_CRASH, np.zeros(0), np.zeros(1), np.array([cfg.crash_at_tick, MODES[cfg.crash_mode]]))
+    t = cfg.test
+    if t.crash_at_tick is None:
+        return []
+    return [Stage("test", K_CRASH, np.zeros(0), np.zeros(1), np.array([t.crash_at_tick, MODES[t.crash_mode]]))]

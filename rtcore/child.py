@@ -1,0 +1,83 @@
+"""The loop process of a supervised session (`python -m rtcore.child RUNDIR CTRL_PATH`).
+
+It builds the pipeline, compiles the loop before the first deadline, maps the ring, tells the
+parent it is ready (RUNDIR/child_ready.json), runs the compiled loop, closes every stage (device
+disable, stream close) and writes RUNDIR/child_done.json. SIGINT is ignored here: the parent
+turns Ctrl-C into a stop request through the control block, so the loop ends between ticks.
+"""
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from rtcore import rt, shm
+from rtcore.config import SessionConfig
+from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, N_TIMING, STATE_FAILED,
+                         STATE_READY, run_loop)
+from rtcore.pipeline import build
+from rtcore.session import compile_loop
+
+
+def _write(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def main(rundir: str, ctrl_path: str) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
+    with open(os.path.join(rundir, "config.json")) as fh:
+        cfg = SessionConfig.model_validate(json.load(fh))
+    config_path = cfg.session.name
+    try:
+        t = time.perf_counter()
+        pipe = build(cfg, config_path)
+        build_s = time.perf_counter() - t
+    except (ValueError, KeyError, OSError) as e:  # a user's wiring/config/device mistake: one line
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        _write(os.path.join(rundir, "child_error.json"), {"error": msg})
+        ctrl[CTRL_STATE] = STATE_FAILED
+        return 2
+    try:
+        compile_s = compile_loop(pipe)
+        rate = cfg.loop.rate_hz
+        cap = int(cfg.loop.ring_s * rate)
+        width = N_TIMING + pipe.rec_idx.size
+        ring_path = shm.create("ring", cap * width * 8)
+        ring = shm.attach(ring_path, np.float64, (cap, width))
+        counts_path = shm.create("counts", pipe.counts.nbytes)
+        pipe.counts = shm.attach(counts_path, np.int64, pipe.counts.shape)
+        granted = rt.harden(cfg.loop.rt_priority, cfg.loop.cpu) if cfg.loop.rt else rt.not_requested()
+        ring[:] = 0.0  # touch every page before the first deadline
+        _write(os.path.join(rundir, "child_ready.json"), {
+            "pid": os.getpid(), "ring_path": ring_path, "ring_rows": cap, "counts_path": counts_path,
+            "columns": pipe.columns,
+            "streams": [[n, u, list(lab), c] for n, u, lab, c in pipe.streams],
+            "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
+            "build_s": build_s, "rt": granted, "info": pipe.info})
+        ctrl[CTRL_STATE] = STATE_READY
+        max_ticks = -1 if cfg.session.duration_s is None else int(round(cfg.session.duration_s * rate))
+        c = pipe.chain
+        code = run_loop(c.kinds, c.foff, c.soff, c.ioff, c.F, c.S, c.I, pipe.bus, pipe.counts,
+                        pipe.rec_idx, ring, ctrl, max_ticks, cfg.loop.realtime,
+                        int(round(1e9 / rate)), int(cfg.loop.spin_us * 1000), 2_000_000,
+                        np.zeros(2, np.int64))
+    finally:
+        pipe.close()
+    _write(os.path.join(rundir, "child_done.json"), {
+        "exit_code": int(code), "exit_stage": int(ctrl[CTRL_EXIT_STAGE]), "reports": pipe.reports()})
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1], sys.argv[2]))
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

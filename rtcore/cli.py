@@ -1,0 +1,99 @@
+"""The `rtcore` command line."""
+import argparse
+import datetime
+import json
+import os
+import sys
+
+from rtcore import __version__
+from rtcore.configbase import ConfigError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rtcore", description=__doc__ and
+                                     "Real-time closed-loop BCI and robotics control engine.")
+    parser.add_argument("--version", action="version", version=f"rtcore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_bench(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="run a closed-loop session from a TOML config",
+                       description="Run a closed-loop session. The loop runs in a supervised child "
+                                   "process; outputs go to --out (default runs/<timestamp>/).")
+    p.add_argument("config", help="session config (TOML), e.g. configs/demo.toml")
+    p.add_argument("--duration", type=float, metavar="S", help="session length, s (sets session.duration_s)")
+    p.add_argument("--out", metavar="DIR", help="output directory")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set loop.rate_hz=2000 (repeatable)")
+    p.add_argument("--fast", action="store_true", help="offline mode: no sleeping, as fast as possible")
+    p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO, affinity, mlockall (best effort)")
+    p.add_argument("--view", action="store_true", help="open the MuJoCo passive viewer (needs a display)")
+    p.add_argument("--quiet", action="store_true", help="no live status, only the final lines")
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from rtcore import config, supervisor
+    overrides = list(args.set)
+    if args.duration is not None:
+        overrides.append(f"session.duration_s={args.duration}")
+    if args.fast:
+        overrides.append("loop.realtime=false")
+    if args.rt:
+        overrides.append("loop.rt=true")
+    cfg = config.load(args.config, overrides)
+    out = args.out or cfg.session.out or os.path.join(
+        "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None)
+    s = outcome.summary
+    print(_final_lines(s, out))
+    for m in outcome.messages:
+        print(m)
+    return outcome.exit_code
+
+
+def _final_lines(s: dict, out: str) -> str:
+    lines = [f"{'ok' if s['ok'] else 'FAILED'}: {s['exit_reason']}",
+             f"  ticks {s['ticks']} at {s['rate_hz']:g} Hz ({s['duration_s']:.3f} s simulated, "
+             f"realtime factor {s['realtime_factor']}), deadline misses {s['deadline_misses']}"]
+    if s.get("wake_latency_us"):
+        w, c = s["wake_latency_us"], s["compute_us"]
+        lines.append(f"  wake latency p50/p99/max {w['p50']}/{w['p99']}/{w['max']} us, "
+                     f"compute p50/p99 {c['p50']}/{c['p99']} us, compile {s['compile_s']} s")
+    if s.get("status_counts"):
+        lines.append(f"  status counts: {json.dumps(s['status_counts'])}")
+    lines.append(f"  outputs: {out}/summary.json")
+    return "\n".join(lines)
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="time the compiled tick vs the same code with the JIT off",
+                       description="Benchmarks report; they never assert times.")
+    p.add_argument("--config", default=None, help="session to time (default: the packaged demo)")
+    p.add_argument("--ticks", type=int, default=20000, help="compiled offline ticks")
+    p.add_argument("--nojit-ticks", type=int, default=500, help="ticks with NUMBA_DISABLE_JIT=1")
+    p.add_argument("--jitter-s", type=float, default=3.0, help="seconds of real-time 1 kHz wake jitter")
+    p.add_argument("--out", default="bench.json", help="JSON results")
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from rtcore import bench
+    results = bench.run(args.config, args.ticks, args.nojit_ticks, args.jitter_s)
+    with open(args.out, "w") as fh:
+        json.dump(results, fh, indent=1)
+    print(bench.table(results))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Run a session in this process, offline: the same compiled tick, no sleeping.
+
+Tests and sweeps use `run_offline`. The supervised real-time path (a child process watched by
+the parent) is rtcore.supervisor; both build the same pipeline and call the same loop.
+"""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtcore.loop import CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_TICKS, N_TIMING, run_loop
+from rtcore.pipeline import Pipeline, build
+from rtcore.summary import summarize
+
+
+@dataclass
+class Result:
+    """An offline session: its summary, the per-tick trace and the live pipeline."""
+
+    summary: dict
+    rows: np.ndarray  # [ticks, columns]
+    pipeline: Pipeline
+
+    @property
+    def columns(self) -> list:
+        return self.pipeline.columns
+
+    def signal(self, name: str) -> np.ndarray:
+        """Recorded bus signal over ticks: [ticks, width]."""
+        for sig, _unit, labels, first in self.pipeline.streams:
+            if sig == name:
+                return self.rows[:, first:first + len(labels)]
+        raise KeyError(f"signal '{name}' was not recorded; have: {[s[0] for s in self.pipeline.streams]}")
+
+    def column(self, name: str) -> np.ndarray:
+        return self.rows[:, self.pipeline.columns.index(name)]
+
+
+def compile_loop(pipe: Pipeline) -> float:
+    """Compile (or load from cache) the loop for this chain without running a tick; seconds."""
+    t = time.perf_counter()
+    ring = np.zeros((1, N_TIMING + pipe.rec_idx.size))
+    _call(pipe, ring, np.zeros(CTRL_SIZE, np.int64), max_ticks=0, realtime=False)
+    return time.perf_counter() - t
+
+
+def _call(pipe, ring, ctrl, max_ticks, realtime, period_ns=1_000_000, spin_ns=0, start_delay_ns=0):
+    c = pipe.chain
+    return run_loop(c.kinds, c.foff, c.soff, c.ioff, c.F, c.S, c.I, pipe.bus, pipe.counts, pipe.rec_idx,
+                    ring, ctrl, max_ticks, realtime, period_ns, spin_ns, start_delay_ns,
+                    np.zeros(2, np.int64))
+
+
+def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None) -> Result:
+    """Build and run cfg offline (as fast as possible) in this process; returns a Result.
+
+    The run ends at session.duration_s (or max_ticks), at a fatal status, or when the task ends.
+    """
+    t_build = time.perf_counter()
+    pipe = build(cfg, config_path)
+    build_s = time.perf_counter() - t_build
+    if max_ticks is None:
+        if cfg.session.duration_s is None:
+            raise ValueError(f"{config_path}: session.duration_s is needed for an offline run")
+        max_ticks = int(round(cfg.session.duration_s * cfg.loop.rate_hz))
+    compile_s = compile_loop(pipe)
+    ring = np.zeros((max(max_ticks, 1), N_TIMING + pipe.rec_idx.size))
+    ctrl = np.zeros(CTRL_SIZE, np.int64)
+    t = time.perf_counter()
+    try:
+        code = _call(pipe, ring, ctrl, max_ticks, realtime=False)
+    finally:
+        pipe.close()
+    wall_s = time.perf_counter() - t
+    n = int(ctrl[CTRL_TICKS])
+    rows = ring[:n]
+    summary = summarize(cfg, ctrl=ctrl, counts=pipe.counts, stage_names=[s.name for s in pipe.chain.stages],
+                        wake_us=rows[:, 2], compute_us=rows[:, 3],
+                        session_wall_s=wall_s + build_s + compile_s, compile_s=compile_s, build_s=build_s,
+                        rt={}, exit_code=code, exit_stage=int(ctrl[CTRL_EXIT_STAGE]), extra=pipe.reports())
+    return Result(summary, rows, pipe)
