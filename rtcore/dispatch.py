@@ -8,11 +8,16 @@ from numba import njit
 from rtcore import status
 from rtcore.stages.crash import crash_step
 from rtcore.decoders.linear import linear_step
+from sims.users.neural import neural_step
 
 # --- core (rtcore/stages) --------------------------------------------------------------
 K_CRASH = 1
 K_LINEAR = 2
 # --- sources and outlets (devices/lsl, sims/users) 10..29 ------------------------------
+K_LSL_INLET = 10
+K_LSL_OUTLET = 11
+K_SYNTH_NEURAL = 12
+K_SYNTH_EMG = 13
 # --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
 # --- control, feedback delay, forward model (rtcore/control, rtcore/cerebellum) 50..69 --
 # --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
@@ -27,6 +32,8 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_LINEAR:
         return linear_step(f, s, i, bus)
     # --- sources and outlets -----------------------------------------------------------
+    elif kind == K_SYNTH_NEURAL:
+        return neural_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
     # --- control, feedback delay, forward model ---------------------------------------
     # --- paradigms and plants ----------------------------------------------------------
