@@ -14,6 +14,8 @@ from pydantic import Field, ValidationError
 
 from rtcore.configbase import ConfigError, Strict, format_error
 from rtcore.decoders import DecoderConfig
+from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
+from rtcore.control import ControllerConfig
 
 
 class SessionSection(Strict):
@@ -58,6 +60,9 @@ class SessionConfig(Strict):
     session: SessionSection = SessionSection()
     loop: LoopSection = LoopSection()
     decoder: DecoderConfig | None = None
+    feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
+    forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
+    controller: ControllerConfig | None = None
     record: RecordSection = RecordSection()
     test: TestSection = TestSection()
 

@@ -20,6 +20,16 @@ K_SYNTH_NEURAL = 12
 K_SYNTH_EMG = 13
 # --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
 # --- control, feedback delay, forward model (rtcore/control, rtcore/cerebellum) 50..69 --
+from rtcore.cerebellum.feedback_delay import feedback_delay_step
+from rtcore.cerebellum.forward_model import forward_model_step
+from rtcore.control.endpoint_pd import endpoint_pd_step
+from rtcore.control.joint_pd import joint_pd_step
+from rtcore.control.passthrough import passthrough_step
+K_FEEDBACK_DELAY = 50
+K_FORWARD_MODEL = 51
+K_ENDPOINT_PD = 52
+K_JOINT_PD = 53
+K_PASSTHROUGH = 54
 # --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
 # --- serial devices (devices/serial) 90..109 --------------------------------------------
 
@@ -36,6 +46,16 @@ def stage_step(kind, f, s, i, bus):
         return neural_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
     # --- control, feedback delay, forward model ---------------------------------------
+    elif kind == K_FEEDBACK_DELAY:
+        return feedback_delay_step(f, s, i, bus)
+    elif kind == K_FORWARD_MODEL:
+        return forward_model_step(f, s, i, bus)
+    elif kind == K_ENDPOINT_PD:
+        return endpoint_pd_step(f, s, i, bus)
+    elif kind == K_JOINT_PD:
+        return joint_pd_step(f, s, i, bus)
+    elif kind == K_PASSTHROUGH:
+        return passthrough_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
     # --- serial devices ----------------------------------------------------------------
     return status.OK

@@ -1,0 +1,270 @@
+"""Cerebellar forward model (role "forward_model"): efference copy in, predicted state out.
+
+Per tick k (after the plant, the observe stage and the feedback delay line):
+1. Mossy inputs m = [command u[k] (efference copy), state estimate xhat[k-1]] * mossy_scale.
+2. Granular layer: granule_basis phi[k] = bank of temporal basis filters over m (granule_basis.py).
+3. Purkinje readout z[k] = W phi[k]; prediction p[k] = Ad p[k-1] + Bd u[k] + z[k]: the nominal
+   plant model plus a learned residual (nominal.py; Dean, Porrill, Ekerot & Jornell 2010).
+   p[k] predicts the state after this tick's command; it goes into a ring of past predictions.
+4. Smith-predictor delay compensation (Smith 1957; Miall, Weir, Wolpert & Stein 1993):
+   spe_j = feedback_j[k] - p_j[k - D_j]  (sensory prediction error, channel j delayed D_j ticks);
+   xhat[k] = p[k] + Phi spe, Phi column j = column j of Ad^{D_j} (the error rolled forward
+   across the delay; Phi = I with roll_forward = false). Then p[k] += kappa Phi spe with
+   kappa = dt_s / anchor_tau_s, which keeps the internal simulation anchored to the senses
+   (bounded over long sessions; exact models keep spe = 0, so it changes nothing then).
+   `estimate` = xhat delayed by estimate_lag_s (cerebellar lesion, Miall et al. 2007, PLoS Biol
+   5:e316), or = feedback when predict = false.
+5. SPE learning with an eligibility trace (Porrill & Dean 2007, PLoS Comput Biol 3:e197): the
+   error for moment n = k - D (D = the longest channel delay) is the one-step SPE
+   e = x_meas[n] - (Ad x_meas[n-1] + Bd u[n] + W phi[n]), the part of the prediction error the
+   readout made at that step (measured states come from a ring of feedback rows). It updates W
+   against phi[n] (granule activity delayed by D: the eligibility trace, from a ring of phi);
+   without the trace it uses phi[k], which fails for signals faster than about 1/(4 D dt_s).
+   NLMS or RLS (purkinje.py), bounded; weights leak with weight_retention_tau_s if set.
+
+Signals: reads `command` [n_u], `feedback` [n_x]; writes `prediction`, `estimate`, `spe` [n_x].
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granule_step, time_constants_s
+from rtcore.cerebellum.nominal import NominalConfig, continuous_matrices, discretise, roll_forward_matrix
+from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout, rls_update
+from rtcore.configbase import Strict
+from rtcore.stage import Stage
+
+
+class ForwardModelConfig(Strict):
+    """[forward_model]: the cerebellar forward model (granular bank, Purkinje readout, Smith estimate)."""
+
+    predict: bool = Field(True, description="controller acts on the Smith estimate; false: on delayed feedback")
+    nominal: NominalConfig = Field(NominalConfig(), description="known plant model the readout corrects")
+    n_basis: int = Field(20, ge=1, le=64, description="temporal basis filters per mossy input")
+    tau_min_s: float = Field(0.002, gt=0, le=1.0, description="shortest basis time constant, s")
+    tau_max_s: float = Field(0.75, gt=0, le=5.0, description="longest basis time constant, s")
+    basis_order: Literal[1, 2] = Field(2, description="1: first-order low-pass; 2: alpha function")
+    mossy_state: bool = Field(True, description="feed the state estimate (not only the efference copy) into the granular layer")
+    mossy_scale: list[float] | None = Field(None, description="gain per mossy input (commands, then state channels), 1/unit (default 1)")
+    delay_s: list[float] | float | None = Field(None, description="assumed sensory delay per state channel, s (default: the feedback line's)")
+    roll_forward: bool = Field(True, description="carry the delayed error forward through the nominal dynamics (false: classic Smith)")
+    anchor_tau_s: float | None = Field(1.0, gt=0, description="re-anchoring time constant of the internal simulation, s (none: free-running)")
+    learn: bool = Field(True, description="update the Purkinje weights from the SPE")
+    rule: Literal["nlms", "rls"] = Field("nlms", description="learning rule")
+    learning_rate: float = Field(0.1, ge=0, le=2.0, description="mu: NLMS step (0..2) or RLS gain (1 = standard)")
+    eligibility_trace: bool = Field(True, description="correlate the delayed error with granule activity delayed to match (false: current activity)")
+    nlms_eps: float = Field(1e-6, gt=0, description="NLMS regulariser added to |phi|^2")
+    rls_forgetting: float = Field(0.9995, gt=0.9, le=1.0, description="RLS forgetting factor lambda per tick")
+    rls_p0: float = Field(100.0, gt=0, description="RLS initial P = p0 I")
+    rls_p_trace_max: float = Field(1e6, gt=0, description="RLS stops forgetting while trace(P) exceeds this")
+    max_error: float = Field(1.0, gt=0, description="learning error clipped to +-this, state units")
+    max_weight: float = Field(1e3, gt=0, description="Purkinje weights clipped to +-this")
+    weight_retention_tau_s: float | None = Field(300.0, gt=0, description="Purkinje weights decay to 0 with this time constant when no error drives them, s (none: kept)")
+
+
+# i layout: bus offsets and sizes, flags, s offsets, state; then per-channel delays
+(I_U, I_NU, I_Y, I_NX, I_PRED, I_EST, I_SPE, I_NB, I_ORDER, I_NIN, I_NF, I_MOSSY_STATE, I_RING, I_DLEARN,
+ I_PREDICT, I_LEARN, I_TRACE, I_RULE, I_LAG, I_COUNT,
+ S_G, S_PHI, S_W, S_P, S_PX, S_MOSSY, S_Z, S_E, S_XM, S_XM1, S_PCUR, S_XHAT,
+ S_RP, S_RPHI, S_RU, S_RY, S_RE, I_DELAYS) = range(38)
+# f layout: scalars, then Ad, Bd, Phi, basis decay a, mossy scale
+(F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_KAPPA, F_LAM, F_P_TRACE_MAX, F_LEAK, F_AD) = range(9)
+RULE_NLMS, RULE_RLS = 0, 1
+
+
+@njit(cache=True, nogil=True)
+def _finite(bus, off, n):
+    for j in range(n):
+        if not np.isfinite(bus[off + j]):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def forward_model_step(f, s, i, bus):
+    """One tick of the forward model (module docstring, steps 1-5)."""
+    n_u, n_x, n_in, n_f, n_b = i[I_NU], i[I_NX], i[I_NIN], i[I_NF], i[I_NB]
+    u_off, y_off, R, k = i[I_U], i[I_Y], i[I_RING], i[I_COUNT]
+    o_bd = F_AD + n_x * n_x
+    o_phi_m = o_bd + n_x * n_u
+    o_a = o_phi_m + n_x * n_x
+    o_scale = o_a + n_b
+    g = s[i[S_G]:i[S_G] + n_in * n_b * i[I_ORDER]]
+    phi = s[i[S_PHI]:i[S_PHI] + n_f]
+    W = s[i[S_W]:i[S_W] + n_x * n_f]
+    mossy = s[i[S_MOSSY]:i[S_MOSSY] + n_in]
+    z = s[i[S_Z]:i[S_Z] + n_x]
+    e = s[i[S_E]:i[S_E] + n_x]
+    p = s[i[S_PCUR]:i[S_PCUR] + n_x]
+    xhat = s[i[S_XHAT]:i[S_XHAT] + n_x]
+    rp, rphi, ru, ry, re = i[S_RP], i[S_RPHI], i[S_RU], i[S_RY], i[S_RE]
+    lag = i[I_LAG]
+    if not (_finite(bus, u_off, n_u) and _finite(bus, y_off, n_x)):
+        return status.BAD_SAMPLE  # outputs and memories held
+    # 1. mossy inputs: efference copy and the previous state estimate
+    for c in range(n_u):
+        mossy[c] = bus[u_off + c] * f[o_scale + c]
+    if i[I_MOSSY_STATE] == 1:
+        for j in range(n_x):
+            mossy[n_u + j] = (xhat[j] if k > 0 else bus[y_off + j]) * f[o_scale + n_u + j]
+    r = k % R
+    if k == 0:
+        granule_reset(g, phi, mossy, n_in, n_b, i[I_ORDER])
+        for j in range(n_x):
+            p[j] = bus[y_off + j]
+            xhat[j] = p[j]
+        for q in range(R):
+            for j in range(n_x):
+                s[rp + q * n_x + j] = p[j]
+                s[ry + q * n_x + j] = p[j]
+            for c in range(n_u):
+                s[ru + q * n_u + c] = 0.0
+            for c in range(n_f):
+                s[rphi + q * n_f + c] = phi[c]
+        for q in range(lag + 1):
+            for j in range(n_x):
+                s[re + q * n_x + j] = p[j]
+    else:
+        # 2-3. granular layer, Purkinje readout, nominal model + residual
+        granule_step(g, phi, mossy, f[o_a:o_a + n_b], n_in, n_b, i[I_ORDER])
+        purkinje_readout(W, phi, z, n_x, n_f)
+        for j in range(n_x):
+            acc = z[j]
+            for q in range(n_x):
+                acc += f[F_AD + j * n_x + q] * p[q]
+            for c in range(n_u):
+                acc += f[o_bd + j * n_u + c] * bus[u_off + c]
+            e[j] = acc  # scratch: new prediction
+        for j in range(n_x):
+            p[j] = e[j]
+    for j in range(n_x):
+        s[rp + r * n_x + j] = p[j]
+        s[ry + r * n_x + j] = bus[y_off + j]
+    for c in range(n_u):
+        s[ru + r * n_u + c] = bus[u_off + c]
+    for c in range(n_f):
+        s[rphi + r * n_f + c] = phi[c]
+    # 4. SPE against the prediction stored for the measured moment; Smith estimate
+    for j in range(n_x):
+        d = i[I_DELAYS + j]
+        bus[i[I_SPE] + j] = bus[y_off + j] - s[rp + ((k - d) % R) * n_x + j]
+    kappa = f[F_KAPPA]
+    for j in range(n_x):
+        corr = 0.0
+        for q in range(n_x):
+            corr += f[o_phi_m + j * n_x + q] * bus[i[I_SPE] + q]
+        xhat[j] = p[j] + corr
+        bus[i[I_PRED] + j] = p[j]
+        p[j] += kappa * corr
+        s[rp + r * n_x + j] = p[j]
+    RE = lag + 1
+    for j in range(n_x):
+        s[re + (k % RE) * n_x + j] = xhat[j]
+    est_row = re + ((k - lag) % RE) * n_x
+    for j in range(n_x):
+        bus[i[I_EST] + j] = s[est_row + j] if i[I_PREDICT] == 1 else bus[y_off + j]
+    # 5. SPE learning for moment n = k - D, eligibility = phi[n]
+    D = i[I_DLEARN]
+    if i[I_LEARN] == 1 and k >= D + 1:
+        n = k - D
+        rn = (n % R)
+        xm = s[i[S_XM]:i[S_XM] + n_x]
+        xm1 = s[i[S_XM1]:i[S_XM1] + n_x]
+        for j in range(n_x):
+            dj = i[I_DELAYS + j]
+            xm[j] = s[ry + ((n + dj) % R) * n_x + j]
+            xm1[j] = s[ry + ((n - 1 + dj) % R) * n_x + j]
+        phi_n = s[rphi + rn * n_f:rphi + (rn + 1) * n_f]
+        purkinje_readout(W, phi_n, z, n_x, n_f)
+        for j in range(n_x):
+            acc = z[j]
+            for q in range(n_x):
+                acc += f[F_AD + j * n_x + q] * xm1[q]
+            for c in range(n_u):
+                acc += f[o_bd + j * n_u + c] * s[ru + rn * n_u + c]
+            e[j] = xm[j] - acc
+        x = phi_n if i[I_TRACE] == 1 else phi
+        if i[I_RULE] == RULE_NLMS:
+            nlms_update(W, x, e, n_x, n_f, f[F_MU], f[F_EPS], f[F_ERR_MAX], f[F_W_MAX])
+        else:
+            rls_update(W, s[i[S_P]:i[S_P] + n_f * n_f], s[i[S_PX]:i[S_PX] + n_f], x, e, n_x, n_f,
+                       f[F_MU], f[F_LAM], f[F_ERR_MAX], f[F_W_MAX], f[F_P_TRACE_MAX])
+    leak = f[F_LEAK]
+    if leak < 1.0:
+        for q in range(n_x * n_f):
+            W[q] *= leak
+    i[I_COUNT] = k + 1
+    return status.OK
+
+
+def _per_channel(value, n_x: int, key: str, labels) -> np.ndarray:
+    d = np.full(n_x, float(value)) if isinstance(value, (int, float)) else np.asarray(value, dtype=float)
+    if d.shape != (n_x,):
+        raise ValueError(f"{key}: {d.size} values for {n_x} state channels ({', '.join(labels)})")
+    if np.any(d < 0) or np.any(d > 0.3):
+        raise ValueError(f"{key}: delays must be within 0..0.3 s (got {d.tolist()})")
+    return d
+
+
+def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_learning_gain: float = 1.0,
+          retention: float = 1.0, estimate_lag_s: float = 0.0, where: str = "forward_model") -> Stage:
+    """The forward model on `command` and `feedback`; registers `prediction`, `estimate`, `spe`.
+
+    feedback_delay_ticks (n_x,): the delay line's per-channel delay, assumed unless cfg.delay_s is set.
+    spe_learning_gain multiplies the learning rate, retention multiplies weight_retention_tau_s,
+    estimate_lag_s delays the estimate the controller sees (rtcore.learning.lesions.LesionEffects).
+    """
+    from rtcore.dispatch import K_FORWARD_MODEL
+    dt = ctx.dt_s
+    u = ctx.bus.get("command", who=where)
+    y = ctx.bus.get("feedback", who=where)
+    n_u, n_x = u.width, y.width
+    state_labels = [lab.removeprefix("feedback_") for lab in y.labels]
+    if cfg.tau_max_s < cfg.tau_min_s:
+        raise ValueError(f"{where}.tau_max_s ({cfg.tau_max_s}) is below tau_min_s ({cfg.tau_min_s})")
+    if cfg.delay_s is None:
+        delays = np.asarray(feedback_delay_ticks, dtype=np.int64)
+    else:
+        delays = np.rint(_per_channel(cfg.delay_s, n_x, f"{where}.delay_s", state_labels) / dt).astype(np.int64)
+    A, B = continuous_matrices(cfg.nominal, n_x, n_u, ctx.extra, where)
+    Ad, Bd = discretise(A, B, n_x, n_u, dt)
+    Phi = roll_forward_matrix(Ad, delays, cfg.roll_forward)
+    n_in = n_u + (n_x if cfg.mossy_state else 0)
+    n_b, order = cfg.n_basis, cfg.basis_order
+    n_f = 1 + n_in * n_b
+    scale = np.ones(n_in) if cfg.mossy_scale is None else np.asarray(cfg.mossy_scale, dtype=float)
+    if scale.shape != (n_in,):
+        raise ValueError(f"{where}.mossy_scale: {scale.size} gains for {n_in} mossy inputs "
+                         f"({n_u} commands{f' + {n_x} state channels' if cfg.mossy_state else ''})")
+    a = decay_factors(time_constants_s(n_b, cfg.tau_min_s, cfg.tau_max_s), dt)
+    D = int(delays.max()) if n_x else 0
+    R = D + 2
+    lag = int(round(estimate_lag_s / dt))
+    tau_keep = cfg.weight_retention_tau_s
+    leak = 1.0 if tau_keep is None else float(np.exp(-dt / (tau_keep * retention)))
+    kappa = 0.0 if cfg.anchor_tau_s is None else min(1.0, dt / cfg.anchor_tau_s)
+    f = np.concatenate([[cfg.learning_rate * spe_learning_gain, cfg.nlms_eps, cfg.max_error, cfg.max_weight, kappa,
+                         cfg.rls_forgetting, cfg.rls_p_trace_max, leak],
+                        Ad.ravel(), Bd.ravel(), Phi.ravel(), a, scale])
+    sizes = [("g", n_in * n_b * order), ("phi", n_f), ("W", n_x * n_f), ("P", n_f * n_f if cfg.rule == "rls" else 0),
+             ("Px", n_f), ("mossy", n_in), ("z", n_x), ("e", n_x), ("xm", n_x), ("xm1", n_x), ("p", n_x), ("xhat", n_x),
+             ("ring_p", R * n_x), ("ring_phi", R * n_f), ("ring_u", R * n_u), ("ring_y", R * n_x), ("ring_est", (lag + 1) * n_x)]
+    offs = np.concatenate([[0], np.cumsum([sz for _, sz in sizes])]).astype(np.int64)
+    s = np.zeros(int(offs[-1]))
+    if cfg.rule == "rls":
+        s[offs[3]:offs[4]] = (cfg.rls_p0 * np.eye(n_f)).ravel()
+    pred = ctx.bus.add("prediction", n_x, y.unit, [f"prediction_{lab}" for lab in state_labels])
+    est = ctx.bus.add("estimate", n_x, y.unit, [f"estimate_{lab}" for lab in state_labels])
+    spe = ctx.bus.add("spe", n_x, y.unit, [f"spe_{lab}" for lab in state_labels])
+    head = [u.offset, n_u, y.offset, n_x, pred.offset, est.offset, spe.offset, n_b, order, n_in, n_f,
+            int(cfg.mossy_state), R, D, int(cfg.predict), int(cfg.learn), int(cfg.eligibility_trace),
+            RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag, 0]
+    i = np.concatenate([head, offs[:-1], delays]).astype(np.int64)
+    assert len(head) + len(sizes) == I_DELAYS
+    return Stage(where, K_FORWARD_MODEL, f, s, i,
+                 info={"n_features": n_f, "rule": cfg.rule, "assumed_delay_s": [float(d * dt) for d in delays],
+                       "nominal": cfg.nominal.kind, "predict": cfg.predict, "learn": cfg.learn,
+                       "estimate_lag_s": lag * dt, "layout": {name: int(o) for (name, _), o in zip(sizes, offs)}})

@@ -1,0 +1,79 @@
+"""Endpoint PD controller (role "controller"): target tracking on the state estimate.
+
+command = g (kp (target - x_hat) - kd v_hat) + motor noise, |command| <= max_force_n,
+with x_hat = estimate[0:n], v_hat = estimate[n:2n] (n = target width; the two-link arm's
+[hand_x, hand_y, hand_vx, hand_vy]) and command the endpoint force [fx, fy], N. g is the
+lesion's online_correction_gain (Huntington's: poor within-movement correction, Smith, Brandt &
+Shadmehr 2000, Nature 403:544). Motor noise: N(0, sd^2) per channel, sd = motor_noise_n times the
+lesion's motor_noise_gain (execution noise, van Beers, Haggard & Wolpert 2004, J Neurophysiol
+91:1050). While bus HOLD is set: "posture" holds the estimate latched at hold onset (no noise),
+"zero" sends zero force.
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import bus as B
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.control.command_limits import clip_norm, hold_latch
+from rtcore.stage import Stage
+from sims.users.rng import normal, seed_state
+
+
+class EndpointPDConfig(Strict):
+    """[controller] kind = "endpoint_pd"."""
+
+    kind: Literal["endpoint_pd"]
+    kp_n_per_m: float = Field(100.0, ge=0, le=1e5, description="position gain (stiffness), N/m")
+    kd_ns_per_m: float = Field(15.0, ge=0, le=1e4, description="velocity gain (damping), N*s/m")
+    max_force_n: float = Field(40.0, gt=0, le=1e4, description="limit on the command's norm, N")
+    motor_noise_n: float = Field(0.1, ge=0, le=100, description="SD of additive force noise per channel, N")
+    target: str = Field("target", description="bus signal of the target position, m")
+    on_hold: Literal["posture", "zero"] = Field("posture", description="while HOLD: hold the latched position, or zero force")
+
+
+(I_EST, I_NX, I_TGT, I_N, I_CMD, I_ON_HOLD, I_LATCHED, I_RNG) = range(8)
+(F_KP, F_KD, F_FMAX, F_NOISE) = range(4)
+
+
+@njit(cache=True, nogil=True)
+def endpoint_pd_step(f, s, i, bus):
+    """command = kp (target - x_hat) - kd v_hat (+ noise), norm-limited. s: latched hold position (n)."""
+    est, n_x, tgt, n, cmd = i[I_EST], i[I_NX], i[I_TGT], i[I_N], i[I_CMD]
+    hold = bus[B.HOLD] != 0.0
+    if hold and i[I_ON_HOLD] == 0:
+        for j in range(n):
+            bus[cmd + j] = 0.0
+        i[I_LATCHED] = 0
+        return status.OK
+    hold_latch(s, i, I_LATCHED, hold, bus, est, n)
+    for j in range(n):
+        r = s[j] if hold else bus[tgt + j]
+        v = bus[est + n + j] if n_x >= 2 * n else 0.0
+        u = f[F_KP] * (r - bus[est + j]) - f[F_KD] * v
+        if not hold and f[F_NOISE] > 0.0:
+            u += f[F_NOISE] * normal(i, I_RNG)
+        bus[cmd + j] = u if np.isfinite(u) else 0.0
+    return clip_norm(bus, cmd, n, f[F_FMAX])
+
+
+def build(cfg: EndpointPDConfig, ctx, effects, where: str = "controller") -> Stage:
+    """The controller stage; effects: rtcore.learning.lesions.LesionEffects (online_correction_gain, motor_noise_gain)."""
+    from rtcore.dispatch import K_ENDPOINT_PD
+    tgt = ctx.bus.get(cfg.target, who=where)
+    n = tgt.width
+    est = ctx.bus.get("estimate", who=where)
+    if est.width < n:
+        raise ValueError(f"{where}: estimate has {est.width} channels, fewer than the {n} target channels of '{cfg.target}'")
+    if est.width < 2 * n and cfg.kd_ns_per_m > 0:
+        raise ValueError(f"{where}.kd_ns_per_m: the estimate has no velocity channels ({est.width} for a {n}-D target); set kd_ns_per_m = 0")
+    cmd = ctx.bus.get("command", n, who=where)
+    g = effects.online_correction_gain
+    f = [cfg.kp_n_per_m * g, cfg.kd_ns_per_m * g, cfg.max_force_n, cfg.motor_noise_n * effects.motor_noise_gain]
+    i = [est.offset, est.width, tgt.offset, n, cmd.offset, 1 if cfg.on_hold == "posture" else 0, 0,
+         seed_state(ctx.seed, 0xC0117)]
+    return Stage(where, K_ENDPOINT_PD, np.array(f), np.zeros(n), np.array(i, dtype=np.int64),
+                 info={"kp_n_per_m": f[0], "kd_ns_per_m": f[1], "motor_noise_n": f[3]})

@@ -1,0 +1,104 @@
+"""Joint PD controller for muscle plants (role "controller"): target angle to agonist/antagonist activations.
+
+drive = g (kp (theta_target - theta_hat) - kd omega_hat);
+a_agonist = clip(c0 + max(drive, 0) + noise, 0, a_max); a_antagonist = clip(c0 + max(-drive, 0) + noise, 0, a_max).
+Other command channels get 0. theta_hat, omega_hat come from `estimate` (the muscle elbow's state
+[angle, angular_velocity], rad, rad/s); activations are 0..1. g is the lesion's
+online_correction_gain (Smith, Brandt & Shadmehr 2000); motor noise SD = motor_noise_sd times the
+lesion's motor_noise_gain. While bus HOLD is set: "posture" holds the angle latched at hold onset,
+"zero" relaxes every muscle. Defaults name the MyoSuite elbow's muscles (myoelbow_1dof6muscles).
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import bus as B
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.control.command_limits import hold_latch
+from rtcore.stage import Stage
+from sims.users.rng import normal, seed_state
+
+
+class JointPDConfig(Strict):
+    """[controller] kind = "joint_pd"."""
+
+    kind: Literal["joint_pd"]
+    kp_per_rad: float = Field(2.0, ge=0, le=1e3, description="activation per rad of angle error")
+    kd_per_rad_s: float = Field(0.2, ge=0, le=1e3, description="activation per rad/s of angular velocity")
+    co_contraction: float = Field(0.0, ge=0, le=1, description="baseline activation of both groups, 0..1")
+    max_activation: float = Field(1.0, gt=0, le=1, description="activation limit, 0..1")
+    motor_noise_sd: float = Field(0.005, ge=0, le=1, description="SD of additive activation noise per muscle")
+    angle_index: int = Field(0, ge=0, description="estimate channel of the joint angle, rad")
+    velocity_index: int | None = Field(1, ge=0, description="estimate channel of the angular velocity, rad/s (none: kd unused)")
+    target: str | None = Field(None, description="bus signal holding the target angle (rad) at channel target_index; none: target_rad")
+    target_index: int = Field(0, ge=0, description="channel of `target` read as the angle, rad")
+    target_rad: float = Field(1.0, ge=-10, le=10, description="constant target angle when `target` is none, rad")
+    agonists: list[str] = Field(["BIClong", "BICshort", "BRA"], description="command channels driven by a positive drive (flexors)")
+    antagonists: list[str] = Field(["TRIlong", "TRIlat", "TRImed"], description="command channels driven by a negative drive (extensors)")
+    on_hold: Literal["posture", "zero"] = Field("posture", description="while HOLD: hold the latched angle, or relax all muscles")
+
+
+(I_EST, I_ANG, I_VEL, I_TGT, I_CMD, I_NCMD, I_ON_HOLD, I_LATCHED, I_RNG, I_NAG, I_NANT, I_CH) = range(12)
+(F_KP, F_KD, F_C0, F_AMAX, F_NOISE, F_TARGET) = range(6)
+
+
+@njit(cache=True, nogil=True)
+def joint_pd_step(f, s, i, bus):
+    """Activations from the PD drive (module docstring). i[I_CH:]: agonist then antagonist channels."""
+    est, cmd, n_cmd = i[I_EST], i[I_CMD], i[I_NCMD]
+    hold = bus[B.HOLD] != 0.0
+    for c in range(n_cmd):
+        bus[cmd + c] = 0.0
+    if hold and i[I_ON_HOLD] == 0:
+        i[I_LATCHED] = 0
+        return status.OK
+    hold_latch(s, i, I_LATCHED, hold, bus, est + i[I_ANG], 1)
+    target = s[0] if hold else (bus[i[I_TGT]] if i[I_TGT] >= 0 else f[F_TARGET])
+    omega = bus[est + i[I_VEL]] if i[I_VEL] >= 0 else 0.0
+    drive = f[F_KP] * (target - bus[est + i[I_ANG]]) - f[F_KD] * omega
+    if not np.isfinite(drive):
+        drive = 0.0
+    code = status.OK
+    n_ag = i[I_NAG]
+    for q in range(n_ag + i[I_NANT]):
+        a = f[F_C0] + (max(drive, 0.0) if q < n_ag else max(-drive, 0.0))
+        if not hold and f[F_NOISE] > 0.0:
+            a += f[F_NOISE] * normal(i, I_RNG)
+        if a > f[F_AMAX]:
+            a = f[F_AMAX]
+            code = status.LIMIT_CLIPPED
+        bus[cmd + i[I_CH + q]] = max(a, 0.0)
+    return code
+
+
+def build(cfg: JointPDConfig, ctx, effects, where: str = "controller") -> Stage:
+    """The controller stage; effects: rtcore.learning.lesions.LesionEffects (online_correction_gain, motor_noise_gain)."""
+    from rtcore.dispatch import K_JOINT_PD
+    est = ctx.bus.get("estimate", who=where)
+    cmd = ctx.bus.get("command", who=where)
+    for key, idx in (("angle_index", cfg.angle_index), ("velocity_index", cfg.velocity_index)):
+        if idx is not None and idx >= est.width:
+            raise ValueError(f"{where}.{key} = {idx}: the estimate has {est.width} channels ({', '.join(est.labels)})")
+    channels = []
+    for key, names in (("agonists", cfg.agonists), ("antagonists", cfg.antagonists)):
+        for name in names:
+            if name not in cmd.labels:
+                raise ValueError(f"{where}.{key}: no command channel '{name}'; the plant's commands: {', '.join(cmd.labels)}")
+            channels.append(cmd.labels.index(name))
+    tgt_off = -1
+    if cfg.target is not None:
+        tgt = ctx.bus.get(cfg.target, who=where)
+        if cfg.target_index >= tgt.width:
+            raise ValueError(f"{where}.target_index = {cfg.target_index}: '{cfg.target}' has {tgt.width} channels")
+        tgt_off = tgt.offset + cfg.target_index
+    g = effects.online_correction_gain
+    f = [cfg.kp_per_rad * g, cfg.kd_per_rad_s * g, cfg.co_contraction, cfg.max_activation,
+         cfg.motor_noise_sd * effects.motor_noise_gain, cfg.target_rad]
+    i = [est.offset, cfg.angle_index, -1 if cfg.velocity_index is None else cfg.velocity_index, tgt_off,
+         cmd.offset, cmd.width, 1 if cfg.on_hold == "posture" else 0, 0, seed_state(ctx.seed, 0xC0118),
+         len(cfg.agonists), len(cfg.antagonists)] + channels
+    return Stage(where, K_JOINT_PD, np.array(f), np.zeros(1), np.array(i, dtype=np.int64),
+                 info={"agonists": cfg.agonists, "antagonists": cfg.antagonists, "kp_per_rad": f[0]})
