@@ -1,0 +1,1 @@
+"""Wire protocols: framing, byte stuffing, CRC and resync, as compiled kernels over uint8 arrays."""

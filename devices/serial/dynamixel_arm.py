@@ -1,0 +1,283 @@
+"""Serial plant: a chain of Dynamixel X-series servos on Protocol 2.0 ([plant] kind = "dynamixel").
+
+Lifecycle (DynamixelDriver, Python, off the hot path): open (pyserial) -> configure (PING every
+ID, check hardware errors, torque off, OPERATING_MODE, read the present state) -> enable
+(TORQUE_ENABLE = 1, goal = present position) -> the compiled step -> disable (SYNC_WRITE
+TORQUE_ENABLE = 0) -> close. Each transition is idempotent and returns a status.
+
+Per device period (dynamixel_arm_step, nogil), one half-duplex transaction: SYNC_WRITE of the
+goal (GOAL_POSITION_ADDR in position mode, GOAL_CURRENT_ADDR = tau / k_t in torque mode) and
+SYNC_READ of PRESENT_CURRENT..PRESENT_POSITION; the N status packets arrive over the next ticks.
+The first transaction also arms each servo's bus watchdog (BUS_WATCHDOG_ADDR). A status with
+ERR_ALERT (hardware error; the servo has turned torque off) latches DEVICE_FAULT; so does a
+stale state, since a tripped bus watchdog refuses goals until re-armed.
+"""
+import math
+import struct
+import time
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.clock import monotonic_ns
+from rtcore.stage import Stage
+from devices import serial_port as T
+from devices.protocols import dynamixel as D
+from devices.protocols.le_bytes import get_i16, get_i32
+from devices.serial import plant_base as L
+from devices.serial import safety
+
+# byte region offsets (devices.serial.plant_base.BYTES)
+ACC, ACC_LEN = 0, 2048
+OUT = ACC + ACC_LEN  # destuffed status params
+PARAMS = OUT + 256  # instruction params being built
+WIRE = PARAMS + 512
+WIRE_LEN = L.BYTES - WIRE
+PRESENT_LEN = 1 + D.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
+
+
+class DynamixelConfig(L.SerialPlantBase):
+    """[plant] kind = "dynamixel": X-series servos (XM430 control table), one per joint."""
+
+    kind: Literal["dynamixel"]
+    ids: list[int] = Field([1, 2], min_length=1, max_length=16, description="servo IDs, one per joint, in joint order")
+    device_watchdog_ms: float = Field(100.0, ge=20.0, le=2540.0, description="servo bus watchdog: no instruction for this long -> stop, ms (20 ms steps)")
+    torque_constant_nm_per_a: float = Field(1.78, gt=0.0, description="k_t for torque mode, Nm/A (XM430-W350: 4.1 Nm / 2.3 A)")
+
+    def n_joints_configured(self) -> int:
+        return len(self.ids)
+
+
+@njit(cache=True, nogil=True)
+def dynamixel_arm_step(f, s, i, bus):
+    """One non-blocking step of the sync-write/sync-read transaction; see the module docstring.
+
+    bus: reads `command` [n] (rad or Nm) and hold; writes `state` [2n], `device_torque` [n],
+    `device` [4]. Returns DEVICE_LOST (fatal), DEVICE_FAULT, CORRUPT_FRAME, PUSH_FAILED,
+    LIMIT_CLIPPED, RESUMED or OK."""
+    n = i[L.I_N]
+    fd = i[L.I_FD]
+    now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
+    raw = s[L.S_FLOATS * n:].view(np.uint8)
+    acc, out = raw[ACC:ACC + ACC_LEN], raw[OUT:OUT + 256]
+    params, wire = raw[PARAMS:PARAMS + 512], raw[WIRE:WIRE + WIRE_LEN]
+    ids = i[L.I_IDS:L.I_IDS + n]
+    st = i[L.I_PARSE:L.I_PARSE + 1]
+    kt = f[L.F_TORQUE_CONSTANT]
+    code = status.OK
+    while True:
+        if st[0] >= ACC_LEN:  # a full buffer without one valid packet: drop it
+            st[0] = 0
+            i[L.I_CORRUPT] += 1
+            code = safety.worse(code, status.CORRUPT_FRAME)
+        r = T.fd_read(fd, acc[st[0]:])
+        if r == T.PORT_LOST:
+            return safety.port_lost(i, bus)
+        if r == 0:
+            break
+        st[0] += r
+        while True:
+            m, dxl_id, inst = D.next_packet(acc, st, out)
+            if m == D.NEED_MORE:
+                break
+            if m == D.CORRUPT:
+                i[L.I_CORRUPT] += 1
+                code = safety.worse(code, status.CORRUPT_FRAME)
+                continue
+            if inst != D.INST_STATUS or m != PRESENT_LEN:
+                continue
+            for j in range(n):
+                if ids[j] == dxl_id:
+                    i[L.I_DEV_FLAGS] |= out[0]
+                    s[L.S_TAU * n + j] = get_i16(out, 1) * D.AMP_PER_UNIT * kt
+                    s[L.S_QD * n + j] = get_i32(out, 3) * D.RAD_S_PER_UNIT
+                    s[L.S_Q * n + j] = (get_i32(out, 7) - D.POSITION_CENTER) * D.RAD_PER_TICK
+                    i[L.I_REPLIED] |= 1 << j
+            if i[L.I_REPLIED] == (1 << n) - 1:
+                i[L.I_REPLIED] = 0
+                i[L.I_WAITING] = 0
+                i[L.I_LAST_STATE_NS] = now
+                i[L.I_STATES] += 1
+    device_fault = (i[L.I_DEV_FLAGS] & D.ERR_ALERT) != 0
+    code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, True))
+    if safety.io_due(i, bus, now):
+        u = s[L.S_WORK * n:L.S_WORK * n + n]
+        if safety.next_command(f, s, i, bus, u):
+            code = safety.worse(code, status.LIMIT_CLIPPED)
+        k = 0
+        if i[L.I_SEQ] == 0:  # first transaction: arm the bus watchdogs (broadcast, no reply)
+            params[0] = D.BUS_WATCHDOG_ADDR
+            params[1] = 0
+            params[2] = i[L.I_DEVICE_WD]
+            k += D.make_packet(D.BROADCAST_ID, D.INST_WRITE, params, 3, wire)
+        position = i[L.I_MODE] == L.MODE_POSITION
+        addr = D.GOAL_POSITION_ADDR if position else D.GOAL_CURRENT_ADDR
+        size = 4 if position else 2
+        params[0] = addr & 0xFF
+        params[1] = addr >> 8
+        params[2] = size
+        params[3] = 0
+        p = 4
+        for j in range(n):
+            if position:
+                v = int(np.round(u[j] / D.RAD_PER_TICK)) + D.POSITION_CENTER
+            else:
+                v = int(np.round(u[j] / kt / D.AMP_PER_UNIT))
+            params[p] = ids[j]
+            p += 1
+            for b in range(size):
+                params[p] = (v >> (8 * b)) & 0xFF
+                p += 1
+        k += D.make_packet(D.BROADCAST_ID, D.INST_SYNC_WRITE, params, p, wire[k:])
+        p = D.sync_read_params(params, D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN, ids, n)
+        k += D.make_packet(D.BROADCAST_ID, D.INST_SYNC_READ, params, p, wire[k:])
+        w = T.fd_write(fd, wire[:k])
+        if w == T.PORT_LOST:
+            return safety.port_lost(i, bus)
+        if w == T.WOULD_BLOCK:
+            code = safety.worse(code, status.PUSH_FAILED)
+        i[L.I_SEQ] += 1
+        i[L.I_WAITING] = 1
+        i[L.I_REPLIED] = 0
+        i[L.I_SENT_NS] = now
+    return code
+
+
+class DynamixelDriver:
+    """Blocking lifecycle of a Dynamixel chain (build time and shutdown only)."""
+
+    def __init__(self, cfg: DynamixelConfig, where: str = "plant"):
+        self.cfg, self.where = cfg, where
+        self.sp = None
+        self.reader = D.PacketReader()
+        self.configured = False
+        self.enabled = False
+
+    def open(self) -> int:
+        if self.sp is None:
+            self.sp = T.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
+        return status.OK
+
+    def _txrx(self, dxl_id: int, inst: int, params: bytes = b"", n_replies: int = 1) -> list:
+        """Send one instruction; the status packets (id, err, params) that came back in time."""
+        fd = self.sp.fileno()
+        T.write_all(fd, D.packet(dxl_id, inst, params), self.cfg.timeout_s)
+        got, end = [], time.monotonic() + self.cfg.timeout_s
+        while len(got) < n_replies and time.monotonic() < end:
+            for k, ins, p in self.reader.feed(T.read_some(fd, end - time.monotonic())):
+                if ins == D.INST_STATUS and p:
+                    got.append((k, p[0], p[1:]))
+        return got
+
+    def _write(self, dxl_id: int, addr: int, data: bytes) -> None:
+        got = self._txrx(dxl_id, D.INST_WRITE, struct.pack("<H", addr) + data)
+        if not got or got[0][1] & 0x7F:
+            err = got[0][1] if got else None
+            raise ValueError(f"{self.where}.port = {self.cfg.port}: servo {dxl_id} refused a write to "
+                             f"address {addr} ({'no reply' if err is None else f'error 0x{err:02x}'})")
+
+    def configure(self) -> int:
+        """Ping, check errors, torque off, operating mode. Raises ValueError naming the servo."""
+        if self.configured:
+            return status.OK
+        port = f"{self.where}.port = {self.cfg.port}"
+        for k in self.cfg.ids:
+            got = self._txrx(k, D.INST_PING)
+            if not got:
+                raise ValueError(f"{port}: servo ID {k} does not answer PING at {self.cfg.baud} baud; "
+                                 f"check {self.where}.ids and {self.where}.baud")
+            hw = self._txrx(k, D.INST_READ, struct.pack("<HH", D.HARDWARE_ERROR_STATUS_ADDR, 1))
+            if hw and hw[0][2] and hw[0][2][0]:
+                raise ValueError(f"{port}: servo {k} has hardware error 0x{hw[0][2][0]:02x} latched; "
+                                 f"reboot or power-cycle it")
+            self._write(k, D.TORQUE_ENABLE_ADDR, b"\x00")
+            mode = D.OPERATING_MODE_POSITION if self.cfg.command_mode == "position" else D.OPERATING_MODE_CURRENT
+            self._write(k, D.OPERATING_MODE_ADDR, bytes([mode]))
+            self._write(k, D.BUS_WATCHDOG_ADDR, b"\x00")  # clear a tripped watchdog; armed at the first tick
+        self.configured = True
+        return status.OK
+
+    def read_state(self):
+        """(q, qd, tau) of every joint from one SYNC_READ, or None if a servo did not answer."""
+        n = len(self.cfg.ids)
+        params = struct.pack("<HH", D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN) + bytes(self.cfg.ids)
+        got = {k: p for k, err, p in self._txrx(D.BROADCAST_ID, D.INST_SYNC_READ, params, n)}
+        if set(got) != set(self.cfg.ids):
+            return None
+        q, qd, tau = np.zeros(n), np.zeros(n), np.zeros(n)
+        for j, k in enumerate(self.cfg.ids):
+            cur, vel, pos = struct.unpack("<hii", got[k][:10])
+            q[j] = (pos - D.POSITION_CENTER) * D.RAD_PER_TICK
+            qd[j] = vel * D.RAD_S_PER_UNIT
+            tau[j] = cur * D.AMP_PER_UNIT * self.cfg.torque_constant_nm_per_a
+        return q, qd, tau
+
+    def enable(self):
+        """Torque on, goal = present position. Returns the measured (q, qd, tau)."""
+        for k in self.cfg.ids:
+            self._write(k, D.TORQUE_ENABLE_ADDR, b"\x01")
+        self.enabled = True
+        st = self.read_state()
+        if st is None:
+            raise ValueError(f"{self.where}.port = {self.cfg.port}: no state from every servo after enable")
+        return st
+
+    def disable(self) -> int:
+        """Torque off on every servo (one SYNC_WRITE, no reply). Idempotent."""
+        if self.sp is None:
+            return status.OK
+        params = struct.pack("<HH", D.TORQUE_ENABLE_ADDR, 1) + b"".join(bytes([k, 0]) for k in self.cfg.ids)
+        try:
+            T.write_all(self.sp.fileno(), D.packet(D.BROADCAST_ID, D.INST_SYNC_WRITE, params), self.cfg.timeout_s)
+        except (OSError, TimeoutError):
+            return status.DEVICE_LOST
+        self.enabled = False
+        return status.OK
+
+    def close(self) -> int:
+        code = self.disable()
+        if self.sp is not None:
+            try:
+                self.sp.flush()
+                self.sp.close()
+            except OSError:
+                pass
+            self.sp = None
+        return code
+
+
+def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
+    """Open, configure and enable the servos; the stage then owns the fd until close()."""
+    from rtcore.dispatch import K_DYNAMIXEL
+    if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < D.BROADCAST_ID for k in cfg.ids):
+        raise ValueError(f"{where}.ids = {cfg.ids}: IDs must be distinct, 0..253")
+    f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
+    i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / D.BUS_WATCHDOG_UNIT_MS))
+    drv = DynamixelDriver(cfg, where)
+    drv.open()
+    try:
+        drv.configure()
+        q, qd, tau = drv.enable()
+    except Exception:
+        drv.close()
+        raise
+    i[L.I_FD] = drv.sp.fileno()
+    L.seed_state(s, i, q, qd, tau)
+    info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * D.BUS_WATCHDOG_UNIT_MS)
+    stage = Stage(where, K_DYNAMIXEL, f, s, i, keep=[drv], info=info)
+    stage.close = drv.close
+    stage.report = lambda: {f"{where}_device": L.device_report(stage.i)}
+    return stage
+
+
+def emergency_disable(cfg: DynamixelConfig) -> int:
+    """Open the port and turn torque off on every servo (the parent calls this if the child died)."""
+    drv = DynamixelDriver(cfg)
+    try:
+        drv.open()
+    except ValueError:
+        return status.DEVICE_LOST
+    return drv.close()

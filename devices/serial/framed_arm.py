@@ -1,0 +1,221 @@
+"""Serial plant: a microcontroller arm on the rtcore framed protocol ([plant] kind = "framed_arm").
+
+Lifecycle (FramedArmDriver, Python, off the hot path): open (pyserial) -> configure (HELLO
+version handshake, state readable) -> enable (ENABLE, first command = measured position) ->
+the compiled step each tick -> disable (DISABLE) -> close. Each transition is idempotent and
+returns a status; a refused transition leaves the device where it was.
+
+Per tick (framed_arm_step, nogil): read what arrived, decode frames (CRC failures dropped and
+counted), run the watchdog/fault logic, and every ticks_per_io ticks send one COMMAND whose
+STATE reply arrives in a later tick.
+"""
+import time
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.clock import monotonic_ns
+from rtcore.stage import Stage
+from devices import serial_port as T
+from devices.protocols import framed as F
+from devices.serial import plant_base as L
+from devices.serial import safety
+
+# byte region offsets (devices.serial.plant_base.BYTES)
+RX, RX_LEN = 0, 1024
+ACC = RX + RX_LEN
+BODY = ACC + F.MAX_WIRE
+TXBODY = BODY + F.MAX_BODY
+WIRE = TXBODY + F.MAX_BODY
+assert WIRE + F.MAX_WIRE <= L.BYTES
+
+
+class FramedArmConfig(L.SerialPlantBase):
+    """[plant] kind = "framed_arm": a custom arm or exoskeleton running devices/firmware."""
+
+    kind: Literal["framed_arm"]
+    n_joints: int = Field(2, ge=1, le=16, description="joints the firmware reports")
+
+    def n_joints_configured(self) -> int:
+        return self.n_joints
+
+
+@njit(cache=True, nogil=True)
+def framed_arm_step(f, s, i, bus):
+    """Exchange COMMAND/STATE frames without blocking; see the module docstring.
+
+    bus: reads `command` [n] (rad or Nm) and hold; writes `state` [2n], `device_torque` [n],
+    `device` [4]. Returns DEVICE_LOST (fatal), DEVICE_FAULT, CORRUPT_FRAME, PUSH_FAILED,
+    LIMIT_CLIPPED, RESUMED or OK."""
+    n = i[L.I_N]
+    fd = i[L.I_FD]
+    now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
+    raw = s[L.S_FLOATS * n:].view(np.uint8)
+    rx, acc = raw[RX:RX + RX_LEN], raw[ACC:ACC + F.MAX_WIRE]
+    body, txbody, wire = raw[BODY:BODY + F.MAX_BODY], raw[TXBODY:TXBODY + F.MAX_BODY], raw[WIRE:WIRE + F.MAX_WIRE]
+    q, qd, tau = s[L.S_Q * n:L.S_Q * n + n], s[L.S_QD * n:L.S_QD * n + n], s[L.S_TAU * n:L.S_TAU * n + n]
+    code = status.OK
+    while True:
+        r = T.fd_read(fd, rx)
+        if r == T.PORT_LOST:
+            return safety.port_lost(i, bus)
+        if r == 0:
+            break
+        pos = 0
+        while pos < r:
+            pos, k = F.next_frame(acc, i[L.I_PARSE:L.I_PARSE + 1], rx, pos, r, body)
+            if k == F.CORRUPT:
+                i[L.I_CORRUPT] += 1
+                code = safety.worse(code, status.CORRUPT_FRAME)
+            elif k > 0 and body[0] == F.MSG_STATE:
+                flags, _, m = F.get_state(body, k, q, qd, tau)
+                if m == n:
+                    i[L.I_DEV_FLAGS] = flags
+                    i[L.I_LAST_STATE_NS] = now
+                    i[L.I_WAITING] = 0
+                    i[L.I_STATES] += 1
+            elif k > 0 and body[0] == F.MSG_FAULT:
+                i[L.I_DEV_FLAGS] |= F.FLAG_FAULT
+        if r < rx.size:
+            break
+    flags = i[L.I_DEV_FLAGS]
+    device_fault = (flags & (F.FLAG_WATCHDOG | F.FLAG_FAULT)) != 0 or (flags & F.FLAG_ENABLED) == 0
+    code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, False))
+    if safety.io_due(i, bus, now):
+        u = s[L.S_WORK * n:L.S_WORK * n + n]
+        if safety.next_command(f, s, i, bus, u):
+            code = safety.worse(code, status.LIMIT_CLIPPED)
+        mode = F.MODE_POSITION if i[L.I_MODE] == L.MODE_POSITION else F.MODE_TORQUE
+        nb = F.put_command(txbody, i[L.I_SEQ], mode, u, n)
+        m = F.frame_encode(txbody, nb, wire)
+        w = T.fd_write(fd, wire[:m])
+        if w == T.PORT_LOST:
+            return safety.port_lost(i, bus)
+        if w == T.WOULD_BLOCK:
+            code = safety.worse(code, status.PUSH_FAILED)
+        i[L.I_SEQ] = (i[L.I_SEQ] + 1) & 0xFF
+        i[L.I_WAITING] = 1
+        i[L.I_SENT_NS] = now
+    return code
+
+
+class FramedArmDriver:
+    """Blocking lifecycle of a framed-protocol arm (build time and shutdown only)."""
+
+    def __init__(self, cfg: FramedArmConfig, where: str = "plant"):
+        self.cfg, self.where = cfg, where
+        self.sp = None
+        self.enabled = False
+        self.seq = 0
+        self.reader = F.FrameReader()
+        self.n_device = None
+        self.device_watchdog_ms = None
+
+    def open(self) -> int:
+        if self.sp is None:
+            self.sp = T.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
+        return status.OK
+
+    def _ask(self, msg: int, payload: bytes, want: tuple) -> tuple:
+        """Send one frame, wait for a reply of a type in want; (type, payload) or (None, b'')."""
+        fd = self.sp.fileno()
+        T.write_all(fd, F.encode(msg, self.seq, payload), self.cfg.timeout_s)
+        self.seq = (self.seq + 1) & 0xFF
+        end = time.monotonic() + self.cfg.timeout_s
+        while time.monotonic() < end:
+            for t, _, p in self.reader.feed(T.read_some(fd, end - time.monotonic())):
+                if t in want:
+                    return t, p
+        return None, b""
+
+    def configure(self) -> int:
+        """Version handshake; afterwards the state can be read. Raises ValueError on mismatch."""
+        if self.n_device is not None:
+            return status.OK
+        t, p = self._ask(F.MSG_HELLO, bytes([F.PROTOCOL_VERSION]), (F.MSG_HELLO_ACK, F.MSG_FAULT))
+        port = f"{self.where}.port = {self.cfg.port}"
+        if t is None:
+            raise ValueError(f"{port}: no HELLO reply within {self.cfg.timeout_s:g} s (is the firmware running at {self.cfg.baud} baud?)")
+        if t == F.MSG_FAULT or p[0] != F.PROTOCOL_VERSION:
+            raise ValueError(f"{port}: the device does not speak framed protocol version {F.PROTOCOL_VERSION}; update its firmware")
+        if p[1] != self.cfg.n_joints:
+            raise ValueError(f"{port}: the device has {p[1]} joints; set {self.where}.n_joints = {p[1]}")
+        self.n_device = p[1]
+        self.device_watchdog_ms = int.from_bytes(p[2:4], "little")
+        return status.OK
+
+    def read_state(self, msg: int = F.MSG_HEARTBEAT):
+        """(flags, q, qd, tau) from one HEARTBEAT (or ENABLE/DISABLE) exchange, or None."""
+        t, p = self._ask(msg, b"", (F.MSG_STATE,))
+        if t is None:
+            return None
+        body = np.frombuffer(bytes([F.MSG_STATE, 0]) + p, dtype=np.uint8)
+        n = self.cfg.n_joints
+        q, qd, tau = np.zeros(n), np.zeros(n), np.zeros(n)
+        flags, _, m = F.get_state(body, body.size, q, qd, tau)
+        return (flags, q, qd, tau) if m == n else None
+
+    def enable(self):
+        """Torque on. Returns the measured (flags, q, qd, tau) or raises ValueError."""
+        st = self.read_state(F.MSG_ENABLE)
+        if st is None or not st[0] & F.FLAG_ENABLED:
+            raise ValueError(f"{self.where}.port = {self.cfg.port}: the device refused ENABLE")
+        self.enabled = True
+        return st
+
+    def disable(self) -> int:
+        """Zero torque. Idempotent; OK even if the device does not answer (it is gone)."""
+        if self.sp is None:
+            return status.OK
+        try:
+            T.write_all(self.sp.fileno(), F.encode(F.MSG_DISABLE, self.seq), self.cfg.timeout_s)
+            self.seq = (self.seq + 1) & 0xFF
+            self.enabled = False
+            return status.OK
+        except (OSError, TimeoutError):
+            return status.DEVICE_LOST
+
+    def close(self) -> int:
+        code = self.disable()
+        if self.sp is not None:
+            try:
+                self.sp.close()
+            except OSError:
+                pass
+            self.sp = None
+        return code
+
+
+def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
+    """Open, handshake and enable the arm; the stage then owns the fd until close()."""
+    from rtcore.dispatch import K_FRAMED_ARM
+    f, s, i, info = L.layout(cfg, ctx, where)
+    drv = FramedArmDriver(cfg, where)
+    drv.open()
+    try:
+        drv.configure()
+        flags, q, qd, tau = drv.enable()
+    except Exception:
+        drv.close()
+        raise
+    i[L.I_FD] = drv.sp.fileno()
+    i[L.I_DEV_FLAGS] = flags
+    L.seed_state(s, i, q, qd, tau)
+    info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=F.PROTOCOL_VERSION)
+    stage = Stage(where, K_FRAMED_ARM, f, s, i, keep=[drv], info=info)
+    stage.close = drv.close
+    stage.report = lambda: {f"{where}_device": L.device_report(stage.i)}
+    return stage
+
+
+def emergency_disable(cfg: FramedArmConfig) -> int:
+    """Open the port and send DISABLE (the parent calls this when the child died)."""
+    drv = FramedArmDriver(cfg)
+    try:
+        drv.open()
+    except ValueError:
+        return status.DEVICE_LOST
+    return drv.close()

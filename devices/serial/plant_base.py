@@ -1,0 +1,151 @@
+"""What the serial plants share: config fields, stage-array layout and bus registration.
+
+A serial plant is a stage with role "plant": it registers `command` [n] (the joint goal, rad,
+or joint torque, Nm: `command_mode`) and `state` [2n] = [q (rad)..., qd (rad/s)...] like a
+simulated plant, plus `device_torque` [n] (Nm, measured) and `device` [4] = [device flags or
+error bits, fault (0 ok, 1 stale, 2 latched fault, 3 port lost), corrupt frames, state age ms].
+It talks to the device every `ticks_per_io` ticks (device_rate_hz under the loop rate) and reads
+whatever arrived every tick, never blocking.
+
+Stage arrays (n joints):
+    f = [period_s, rate_max, torque_constant, q_min[n], q_max[n], v_max[n], tau_max[n]]
+    s = [q[n], qd[n], tau[n], last_command[n], hold_q[n], work[n], bytes...]
+    i = [I_* slots below, ids[n] (dynamixel)]
+"""
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from rtcore.configbase import Strict
+
+MODE_TORQUE = 0
+MODE_POSITION = 1
+
+# --- f slots
+F_PERIOD_S = 0  #: device period, s
+F_RATE_MAX = 1  #: command slew limit, rad/s or Nm/s
+F_TORQUE_CONSTANT = 2  #: Nm per A (dynamixel current mode)
+F_LIMITS = 3  #: q_min, q_max, v_max, tau_max, n each
+
+# --- s slots (multiples of n)
+S_Q, S_QD, S_TAU, S_LAST, S_HOLD, S_WORK = 0, 1, 2, 3, 4, 5
+S_FLOATS = 6  #: n-blocks before the byte region
+BYTES = 4096  #: byte region (rx, parser, tx buffers), bytes
+
+# --- i slots
+I_FD = 0  #: port file descriptor
+I_N = 1  #: joints
+I_TICKS_PER_IO = 2  #: loop ticks per device period
+I_CMD_OFF = 3  #: bus offset of `command`
+I_STATE_OFF = 4  #: bus offset of `state`
+I_TORQUE_OFF = 5  #: bus offset of `device_torque`
+I_DEVICE_OFF = 6  #: bus offset of `device`
+I_MODE = 7  #: MODE_TORQUE or MODE_POSITION
+I_SEQ = 8  #: next sequence number
+I_WAITING = 9  #: 1 while a reply is pending
+I_SENT_NS = 10  #: monotonic time of the last send, ns
+I_LAST_STATE_NS = 11  #: monotonic time of the last complete state, ns
+I_FAULTED = 12  #: 0 ok, 1 stale, 2 latched device fault
+I_HOLD_MINE = 13  #: 1 if this stage raised bus HOLD
+I_PREV_HOLD = 14  #: HOLD on the previous tick (hold-position capture)
+I_CORRUPT = 15  #: corrupt frames dropped
+I_TS = 16  #: 2 slots: timespec scratch for monotonic_ns
+I_PARSE = 18  #: parser state (bytes accumulated)
+I_DEV_FLAGS = 19  #: last device flags (framed) / OR of status error bytes (dynamixel)
+I_WD_NS = 20  #: engine watchdog, ns
+I_REPLY_NS = 21  #: reply timeout before the next send, ns
+I_STATES = 22  #: complete states received
+I_REPLIED = 23  #: dynamixel: bitmask of servos that answered this transaction
+I_MISSED = 24  #: replies that timed out
+I_DEVICE_WD = 25  #: dynamixel: BUS_WATCHDOG value written with the first transaction (20 ms units)
+I_IDS = 26  #: dynamixel ids from here
+I_SLOTS = 26
+
+
+class SerialPlantBase(Strict):
+    """Fields every serial plant has (port, rates, watchdog, limits)."""
+
+    port: str = Field(..., description="serial device path (/dev/ttyUSB0, or the pty printed by `rtcore emulate`)")
+    baud: int = Field(1_000_000, ge=1200, le=12_000_000, description="line rate, bit/s")
+    device_rate_hz: float = Field(200.0, gt=0.0, le=5000.0, description="command/state exchanges per second (<= loop rate)")
+    timeout_s: float = Field(0.5, gt=0.0, le=10.0, description="build-time reply timeout (handshake, enable), s")
+    watchdog_ms: float = Field(50.0, gt=0.0, le=10_000.0, description="engine side: no state for this long -> HOLD + DEVICE_FAULT, ms")
+    command_mode: Literal["position", "torque"] = Field("position", description="command is joint goal (rad) or joint torque (Nm)")
+    position_min_rad: float | list[float] = Field(-math.pi, description="lower joint limit(s), rad")
+    position_max_rad: float | list[float] = Field(math.pi, description="upper joint limit(s), rad")
+    velocity_max_rad_s: float | list[float] = Field(3.0, gt=0.0, description="joint speed limit(s), rad/s")
+    torque_max_nm: float | list[float] = Field(2.0, gt=0.0, description="joint torque limit(s), Nm")
+    command_rate_max: float = Field(1e9, gt=0.0, description="command slew limit, rad/s (position) or Nm/s (torque)")
+    joint_names: list[str] | None = Field(None, description="labels of the joints (default j1..jn)")
+
+    @model_validator(mode="after")
+    def _limit_lengths(self):
+        n = self.n_joints_configured()
+        for key in ("position_min_rad", "position_max_rad", "velocity_max_rad_s", "torque_max_nm"):
+            v = getattr(self, key)
+            if isinstance(v, list) and len(v) != n:
+                raise ValueError(f"{key} has {len(v)} values for {n} joints")
+        if self.joint_names is not None and len(self.joint_names) != n:
+            raise ValueError(f"joint_names has {len(self.joint_names)} names for {n} joints")
+        lo, hi = self.limit("position_min_rad"), self.limit("position_max_rad")
+        if np.any(lo >= hi):
+            raise ValueError("position_min_rad must be below position_max_rad for every joint")
+        return self
+
+    def n_joints_configured(self) -> int:
+        raise NotImplementedError
+
+    def limit(self, key: str) -> np.ndarray:
+        """A limit expanded to one value per joint."""
+        v = getattr(self, key)
+        n = self.n_joints_configured()
+        return np.asarray(v, dtype=float) if isinstance(v, list) else np.full(n, float(v))
+
+
+def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, ids=()):
+    """Register the plant's bus signals and allocate f, s, i (fd and device state filled later)."""
+    n = cfg.n_joints_configured()
+    if cfg.device_rate_hz > ctx.rate_hz:
+        raise ValueError(f"{where}.device_rate_hz = {cfg.device_rate_hz:g} is above the loop rate "
+                         f"{ctx.rate_hz:g} Hz; set it to at most loop.rate_hz")
+    ticks = max(1, int(round(ctx.rate_hz / cfg.device_rate_hz)))
+    names = cfg.joint_names or [f"j{k + 1}" for k in range(n)]
+    unit = "rad" if cfg.command_mode == "position" else "Nm"
+    cmd = ctx.bus.add("command", n, unit, names)
+    state = ctx.bus.add("state", 2 * n, "rad, rad/s", [f"q_{m}" for m in names] + [f"qd_{m}" for m in names])
+    torque = ctx.bus.add("device_torque", n, "Nm", [f"tau_{m}" for m in names])
+    device = ctx.bus.add("device", 4, "code", ("flags", "fault", "corrupt_frames", "state_age_ms"))
+    period_s = ticks * ctx.dt_s
+    f = np.concatenate([[period_s, cfg.command_rate_max, torque_constant],
+                        cfg.limit("position_min_rad"), cfg.limit("position_max_rad"),
+                        cfg.limit("velocity_max_rad_s"), cfg.limit("torque_max_nm")])
+    s = np.zeros(S_FLOATS * n + BYTES // 8)
+    i = np.zeros(I_SLOTS + len(ids), dtype=np.int64)
+    i[I_N], i[I_TICKS_PER_IO] = n, ticks
+    i[I_CMD_OFF], i[I_STATE_OFF], i[I_TORQUE_OFF], i[I_DEVICE_OFF] = cmd.offset, state.offset, torque.offset, device.offset
+    i[I_MODE] = MODE_POSITION if cfg.command_mode == "position" else MODE_TORQUE
+    i[I_WD_NS] = int(cfg.watchdog_ms * 1e6)
+    i[I_REPLY_NS] = int(max(period_s, 2e-3) * 1e9)
+    i[I_IDS:I_IDS + len(ids)] = ids
+    info = {"port": cfg.port, "joints": names, "ticks_per_io": ticks, "device_rate_hz": 1.0 / period_s,
+            "command_mode": cfg.command_mode}
+    return f, s, i, info
+
+
+def seed_state(s: np.ndarray, i: np.ndarray, q, qd, tau) -> None:
+    """After enable: the measured state, and the first command equal to it (no jump). The engine
+    watchdog starts at the first tick (I_LAST_STATE_NS = 0 until then), not at build."""
+    n = int(i[I_N])
+    s[S_Q * n:S_Q * n + n], s[S_QD * n:S_QD * n + n], s[S_TAU * n:S_TAU * n + n] = q, qd, tau
+    s[S_LAST * n:S_LAST * n + n] = q if i[I_MODE] == MODE_POSITION else 0.0
+    s[S_HOLD * n:S_HOLD * n + n] = q
+    i[I_LAST_STATE_NS] = 0
+
+
+def device_report(i: np.ndarray) -> dict:
+    """Counters for summary.json after the run (i: the stage's live int array)."""
+    return {"corrupt_frames": int(i[I_CORRUPT]), "states": int(i[I_STATES]),
+            "missed_replies": int(i[I_MISSED]), "fault": int(i[I_FAULTED]),
+            "device_flags": int(i[I_DEV_FLAGS])}
