@@ -9,6 +9,9 @@ from rtcore import status
 from rtcore.stages.crash import crash_step
 from rtcore.decoders.linear import linear_step
 from sims.users.neural import neural_step
+from rtcore.decoders.emg import emg_step
+from rtcore.decoders.kalman import kalman_step
+from sims.plants.cursor import cursor_step
 
 # --- core (rtcore/stages) --------------------------------------------------------------
 K_CRASH = 1
@@ -19,6 +22,8 @@ K_LSL_OUTLET = 11
 K_SYNTH_NEURAL = 12
 K_SYNTH_EMG = 13
 # --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
+K_EMG = 30
+K_KALMAN = 31
 # --- control, feedback delay, forward model (rtcore/control, rtcore/cerebellum) 50..69 --
 from rtcore.cerebellum.feedback_delay import feedback_delay_step
 from rtcore.cerebellum.forward_model import forward_model_step
@@ -31,6 +36,7 @@ K_ENDPOINT_PD = 52
 K_JOINT_PD = 53
 K_PASSTHROUGH = 54
 # --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
+K_CURSOR = 85
 # --- serial devices (devices/serial) 90..109 --------------------------------------------
 
 
@@ -45,6 +51,10 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_SYNTH_NEURAL:
         return neural_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
+    elif kind == K_EMG:
+        return emg_step(f, s, i, bus)
+    elif kind == K_KALMAN:
+        return kalman_step(f, s, i, bus)
     # --- control, feedback delay, forward model ---------------------------------------
     elif kind == K_FEEDBACK_DELAY:
         return feedback_delay_step(f, s, i, bus)
@@ -57,5 +67,7 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_PASSTHROUGH:
         return passthrough_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
+    elif kind == K_CURSOR:
+        return cursor_step(f, s, i, bus)
     # --- serial devices ----------------------------------------------------------------
     return status.OK

@@ -3,12 +3,13 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from rtcore.decoders import linear
+from rtcore.decoders import emg, kalman, linear
 
 # Add each decoder's config model here; `kind` selects it.
-DecoderConfig = Annotated[Union[linear.LinearDecoderConfig, linear.LinearDecoderConfig], Field(discriminator="kind")]
+DecoderConfig = Annotated[Union[linear.LinearDecoderConfig, emg.EmgDecoderConfig, kalman.KalmanDecoderConfig],
+                          Field(discriminator="kind")]
 
-BUILDERS = {"linear": linear.build}
+BUILDERS = {"linear": linear.build, "emg": emg.build, "kalman": kalman.build}
 
 
 def build_from_session(cfg, ctx) -> list:

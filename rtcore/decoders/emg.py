@@ -1,0 +1,203 @@
+"""EMG myocontrol decoder: raw EMG samples -> muscle activations -> plant actuators, per sample.
+
+Per channel and per sample (De Luca et al. 2010, J Biomech 43:1573; Farrell & Weir 2007):
+    band-pass (Butterworth, ~20-450 Hz) -> |.| (full-wave rectification)
+    -> low-pass envelope (~10 Hz) -> u = clip((env - rest) / (mvc - rest), 0, 1)
+    -> a[k] = a[k-1] + alpha (u - a[k-1]),  alpha = 1 - exp(-dt_sample / tau),
+       tau = tau_rise_s while u > a, else tau_fall_s  (first-order activation dynamics).
+The mapping y = M a (M [n_out, n_ch]) sends activations to the plant's actuators: one channel per
+muscle (the muscle elbow's 6 activations), or joint torques from agonist/antagonist pairs,
+tau_j = gain_j (a_agonist - a_antagonist). With no mapping, y = a.
+
+Filter coefficients are designed once at build time (rtcore.filters.sos); the tick runs every
+sample that arrived (`input_block`/`input_n`, or `input` as one sample per tick), keeping filter
+memories and activations across ticks. rest/mvc come from `rtcore calibrate emg`
+(rtcore.decoders.calibration).
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.filters.sos import SOS_STATE, SOS_WIDTH, design_butter, sos_sample
+from rtcore.stage import Stage
+
+
+class EmgDecoderConfig(Strict):
+    """[decoder] kind = "emg"."""
+
+    kind: Literal["emg"]
+    input_rate_hz: float | None = Field(None, gt=0, le=20000, description="EMG sample rate, Hz (default: the tick rate, one sample per tick)")
+    bandpass_hz: tuple[float, float] = Field((20.0, 450.0), description="band-pass corners [low, high], Hz (De Luca 2010: high-pass ~20 Hz)")
+    bandpass_order: int = Field(4, ge=1, le=8, description="Butterworth order of the band-pass (sections = order)")
+    envelope_hz: float = Field(10.0, gt=0, description="low-pass corner of the rectified envelope, Hz")
+    envelope_order: int = Field(2, ge=1, le=8, description="Butterworth order of the envelope low-pass")
+    tau_rise_s: float = Field(0.015, gt=0, le=1.0, description="activation time constant while activation rises, s (12-20 ms)")
+    tau_fall_s: float = Field(0.05, gt=0, le=2.0, description="activation time constant while activation falls, s (24-200 ms)")
+    calibration_file: str | None = Field(None, description=".npz from `rtcore calibrate emg` (rest, mvc per channel); none: env used as is")
+    muscles: list[int] | None = Field(None, description="per output actuator, the EMG channel that drives it (-1: none)")
+    pairs: list[tuple[int, int]] | None = Field(None, description="per output joint, [agonist, antagonist] EMG channels (torque mode)")
+    torque_gain_nm: float | list[float] = Field(1.0, description="torque per unit activation difference in pair mode, N*m")
+    input: str = Field("input", description="bus signal of the latest EMG sample [n_ch], V")
+    output: str = Field("intent", description="bus signal written: 'intent', or 'command' to drive the plant directly")
+
+
+# i layout (ints): bus offsets, sizes and offsets into f and s.
+I_BLOCK, I_NOFF, I_IN, I_NCH, I_OUT, I_NOUT, I_NBP, I_NLP = 0, 1, 2, 3, 4, 5, 6, 7
+I_F_LP, I_F_REST, I_F_INV, I_F_ALPHA, I_F_MAP, I_S_LP, I_S_ACT, I_MAXN = 8, 9, 10, 11, 12, 13, 14, 15
+I_LEN = 16
+
+
+@njit(cache=True, nogil=True)
+def emg_envelope(f, s, i, ch, x):
+    """One raw sample x (V) of channel ch: band-pass, rectify, low-pass; returns the envelope (V)."""
+    n_bp, n_lp = i[I_NBP], i[I_NLP]
+    bp = sos_sample(f, 0, n_bp, s, ch * n_bp * SOS_STATE, x)
+    return sos_sample(f, i[I_F_LP], n_lp, s, i[I_S_LP] + ch * n_lp * SOS_STATE, abs(bp))
+
+
+@njit(cache=True, nogil=True)
+def emg_sample(f, s, i, ch, x):
+    """One raw sample x (V) of channel ch through the chain; returns the activation a (0..1)."""
+    env = emg_envelope(f, s, i, ch, x)
+    u = (env - f[i[I_F_REST] + ch]) * f[i[I_F_INV] + ch]
+    u = min(max(u, 0.0), 1.0)
+    k = i[I_S_ACT] + ch
+    a = s[k]
+    alpha = f[i[I_F_ALPHA]] if u > a else f[i[I_F_ALPHA] + 1]
+    a += alpha * (u - a)
+    s[k] = a
+    return a
+
+
+@njit(cache=True)
+def emg_envelope_block(f, s, i, raw):
+    """Envelopes of a recording, off the hot path (calibration): raw, result [n_samples, n_ch], V."""
+    out = np.empty_like(raw)
+    for k in range(raw.shape[0]):
+        for ch in range(raw.shape[1]):
+            out[k, ch] = emg_envelope(f, s, i, ch, raw[k, ch])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def emg_step(f, s, i, bus):
+    """All EMG samples of this tick through the chain, then y = M a to the output signal.
+
+    Reads input_block [max_n * n_ch] with input_n [1] (oldest first) when wired, else input [n_ch].
+    A NaN/Inf sample is skipped on its channel (state held) and reported as BAD_SAMPLE.
+    """
+    n_ch = i[I_NCH]
+    code = status.OK
+    if i[I_NOFF] >= 0:
+        n = int(bus[i[I_NOFF]])
+        n = min(max(n, 0), i[I_MAXN])
+        base = i[I_BLOCK]
+    else:
+        n = 1
+        base = i[I_IN]
+    for k in range(n):
+        row = base + k * n_ch
+        for ch in range(n_ch):
+            x = bus[row + ch]
+            if np.isfinite(x):
+                emg_sample(f, s, i, ch, x)
+            else:
+                code = status.BAD_SAMPLE
+    n_out, m, act = i[I_NOUT], i[I_F_MAP], i[I_S_ACT]
+    for r in range(n_out):
+        acc = 0.0
+        for ch in range(n_ch):
+            acc += f[m + r * n_ch + ch] * s[act + ch]
+        bus[i[I_OUT] + r] = acc
+    return code
+
+
+def mapping_matrix(cfg: EmgDecoderConfig, n_ch: int, where: str) -> np.ndarray:
+    """M [n_out, n_ch] from `muscles` (one channel per actuator), `pairs` (torques) or identity."""
+    if cfg.muscles is not None and cfg.pairs is not None:
+        raise ValueError(f"{where}: give either muscles or pairs, not both")
+
+    def check(ch, key):
+        if not -1 <= ch < n_ch:
+            raise ValueError(f"{where}.{key}: channel {ch} does not exist (input has {n_ch} channels, 0..{n_ch - 1})")
+
+    if cfg.muscles is not None:
+        M = np.zeros((len(cfg.muscles), n_ch))
+        for r, ch in enumerate(cfg.muscles):
+            check(ch, "muscles")
+            if ch >= 0:
+                M[r, ch] = 1.0
+        return M
+    if cfg.pairs is not None:
+        gains = np.broadcast_to(np.asarray(cfg.torque_gain_nm, dtype=np.float64), (len(cfg.pairs),)) \
+            if np.ndim(cfg.torque_gain_nm) == 0 or len(cfg.torque_gain_nm) == len(cfg.pairs) else None
+        if gains is None:
+            raise ValueError(f"{where}.torque_gain_nm: {len(cfg.torque_gain_nm)} gains for {len(cfg.pairs)} pairs")
+        M = np.zeros((len(cfg.pairs), n_ch))
+        for r, (ag, an) in enumerate(cfg.pairs):
+            check(ag, "pairs")
+            check(an, "pairs")
+            M[r, ag] += gains[r]
+            M[r, an] -= gains[r]
+        return M
+    return np.eye(n_ch)
+
+
+def chain_arrays(cfg: EmgDecoderConfig, n_ch: int, rate_hz: float, rest, mvc, M, where: str):
+    """f, s, i of the chain (bus offsets left unset): filters designed, tau -> per-sample alpha."""
+    bp = design_butter("bandpass", cfg.bandpass_hz, cfg.bandpass_order, rate_hz, f"{where}.bandpass_hz")
+    lp = design_butter("lowpass", cfg.envelope_hz, cfg.envelope_order, rate_hz, f"{where}.envelope_hz")
+    dt = 1.0 / rate_hz
+    alpha = np.array([1.0 - np.exp(-dt / cfg.tau_rise_s), 1.0 - np.exp(-dt / cfg.tau_fall_s)])
+    rest, mvc = np.asarray(rest, dtype=np.float64), np.asarray(mvc, dtype=np.float64)
+    parts = [bp.ravel(), lp.ravel(), rest, 1.0 / (mvc - rest), alpha, np.asarray(M, dtype=np.float64).ravel()]
+    f_off = np.concatenate([[0], np.cumsum([p.size for p in parts])])
+    s_lp = n_ch * bp.shape[0] * SOS_STATE
+    s_act = s_lp + n_ch * lp.shape[0] * SOS_STATE
+    i = np.full(I_LEN, -1, dtype=np.int64)
+    i[[I_NCH, I_NOUT, I_NBP, I_NLP]] = [n_ch, M.shape[0], bp.shape[0], lp.shape[0]]
+    i[[I_F_LP, I_F_REST, I_F_INV, I_F_ALPHA, I_F_MAP]] = f_off[1:6]
+    i[[I_S_LP, I_S_ACT, I_MAXN]] = [s_lp, s_act, 1]
+    return np.concatenate(parts), np.zeros(s_act + n_ch), i
+
+
+def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
+    """EMG chain on the bus: designs the filters, loads the calibration, wires input and output."""
+    from rtcore.decoders.calibration import load_emg_calibration
+    from rtcore.dispatch import K_EMG
+    bus = ctx.bus
+    x = bus.get(cfg.input, who=where)
+    n_ch = x.width
+    block = bus.signals.get("input_block") if cfg.input == "input" else None
+    if block is not None:
+        n_sig = bus.get("input_n", 1, who=where)
+        if block.width % n_ch:
+            raise ValueError(f"{where}: input_block has {block.width} values, not a multiple of {n_ch} channels")
+        if cfg.input_rate_hz is None:
+            raise ValueError(f"{where}.input_rate_hz: the source delivers several samples per tick; "
+                             f"set the EMG sample rate in Hz")
+        rate_hz = cfg.input_rate_hz
+    else:
+        rate_hz = cfg.input_rate_hz or ctx.rate_hz
+    if cfg.calibration_file:
+        cal = load_emg_calibration(cfg.calibration_file, n_ch, f"{where}.calibration_file")
+        rest, mvc = cal["rest"], cal["mvc"]
+    else:
+        rest, mvc = np.zeros(n_ch), np.ones(n_ch)
+    M = mapping_matrix(cfg, n_ch, where)
+    f, s, i = chain_arrays(cfg, n_ch, rate_hz, rest, mvc, M, where)
+    n_out = M.shape[0]
+    if bus.has(cfg.output):  # passthrough into a signal the plant registered (e.g. `command`)
+        y = bus.get(cfg.output, n_out, who=where)
+    else:
+        y = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.")
+    i[[I_IN, I_OUT]] = [x.offset, y.offset]
+    if block is not None:
+        i[[I_BLOCK, I_NOFF, I_MAXN]] = [block.offset, n_sig.offset, block.width // n_ch]
+    return Stage(where, K_EMG, f, s, i,
+                 info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
+                       "calibrated": bool(cfg.calibration_file)})
