@@ -16,6 +16,8 @@ from rtcore.configbase import ConfigError, Strict, format_error
 from rtcore.decoders import DecoderConfig
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
+from sims.plants import PlantConfig
+from sims.paradigms import BlockConfig, TaskConfig
 
 
 class SessionSection(Strict):
@@ -63,6 +65,9 @@ class SessionConfig(Strict):
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
     controller: ControllerConfig | None = None
+    plant: PlantConfig | None = None
+    task: TaskConfig | None = None
+    block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
     test: TestSection = TestSection()
 

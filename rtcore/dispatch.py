@@ -12,6 +12,9 @@ from sims.users.neural import neural_step
 from rtcore.decoders.emg import emg_step
 from rtcore.decoders.kalman import kalman_step
 from sims.plants.cursor import cursor_step
+from sims.plants.mujoco_plant import mujoco_plant_step
+from sims.paradigms.center_out import center_out_step
+from sims.paradigms.observe import observe_step
 
 # --- core (rtcore/stages) --------------------------------------------------------------
 K_CRASH = 1
@@ -36,6 +39,9 @@ K_ENDPOINT_PD = 52
 K_JOINT_PD = 53
 K_PASSTHROUGH = 54
 # --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
+K_MUJOCO_PLANT = 70
+K_CENTER_OUT = 71
+K_OBSERVE = 72
 K_CURSOR = 85
 # --- serial devices (devices/serial) 90..109 --------------------------------------------
 
@@ -67,6 +73,12 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_PASSTHROUGH:
         return passthrough_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
+    elif kind == K_MUJOCO_PLANT:
+        return mujoco_plant_step(f, s, i, bus)
+    elif kind == K_CENTER_OUT:
+        return center_out_step(f, s, i, bus)
+    elif kind == K_OBSERVE:
+        return observe_step(f, s, i, bus)
     elif kind == K_CURSOR:
         return cursor_step(f, s, i, bus)
     # --- serial devices ----------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""Raw C pointers inside compiled code: int64 addresses stored in a stage's int array.
+
+A stage keeps the address of a C-owned buffer (a MuJoCo mjData array, a library handle) as an
+int64 in `i`; the step turns it back into a pointer or a numpy view without allocating:
+
+    x = f64_view(i[P_QPOS], nq)      # float64[nq] view of the buffer at that address
+    mj_step(voidptr(i[P_MODEL]), voidptr(i[P_DATA]))
+
+Both are plain LLVM inttoptr casts, so they cache to disk (`cache=True`). The caller keeps the
+owning Python object alive (Stage.keep) for as long as the address is used.
+"""
+import numba
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def f64_ptr(typingctx, addr):
+    """int64 address -> double* (CPointer(float64))."""
+    if not isinstance(addr, types.Integer):
+        return None
+    sig = types.CPointer(types.float64)(addr)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
+
+    return sig, codegen
+
+
+@intrinsic
+def voidptr(typingctx, addr):
+    """int64 address -> void* (for C entry points declared with types.voidptr)."""
+    if not isinstance(addr, types.Integer):
+        return None
+    sig = types.voidptr(addr)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def f64_view(addr, n):
+    """float64[n] view of the C buffer at addr (no copy, no allocation)."""
+    return numba.carray(f64_ptr(addr), n)

@@ -1,0 +1,34 @@
+"""Paradigms: the task the simulated or real subject performs ([task] and [[block]] list).
+
+A task builds two stages: role "task" (before the controller: trial state machine, targets,
+markers, per-block perturbation inputs to the plant) and role "observe" (after the plant: the
+fed-back hand, `observed`, under rotation or clamp). Blocks: sims/paradigms/blocks.py.
+"""
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from sims.paradigms import center_out
+from sims.paradigms.blocks import BlockConfig
+
+TaskConfig = Annotated[Union[center_out.CenterOutConfig, center_out.CenterOutConfig], Field(discriminator="kind")]
+
+BUILDERS = {"center_out": center_out.build}
+
+__all__ = ["BlockConfig", "TaskConfig", "build", "build_from_session"]
+
+
+def build(task_cfg, blocks: list, ctx) -> list:
+    """The task and observe stages for a [task] section and its [[block]] list."""
+    return BUILDERS[task_cfg.kind](task_cfg, blocks, ctx)
+
+
+def build_from_session(cfg, ctx) -> list:
+    """The paradigm's stages, none when the session has no [task] (blocks without a task: error)."""
+    task = getattr(cfg, "task", None)
+    blocks = getattr(cfg, "block", [])
+    if task is None:
+        if blocks:
+            raise ValueError(f"{ctx.config_path}: [[block]] given without a [task] section")
+        return []
+    return build(task, blocks, ctx)

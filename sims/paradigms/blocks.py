@@ -1,0 +1,106 @@
+"""Blocks of trials and their perturbations ([[block]] list), expanded into a per-trial schedule.
+
+    [[block]]
+    name = "exposure"
+    n_trials = 80
+    perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay
+    catch_prob = 0.1               # perturbation switched off on this fraction of trials
+
+Schedules are lists of blocks: baseline (none) -> exposure (curl) -> washout (none); or
+exposure -> counter-perturbation (curl with -B) -> clamp, for spontaneous recovery (Smith,
+Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179). Each perturbation has its own parameters and a
+parameter of another perturbation is an error.
+
+Perturbations: curl F = B v at the hand (Shadmehr & Mussa-Ivaldi 1994); rotation of the fed-back
+hand position by rotation_deg about the reach start (Krakauer et al. 2000); clamp: fed-back hand
+moves along a fixed line at clamp_deg from the target, error independent of the movement
+(Morehead et al. 2017, J Cogn Neurosci 29:1061); gain: command gain; load: added mass at the
+hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`).
+"""
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from rtcore.configbase import Strict
+
+CURL_B = (-10.1, -11.2, -11.2, 11.1)  #: B of Shadmehr & Mussa-Ivaldi 1994, N s/m, row-major
+
+PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clamp": {"clamp_deg"},
+          "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"}}
+
+# schedule columns, one row per trial (the task copies them to the plant/observe inputs)
+T_BLOCK, T_TARGET_RAD, T_CATCH = 0, 1, 2
+T_CURL = 3  # 4 values, B row-major
+T_LOAD = 7  # 3 values: added mass kg, fx N, fy N
+T_GAIN_CHANGE = 10  # command gain - 1
+T_VISUO_RAD = 11  # rotation (or clamp offset) of the fed-back hand, rad
+T_CLAMP = 12  # 1 = error clamp
+T_DELAY_TICKS = 13  # extra feedback delay, ticks
+T_COLS = 14
+
+
+class BlockConfig(Strict):
+    """[[block]]: a run of trials under one perturbation."""
+
+    name: str = Field(description="block name, shown in the summary (baseline, exposure, washout ...)")
+    n_trials: int = Field(ge=1, le=100000, description="trials in this block")
+    perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay"] = Field("none", description="what this block changes")
+    curl_b: tuple[float, float, float, float] = Field(CURL_B, description="curl: viscous field B, N s/m, row-major [Bxx, Bxy, Byx, Byy]; F = B v")
+    rotation_deg: float = Field(30.0, ge=-180, le=180, description="rotation: fed-back hand rotated about the reach start, deg (counter-clockwise +)")
+    clamp_deg: float = Field(0.0, ge=-180, le=180, description="clamp: angle of the clamped feedback path from the target direction, deg")
+    gain: float = Field(1.5, gt=0, le=10, description="gain: command gain (1 = none)")
+    load_kg: float = Field(1.0, ge=0, le=20, description="load: mass added at the hand, kg")
+    load_force_n: tuple[float, float] = Field((0.0, 0.0), description="load: constant force at the hand [fx, fy], N")
+    extra_delay_s: float = Field(0.1, ge=0, le=2.0, description="delay: extra sensory feedback delay, s")
+    catch_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a catch trial (perturbation off)")
+
+    @model_validator(mode="after")
+    def _params_match(self):
+        for key in self.model_fields_set & set().union(*PARAMS.values()):
+            if key not in PARAMS[self.perturbation]:
+                owner = next(p for p, keys in PARAMS.items() if key in keys)
+                raise ValueError(f"{key} is a parameter of perturbation = '{owner}', "
+                                 f"this block has perturbation = '{self.perturbation}'")
+        if self.catch_prob > 0 and self.perturbation == "none":
+            raise ValueError("catch_prob needs a perturbation to switch off")
+        return self
+
+
+def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int, dt_s: float) -> np.ndarray:
+    """Per-trial rows [n_trials, T_COLS]: block, target angle, catch flag and perturbation inputs.
+
+    Targets cycle through target_rad, each cycle in a random order (np.random.default_rng((seed,
+    5))) when random_order, else in order; a new block starts a new cycle. Catch trials are drawn
+    with each block's catch_prob from the same generator and have every perturbation off.
+    """
+    rng = np.random.default_rng((seed, 5))
+    n_targets = target_rad.size
+    rows = []
+    for b, blk in enumerate(blocks):
+        order = []
+        while len(order) < blk.n_trials:
+            cycle = rng.permutation(n_targets) if random_order else np.arange(n_targets)
+            order.extend(cycle.tolist())
+        catch = rng.random(blk.n_trials) < blk.catch_prob
+        for k in range(blk.n_trials):
+            row = np.zeros(T_COLS)
+            row[T_BLOCK], row[T_TARGET_RAD], row[T_CATCH] = b, target_rad[order[k]], float(catch[k])
+            if not catch[k]:
+                p = blk.perturbation
+                if p == "curl":
+                    row[T_CURL:T_CURL + 4] = blk.curl_b
+                elif p == "rotation":
+                    row[T_VISUO_RAD] = math.radians(blk.rotation_deg)
+                elif p == "clamp":
+                    row[T_VISUO_RAD], row[T_CLAMP] = math.radians(blk.clamp_deg), 1.0
+                elif p == "gain":
+                    row[T_GAIN_CHANGE] = blk.gain - 1.0
+                elif p == "load":
+                    row[T_LOAD] = blk.load_kg
+                    row[T_LOAD + 1:T_LOAD + 3] = blk.load_force_n
+                elif p == "delay":
+                    row[T_DELAY_TICKS] = round(blk.extra_delay_s / dt_s)
+            rows.append(row)
+    return np.array(rows).reshape(-1, T_COLS)

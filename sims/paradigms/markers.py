@@ -1,0 +1,16 @@
+"""Event codes the task writes into the bus header `marker` slot (one per tick; 0 = none).
+
+The loop clears the slot every tick, so a code marks exactly the tick its event happened.
+Recorded with every tick and usable as LSL markers downstream.
+"""
+TRIAL_START = 1  #: a new trial began in the same block: the center target is shown
+GO = 2  #: the peripheral target appeared (go cue); the reach starts
+ACQUIRED = 3  #: the fed-back hand entered the target
+LEFT_TARGET = 4  #: the fed-back hand left the target during the hold: back to reaching
+SUCCESS = 5  #: the target was held for hold_s: trial succeeded
+TIMEOUT = 6  #: timeout_s passed after the go cue without a completed hold: trial failed
+BLOCK_START = 7  #: the first trial of a new block began (replaces TRIAL_START)
+TASK_DONE = 8  #: every block has run; the session ends on this tick
+
+NAMES = {TRIAL_START: "trial_start", GO: "go", ACQUIRED: "acquired", LEFT_TARGET: "left_target",
+         SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done"}

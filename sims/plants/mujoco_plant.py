@@ -1,0 +1,286 @@
+"""A MuJoCo model stepped inside the compiled tick: command in, sensed state out.
+
+One step serves every plant kind (two-link arm, muscle elbow, any MJCF); kinds differ only in
+how their factory maps command channels to actuators and state channels to MuJoCo quantities.
+
+Per tick, `substeps` times (MuJoCo timestep = dt_s / substeps):
+  1. command -> ctrl. Actuator space: ctrl[a_k] = g u_k. Endpoint space (hand force F = g u, N):
+     ctrl[a] = (J(q)^T F)[dof_a] / gear_a, with J the hand-site Jacobian at the true posture
+     (mj_jacSite). ctrl is clipped to the actuator's ctrlrange (status LIMIT_CLIPPED when the
+     command exceeds it by more than 1% of the span). g = 1 + gain_change (perturbation input).
+     While bus HOLD is set the command is taken as zero (the safe state).
+  2. external hand force F_ext = B v + F_load (B: `curl`, v: hand velocity J qd; F_load: `load`)
+     applied at the hand site: xfrc_applied[hand body] = [F_ext, (p_hand - p_com) x F_ext].
+     The added mass of `load` is put into the massless payload body at the hand.
+  3. mj_step2 (actuation, acceleration, integration) then mj_step1 (position and velocity
+     stages of the new state), so site positions and sensors are current when read.
+Then the state channels are written and checked: a non-finite qpos/qvel/state gives
+PLANT_UNSTABLE (fatal; MuJoCo's auto-reset is disabled so instability is reported, not hidden).
+
+The factory keeps MjModel/MjData alive (Stage.keep) and stores their addresses and the
+addresses of the mjData arrays in `i` (see the I_* slots).
+"""
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+from numba import njit
+
+from rtcore import bus as B
+from rtcore import status
+from rtcore.cptr import f64_view, voidptr
+from rtcore.stage import Stage
+from sims.mujoco_c import (array_address, data_address, mj_jacSite, mj_step1, mj_step2,
+                           model_address)
+
+# int slots of the plant stage (i)
+I_MODEL, I_DATA, I_QPOS, I_QVEL, I_CTRL, I_XFRC, I_SENSOR, I_SITE_XPOS, I_XIPOS, I_BODY_MASS = range(10)
+I_JAC, I_NQ, I_NV, I_NU, I_NSENS, I_NSUB, I_MODE = range(10, 17)
+I_HAND_SITE, I_HAND_BODY, I_PAYLOAD = range(17, 20)  # -1 when the model has none
+I_CMD, I_NCMD, I_CURL, I_LOAD, I_GAIN, I_NOUT = range(20, 26)  # bus offsets (-1: not wired)
+I_HEADER = 26
+# then: cmd_map[n_cmd] (actuator per channel; endpoint mode: unused), dof_map[nu] (endpoint
+# mode: the dof each actuator drives), out table [n_out, 3] = (bus offset, source, index)
+
+MODE_ACTUATOR = 0  #: command channel k drives actuator cmd_map[k]
+MODE_ENDPOINT = 1  #: command = hand force [fx, fy] N, mapped by J^T
+
+SRC_QPOS, SRC_QVEL, SRC_SENSOR, SRC_HAND_POS, SRC_HAND_VEL = range(5)  #: state channel sources
+
+CLIP_TOLERANCE = 0.01  #: fraction of the ctrl span a command may exceed before LIMIT_CLIPPED is reported
+PAYLOAD_MIN_KG = 1e-9  #: the payload body's mass with no load (MuJoCo needs it positive)
+HINGE_SLIDE = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))  #: one-dof joint types
+
+
+@njit(cache=True, nogil=True)
+def _clip(u, lo, hi, code):
+    """(clipped u, status) with LIMIT_CLIPPED when u leaves [lo, hi] by more than the tolerance."""
+    tol = CLIP_TOLERANCE * (hi - lo)
+    if u > hi:
+        if u > hi + tol:
+            code = status.LIMIT_CLIPPED
+        return hi, code
+    if u < lo:
+        if u < lo - tol:
+            code = status.LIMIT_CLIPPED
+        return lo, code
+    return u, code
+
+
+@njit(cache=True, nogil=True)
+def mujoco_plant_step(f, s, i, bus):
+    """One control tick of a MuJoCo plant (see the module docstring).
+
+    f = [ctrl_lo (nu), ctrl_hi (nu), gear (nu)]; s = [] ; i = I_* slots + maps + out table.
+    Reads bus: command [n_cmd], curl [4] (N s/m, row-major B), load [3] = [added mass kg, fx N,
+    fy N], gain_change [1], hold. Writes the out table's channels (state, joint ...).
+    """
+    m = voidptr(i[I_MODEL])
+    d = voidptr(i[I_DATA])
+    nq, nv, nu = i[I_NQ], i[I_NV], i[I_NU]
+    n_cmd = i[I_NCMD]
+    qpos = f64_view(i[I_QPOS], nq)
+    qvel = f64_view(i[I_QVEL], nv)
+    ctrl = f64_view(i[I_CTRL], nu)
+    jac = f64_view(i[I_JAC], 3 * nv)
+    cmd_map = i[I_HEADER:I_HEADER + n_cmd]
+    dof_map = i[I_HEADER + n_cmd:I_HEADER + n_cmd + nu]
+    site, body, payload = i[I_HAND_SITE], i[I_HAND_BODY], i[I_PAYLOAD]
+    hold = bus[B.HOLD] != 0.0
+    gain = 1.0 + bus[i[I_GAIN]] if i[I_GAIN] >= 0 else 1.0
+    c = i[I_CMD]
+    code = status.OK
+    if payload >= 0 and i[I_LOAD] >= 0:
+        mass = f64_view(i[I_BODY_MASS], payload + 1)
+        mass[payload] = max(bus[i[I_LOAD]], PAYLOAD_MIN_KG)
+    for _ in range(i[I_NSUB]):
+        if site >= 0:
+            mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
+        # 1. command -> ctrl
+        if i[I_MODE] == MODE_ENDPOINT:
+            fx = 0.0 if hold else gain * bus[c]
+            fy = 0.0 if hold else gain * bus[c + 1]
+            for a in range(nu):
+                dof = dof_map[a]
+                u = (jac[dof] * fx + jac[nv + dof] * fy) / f[2 * nu + a]
+                ctrl[a], code = _clip(u, f[a], f[nu + a], code)
+        else:
+            for k in range(n_cmd):
+                a = cmd_map[k]
+                u = 0.0 if hold else gain * bus[c + k]
+                ctrl[a], code = _clip(u, f[a], f[nu + a], code)
+        # 2. curl field and load force at the hand
+        if site >= 0 and (i[I_CURL] >= 0 or i[I_LOAD] >= 0):
+            vx = 0.0
+            vy = 0.0
+            for j in range(nv):
+                vx += jac[j] * qvel[j]
+                vy += jac[nv + j] * qvel[j]
+            fx = 0.0
+            fy = 0.0
+            if i[I_CURL] >= 0:
+                b = i[I_CURL]
+                fx += bus[b] * vx + bus[b + 1] * vy
+                fy += bus[b + 2] * vx + bus[b + 3] * vy
+            if i[I_LOAD] >= 0:
+                fx += bus[i[I_LOAD] + 1]
+                fy += bus[i[I_LOAD] + 2]
+            p = f64_view(i[I_SITE_XPOS] + 24 * site, 3)
+            com = f64_view(i[I_XIPOS] + 24 * body, 3)
+            xfrc = f64_view(i[I_XFRC] + 48 * body, 6)
+            rx, ry, rz = p[0] - com[0], p[1] - com[1], p[2] - com[2]
+            xfrc[0] = fx
+            xfrc[1] = fy
+            xfrc[2] = 0.0
+            xfrc[3] = -rz * fy  # r x F with F = (fx, fy, 0)
+            xfrc[4] = rz * fx
+            xfrc[5] = rx * fy - ry * fx
+        # 3. integrate, then bring positions/velocities/sensors up to the new state
+        mj_step2(m, d)
+        mj_step1(m, d)
+    # sensed state
+    if site >= 0:
+        mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
+    finite = True
+    for j in range(nq):
+        finite = finite and np.isfinite(qpos[j])
+    for j in range(nv):
+        finite = finite and np.isfinite(qvel[j])
+    o = I_HEADER + n_cmd + nu
+    for r in range(i[I_NOUT]):
+        off, src, idx = i[o + 3 * r], i[o + 3 * r + 1], i[o + 3 * r + 2]
+        if src == SRC_QPOS:
+            val = qpos[idx]
+        elif src == SRC_QVEL:
+            val = qvel[idx]
+        elif src == SRC_SENSOR:
+            val = f64_view(i[I_SENSOR], i[I_NSENS])[idx]
+        elif src == SRC_HAND_POS:
+            val = f64_view(i[I_SITE_XPOS] + 24 * site, 3)[idx]
+        else:  # SRC_HAND_VEL
+            val = 0.0
+            for j in range(nv):
+                val += jac[idx * nv + j] * qvel[j]
+        finite = finite and np.isfinite(val)
+        bus[off] = val
+    if not finite:
+        return status.PLANT_UNSTABLE
+    return code
+
+
+@dataclass
+class Channels:
+    """A bus signal the plant writes: its name, unit, labels and one (source, index) per channel."""
+
+    name: str
+    unit: str
+    labels: tuple
+    sources: list = field(default_factory=list)  # [(SRC_*, index)]
+
+
+def object_names(m: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list:
+    """Names of a model's actuators, sensors, joints ... in index order."""
+    return [mujoco.mj_id2name(m, obj, k) or f"#{k}" for k in range(count)]
+
+
+def load_model(path: str, where: str) -> mujoco.MjModel:
+    """MjModel from an MJCF/URDF file; a one-line error names the file and MuJoCo's reason."""
+    try:
+        return mujoco.MjModel.from_xml_path(str(path))
+    except ValueError as e:
+        reason = " ".join(str(e).split())
+        raise ValueError(f"{where}: cannot load MuJoCo model '{path}': {reason}") from None
+
+
+def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, command_labels, command_unit: str,
+                command_actuators, outputs: list, substeps: int, hand_site: str | None = None,
+                payload_body: str | None = None, qpos0=None, info: dict | None = None) -> Stage:
+    """The plant stage for model m: wires command/state on ctx.bus and publishes ctx.extra["plant"].
+
+    mode MODE_ACTUATOR: command channel k drives actuator command_actuators[k].
+    mode MODE_ENDPOINT: command = [fx, fy] N at hand_site, mapped by J^T onto every actuator,
+    which must each drive one hinge/slide joint directly (a motor).
+    outputs: Channels written every tick (the first is `state`). qpos0: start posture.
+    Registers command, the outputs, gain_change [1], and with a hand site curl [4] and load [3].
+    """
+    from rtcore.dispatch import K_MUJOCO_PLANT
+    m.opt.timestep = ctx.dt_s / substeps
+    m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
+    d = mujoco.MjData(m)
+    if qpos0 is not None:
+        d.qpos[:] = qpos0
+    mujoco.mj_forward(m, d)
+    site = body = payload = -1
+    if hand_site is not None:
+        site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, hand_site)
+        if site < 0:
+            raise ValueError(f"{where}: model has no site '{hand_site}'; sites: "
+                             f"{', '.join(object_names(m, mujoco.mjtObj.mjOBJ_SITE, m.nsite))}")
+        body = int(m.site_bodyid[site])
+    if payload_body is not None:
+        payload = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, payload_body)
+        if payload < 0:
+            raise ValueError(f"{where}: model has no body '{payload_body}'")
+    dof_map = np.full(m.nu, -1, np.int64)
+    if mode == MODE_ENDPOINT:
+        if site < 0:
+            raise ValueError(f"{where}: command_space 'endpoint' needs a hand site")
+        for a in range(m.nu):
+            jnt = int(m.actuator_trnid[a, 0])
+            if (m.actuator_trntype[a] != int(mujoco.mjtTrn.mjTRN_JOINT) or
+                    m.jnt_type[jnt] not in HINGE_SLIDE):
+                raise ValueError(f"{where}: command_space 'endpoint' needs every actuator to drive one hinge or "
+                                 f"slide joint; actuator '{object_names(m, mujoco.mjtObj.mjOBJ_ACTUATOR, m.nu)[a]}' "
+                                 f"does not (use command_space = 'joint')")
+            dof_map[a] = m.jnt_dofadr[jnt]
+        n_cmd = 2
+        cmd_map = np.zeros(2, np.int64)
+    else:
+        cmd_map = np.asarray(command_actuators, np.int64)
+        n_cmd = cmd_map.size
+    gear = m.actuator_gear[:, 0].copy() if m.nu else np.zeros(0)
+    lo = np.where(m.actuator_ctrllimited.astype(bool), m.actuator_ctrlrange[:, 0], -np.inf) if m.nu else np.zeros(0)
+    hi = np.where(m.actuator_ctrllimited.astype(bool), m.actuator_ctrlrange[:, 1], np.inf) if m.nu else np.zeros(0)
+
+    bus = ctx.bus
+    cmd = bus.add("command", n_cmd, command_unit, command_labels)
+    out_rows = []
+    for ch in outputs:
+        sig = bus.add(ch.name, len(ch.sources), ch.unit, ch.labels)
+        out_rows += [(sig.offset + k, src, idx) for k, (src, idx) in enumerate(ch.sources)]
+    gain = bus.add("gain_change", 1, "1", ("gain_change",))
+    curl = load = None
+    if site >= 0:
+        curl = bus.add("curl", 4, "N*s/m", ("b_xx", "b_xy", "b_yx", "b_yy"))
+        load = bus.add("load", 3, "kg,N", ("added_mass_kg", "force_x", "force_y"))
+
+    jac = np.zeros(3 * max(m.nv, 1))
+    header = np.full(I_HEADER, -1, np.int64)
+    header[I_MODEL], header[I_DATA] = model_address(m), data_address(d)
+    header[I_QPOS], header[I_QVEL], header[I_CTRL] = (array_address(d.qpos), array_address(d.qvel),
+                                                      array_address(d.ctrl))
+    header[I_XFRC], header[I_SITE_XPOS], header[I_XIPOS] = (array_address(d.xfrc_applied),
+                                                            array_address(d.site_xpos), array_address(d.xipos))
+    header[I_SENSOR] = array_address(d.sensordata) if m.nsensordata else 0
+    header[I_BODY_MASS], header[I_JAC] = array_address(m.body_mass), array_address(jac)
+    header[I_NQ], header[I_NV], header[I_NU], header[I_NSENS] = m.nq, m.nv, m.nu, m.nsensordata
+    header[I_NSUB], header[I_MODE] = substeps, mode
+    header[I_HAND_SITE], header[I_HAND_BODY], header[I_PAYLOAD] = site, body, payload
+    header[I_CMD], header[I_NCMD], header[I_GAIN] = cmd.offset, n_cmd, gain.offset
+    header[I_CURL] = curl.offset if curl else -1
+    header[I_LOAD] = load.offset if load else -1
+    header[I_NOUT] = len(out_rows)
+    ints = np.concatenate([header, cmd_map, dof_map, np.asarray(out_rows, np.int64).ravel()])
+    floats = np.concatenate([lo, hi, np.where(gear != 0, gear, 1.0)])
+
+    state_labels = outputs[0].labels
+    hand_xy = d.site_xpos[site, :2].copy() if site >= 0 else None
+    ctx.extra["plant"] = {
+        "kind": kind, "model": m, "data": d, "hand": site >= 0, "payload": payload >= 0,
+        "state_labels": tuple(state_labels), "start_hand_m": None if hand_xy is None else [float(v) for v in hand_xy],
+        "substeps": substeps, "timestep_s": float(m.opt.timestep),
+    }
+    stage_info = {"kind": kind, "nq": int(m.nq), "nv": int(m.nv), "nu": int(m.nu), "substeps": substeps,
+                  "timestep_s": float(m.opt.timestep), "command": list(cmd.labels), "state": list(state_labels)}
+    stage_info.update(info or {})
+    return Stage("plant", K_MUJOCO_PLANT, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
