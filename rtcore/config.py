@@ -14,10 +14,13 @@ from pydantic import Field, ValidationError
 
 from rtcore.configbase import ConfigError, Strict, format_error
 from rtcore.decoders import DecoderConfig
+from rtcore.sources import SourceConfig
+from devices.lsl.outlet import OutletConfig
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
 from sims.paradigms import BlockConfig, TaskConfig
+from rtcore.learning.lesions import LesionConfig
 
 
 class SessionSection(Strict):
@@ -61,6 +64,7 @@ class SessionConfig(Strict):
 
     session: SessionSection = SessionSection()
     loop: LoopSection = LoopSection()
+    source: SourceConfig | None = None
     decoder: DecoderConfig | None = None
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
@@ -69,6 +73,8 @@ class SessionConfig(Strict):
     task: TaskConfig | None = None
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
+    outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
+    lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     test: TestSection = TestSection()
 
 

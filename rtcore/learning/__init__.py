@@ -1,0 +1,23 @@
+"""Trial-level motor learning: error-, reward- and use-dependent learning, schedules, lesions.
+
+Standalone from Python:
+
+    from rtcore.learning import schedules, simulate_two_state, simulate_learner, LesionConfig
+    trace = simulate_two_state(schedules.savings())                 # Smith et al. 2006
+    trace = simulate_learner(schedules.adaptation(size=30.0), lesion=LesionConfig(kind="parkinson"))
+
+Modules: two_state (fast/slow SPE learning, closed-form steady state), reward (RPE actor-critic
+and the memory of rewarded actions), use_dependent, learner (all of them into a hand angle),
+schedules, lesions ([lesion] config and the multipliers it implies), bench.
+The compiled per-trial steps (`two_state_trial`, `learner_trial`) allocate nothing, so a session
+stage can call them at trial ends.
+"""
+from rtcore.learning import schedules
+from rtcore.learning.learner import LearnerParams, LearnerTrace, simulate_learner, simulate_learner_reference
+from rtcore.learning.lesions import LesionConfig, LesionEffects, lesion_effects
+from rtcore.learning.two_state import (TwoStateParams, TwoStateTrace, simulate_two_state,
+                                       simulate_two_state_reference, steady_state)
+
+__all__ = ["schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
+           "LesionConfig", "LesionEffects", "lesion_effects", "TwoStateParams", "TwoStateTrace",
+           "simulate_two_state", "simulate_two_state_reference", "steady_state"]
