@@ -14,8 +14,6 @@ from pydantic import Field, ValidationError
 
 from rtcore.configbase import ConfigError, Strict, format_error
 from rtcore.decoders import DecoderConfig
-from rtcore.sources import SourceConfig
-from devices.lsl.outlet import OutletConfig
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
@@ -64,7 +62,6 @@ class SessionConfig(Strict):
 
     session: SessionSection = SessionSection()
     loop: LoopSection = LoopSection()
-    source: SourceConfig | None = None
     decoder: DecoderConfig | None = None
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
@@ -73,7 +70,6 @@ class SessionConfig(Strict):
     task: TaskConfig | None = None
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
-    outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     test: TestSection = TestSection()
 
