@@ -16,7 +16,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveFloat, model_validator
 
 from rtcore.configbase import Strict
 
@@ -75,8 +75,8 @@ class SerialPlantBase(Strict):
     command_mode: Literal["position", "torque"] = Field("position", description="command is joint goal (rad) or joint torque (Nm)")
     position_min_rad: float | list[float] = Field(-math.pi, description="lower joint limit(s), rad")
     position_max_rad: float | list[float] = Field(math.pi, description="upper joint limit(s), rad")
-    velocity_max_rad_s: float | list[float] = Field(3.0, gt=0.0, description="joint speed limit(s), rad/s")
-    torque_max_nm: float | list[float] = Field(2.0, gt=0.0, description="joint torque limit(s), Nm")
+    velocity_max_rad_s: PositiveFloat | list[PositiveFloat] = Field(3.0, description="joint speed limit(s), rad/s")
+    torque_max_nm: PositiveFloat | list[PositiveFloat] = Field(2.0, description="joint torque limit(s), Nm")
     command_rate_max: float = Field(1e9, gt=0.0, description="command slew limit, rad/s (position) or Nm/s (torque)")
     joint_names: list[str] | None = Field(None, description="labels of the joints (default j1..jn)")
 

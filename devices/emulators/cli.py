@@ -1,0 +1,76 @@
+"""`rtcore emulate framed|dynamixel` and `rtcore ports`: subcommand parsers for rtcore/cli.py.
+
+    add_emulate_parser(subparsers)   # sets handler=run_emulate
+    add_ports_parser(subparsers)     # sets handler=run_ports
+Each handler takes the parsed args and returns a process exit code.
+"""
+import signal
+import sys
+import threading
+
+
+def add_emulate_parser(subparsers) -> None:
+    p = subparsers.add_parser("emulate", help="run a serial device emulator on a pty and print its path")
+    p.add_argument("protocol", choices=("framed", "dynamixel"), help="framed: rtcore framed-protocol arm; dynamixel: Protocol 2.0 bus")
+    p.add_argument("--joints", type=int, default=2, help="framed: number of joints (default 2)")
+    p.add_argument("--ids", default="1,2", help="dynamixel: servo IDs, comma separated (default 1,2)")
+    p.add_argument("--watchdog-ms", type=float, default=100.0, help="framed: device watchdog, ms (dynamixel: set by the host)")
+    p.add_argument("--tau-s", type=float, default=0.05, help="joint position time constant, s")
+    p.set_defaults(handler=run_emulate)
+
+
+def add_ports_parser(subparsers) -> None:
+    p = subparsers.add_parser("ports", help="list serial ports")
+    p.set_defaults(handler=run_ports)
+
+
+def make_emulator(args):
+    """The emulator the arguments describe (not started)."""
+    if args.protocol == "framed":
+        from devices.emulators.framed_arm import FramedArmEmulator
+        return FramedArmEmulator(n_joints=args.joints, watchdog_ms=args.watchdog_ms, tau_s=args.tau_s)
+    from devices.emulators.dynamixel_bus import DynamixelBusEmulator
+    try:
+        ids = [int(k) for k in args.ids.split(",") if k.strip()]
+    except ValueError:
+        raise SystemExit(f"--ids {args.ids!r}: expected comma-separated integers, e.g. 1,2,3") from None
+    return DynamixelBusEmulator(ids=ids, tau_s=args.tau_s)
+
+
+def run_emulate(args) -> int:
+    """Print the pty path (first line of stdout) and serve until Ctrl-C or SIGTERM."""
+    em = make_emulator(args)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(em.path, flush=True)
+    print(f"{args.protocol} emulator on {em.path}; set [plant] port = \"{em.path}\". Ctrl-C to stop.",
+          file=sys.stderr, flush=True)
+    em.start()
+    while not stop.wait(0.2):
+        pass
+    snap = em.snapshot()
+    em.close()
+    print(f"stopped; watchdog trips: {snap['watchdog_trips']}, corrupt frames: {snap['corrupt']}", file=sys.stderr)
+    return 0
+
+
+def run_ports(args) -> int:
+    from serial.tools import list_ports
+    ports = sorted(list_ports.comports(), key=lambda p: p.device)
+    if not ports:
+        print("no serial ports found (an emulator's pty is not listed: use the path it prints)")
+        return 0
+    for p in ports:
+        print(f"{p.device}\t{p.description}\t{p.hwid}")
+    return 0
+
+
+if __name__ == "__main__":  # python -m devices.emulators.cli emulate framed
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m devices.emulators.cli")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    add_emulate_parser(sub)
+    add_ports_parser(sub)
+    a = ap.parse_args()
+    sys.exit(a.handler(a))
