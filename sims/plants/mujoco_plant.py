@@ -15,7 +15,9 @@ Per tick, `substeps` times (MuJoCo timestep = dt_s / substeps):
   3. mj_step2 (actuation, acceleration, integration) then mj_step1 (position and velocity
      stages of the new state), so site positions and sensors are current when read.
 Then the state channels are written and checked: a non-finite qpos/qvel/state gives
-PLANT_UNSTABLE (fatal; MuJoCo's auto-reset is disabled so instability is reported, not hidden).
+PLANT_UNSTABLE (fatal; MuJoCo's auto-reset is disabled so instability is reported, not hidden;
+|value| > MAX_STATE, MuJoCo's own mjMAXVAL, counts as non-finite). A non-finite command is
+replaced by zero for the tick (status BAD_SAMPLE).
 
 The factory keeps MjModel/MjData alive (Stage.keep) and stores their addresses and the
 addresses of the mjData arrays in `i` (see the I_* slots).
@@ -49,6 +51,7 @@ SRC_QPOS, SRC_QVEL, SRC_SENSOR, SRC_HAND_POS, SRC_HAND_VEL = range(5)  #: state 
 
 CLIP_TOLERANCE = 0.01  #: fraction of the ctrl span a command may exceed before LIMIT_CLIPPED is reported
 PAYLOAD_MIN_KG = 1e-9  #: the payload body's mass with no load (MuJoCo needs it positive)
+MAX_STATE = 1e10  #: a state beyond this magnitude is unstable (mjMAXVAL)
 HINGE_SLIDE = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))  #: one-dof joint types
 
 
@@ -90,9 +93,16 @@ def mujoco_plant_step(f, s, i, bus):
     gain = 1.0 + bus[i[I_GAIN]] if i[I_GAIN] >= 0 else 1.0
     c = i[I_CMD]
     code = status.OK
+    for k in range(n_cmd):
+        if not np.isfinite(bus[c + k]):
+            hold = True  # a non-finite command is rejected: zero command this tick
+            code = status.BAD_SAMPLE
     if payload >= 0 and i[I_LOAD] >= 0:
         mass = f64_view(i[I_BODY_MASS], payload + 1)
-        mass[payload] = max(bus[i[I_LOAD]], PAYLOAD_MIN_KG)
+        added = max(bus[i[I_LOAD]], PAYLOAD_MIN_KG)
+        if added != mass[payload]:  # new load: recompute the inertia before stepping
+            mass[payload] = added
+            mj_step1(m, d)
     for _ in range(i[I_NSUB]):
         if site >= 0:
             mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
@@ -143,9 +153,9 @@ def mujoco_plant_step(f, s, i, bus):
         mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
     finite = True
     for j in range(nq):
-        finite = finite and np.isfinite(qpos[j])
+        finite = finite and abs(qpos[j]) < MAX_STATE
     for j in range(nv):
-        finite = finite and np.isfinite(qvel[j])
+        finite = finite and abs(qvel[j]) < MAX_STATE
     o = I_HEADER + n_cmd + nu
     for r in range(i[I_NOUT]):
         off, src, idx = i[o + 3 * r], i[o + 3 * r + 1], i[o + 3 * r + 2]
@@ -161,7 +171,7 @@ def mujoco_plant_step(f, s, i, bus):
             val = 0.0
             for j in range(nv):
                 val += jac[idx * nv + j] * qvel[j]
-        finite = finite and np.isfinite(val)
+        finite = finite and abs(val) < MAX_STATE
         bus[off] = val
     if not finite:
         return status.PLANT_UNSTABLE
