@@ -89,15 +89,16 @@ def adaptation(n_baseline=50, n_exposure=200, n_washout=200, size=1.0) -> Schedu
                   ("washout", n_washout, 0.0, FB_FULL))
 
 
-def savings(n_baseline=50, n_exposure=200, n_washout=20, n_relearn=200, size=1.0) -> Schedule:
-    """Learn, wash out, relearn the same perturbation: relearning is faster (savings).
+def savings(n_baseline=50, n_exposure=200, n_washout=20, n_relearn=200, size=1.0, washout=0.0) -> Schedule:
+    """Learn, wash out (f = washout), relearn the same perturbation: relearning is faster (savings).
 
-    With a short washout the two-state model's slow state still holds the first learning
-    (Smith et al. 2006, Fig. 5); with a long one, only memories that survive washout remain
-    (e.g. reinforced successful actions, Huang et al. 2011, Neuron 70:787).
+    De-adapting with the opposite perturbation (washout = -size) just until the output is back at
+    baseline leaves the two-state model's slow state holding the first learning (Kojima et al.
+    2004, J Neurosci 24:7531; Smith et al. 2006, Fig. 5). After a long washout only memories that
+    washout does not erase remain (reinforced successful actions, Huang et al. 2011, Neuron 70:787).
     """
     return blocks(("baseline", n_baseline, 0.0, FB_FULL), ("exposure", n_exposure, size, FB_FULL),
-                  ("washout", n_washout, 0.0, FB_FULL), ("relearn", n_relearn, size, FB_FULL))
+                  ("washout", n_washout, washout, FB_FULL), ("relearn", n_relearn, size, FB_FULL))
 
 
 def interference(n_baseline=50, n_a=200, n_b=200, size=1.0) -> Schedule:
