@@ -60,7 +60,7 @@ def test_mjcf_mapping_works():
 
 def test_block_parameter_of_another_perturbation():
     with pytest.raises(ConfigError) as e:
-        validate({"block": [{"name": "x", "n_trials": 3, "perturbation": "curl", "rotation_deg": 30}]})
+        validate({"block": [{"name": "x", "n_trials": 3, "perturbation": "curl", "rotation_deg": 45}]})
     assert "rotation_deg is a parameter of perturbation = 'rotation'" in str(e.value)
 
 

@@ -57,9 +57,10 @@ class BlockConfig(Strict):
     catch_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a catch trial (perturbation off)")
 
     @model_validator(mode="after")
-    def _params_match(self):
+    def check_params(self):
+        # a resolved config (config.toml) writes every default back: only a changed value is a mistake
         for key in self.model_fields_set & set().union(*PARAMS.values()):
-            if key not in PARAMS[self.perturbation]:
+            if key not in PARAMS[self.perturbation] and getattr(self, key) != type(self).model_fields[key].default:
                 owner = next(p for p, keys in PARAMS.items() if key in keys)
                 raise ValueError(f"{key} is a parameter of perturbation = '{owner}', "
                                  f"this block has perturbation = '{self.perturbation}'")
