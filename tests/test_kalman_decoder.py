@@ -119,3 +119,31 @@ def test_hot_load_swaps_the_decoder_at_the_next_bin(observation, tmp_path):
     assert np.array_equal(live.H, model.H) and np.allclose(live.q, np.maximum(model.q, kalman.Q_FLOOR))
     print(f"successes in 30 s: random decoder {ev_poor[:, 1].sum():.0f}, hot-loaded fit {ev_good[:, 1].sum():.0f}")
     assert ev_good[:, 1].sum() >= 20 > ev_poor[:, 1].sum() + 10
+
+
+def test_event_stream_is_binned_like_counts(linear_gaussian, tmp_path):
+    """Spike events (one unit index per sample, several per tick) give the same decode as counts."""
+    from rtcore.bus import Bus
+    from rtcore.stage import BuildContext
+    v, y, _, _, bin_s = linear_gaussian
+    m = kalman_fit.fit_kalman(v, y, bin_s)
+    path = kalman_fit.save_kalman(tmp_path / "kf", m)
+    ctx = BuildContext(bus=Bus(), dt_s=0.01, seed=0)
+    ctx.bus.add("input", 1)
+    ctx.bus.add("input_block", 64)
+    ctx.bus.add("input_n", 1)
+    st = kalman.build(kalman.KalmanDecoderConfig(kind="kalman", decoder_file=path, bin_s=bin_s,
+                                                 input_format="events"), ctx)
+    bus = ctx.bus.array()
+    g = np.random.default_rng(5)
+    counts = g.poisson(1.0, (40, m.n_units)).astype(float)
+    blk, n_off, out = ctx.bus.signals["input_block"].offset, ctx.bus.signals["input_n"].offset, ctx.bus.signals["intent"]
+    decoded = []
+    for row in counts:  # spread each bin's spikes over its 5 ticks, in random order
+        events = g.permutation(np.repeat(np.arange(m.n_units), row.astype(int)))
+        for chunk in np.array_split(events, 5):
+            bus[blk:blk + chunk.size] = chunk
+            bus[n_off] = chunk.size
+            kalman.kalman_step(st.f, st.s, st.i, bus)
+        decoded.append(bus[out.slice].copy())
+    assert np.allclose(decoded, kalman.decode_counts(m, counts), atol=1e-12)
