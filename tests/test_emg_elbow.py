@@ -10,6 +10,7 @@ from rtcore.decoders import calibration, emg
 from rtcore.stage import BuildContext
 from sims.plants import muscle_elbow
 from sims.plants.mujoco_plant import mujoco_plant_step
+from sims.users.link import run_links
 
 RATE_HZ, PER_TICK = 2000.0, 2
 # electrode 0 over the elbow flexors (biceps, brachialis), electrode 1 over the triceps
@@ -32,8 +33,10 @@ def test_elbow_follows_agonist_and_antagonist_activation(tmp_path):
     ctx = BuildContext(bus=Bus(), dt_s=PER_TICK / RATE_HZ, seed=0)
     for name, width in (("input", 2), ("input_block", 2 * PER_TICK), ("input_n", 1)):
         ctx.bus.add(name, width)
-    plant = muscle_elbow.build(muscle_elbow.MuscleElbowConfig(kind="muscle_elbow", start_deg=60.0), ctx)
+    # BUILD order: the decoder before the plant that registers `command`; bound at link time
     dec = emg.build(cfg.model_copy(update={"calibration_file": path}), ctx)
+    plant = muscle_elbow.build(muscle_elbow.MuscleElbowConfig(kind="muscle_elbow", start_deg=60.0), ctx)
+    run_links(ctx)
     bus = ctx.bus.array()
     sig = ctx.bus.signals
     assert dec.i[emg.I_OUT] == sig["command"].offset  # the decoder drives the plant's command

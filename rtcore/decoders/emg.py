@@ -191,13 +191,20 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     M = mapping_matrix(cfg, n_ch, where)
     f, s, i = chain_arrays(cfg, n_ch, rate_hz, rest, mvc, M, where)
     n_out = M.shape[0]
-    if bus.has(cfg.output):  # passthrough into a signal the plant registered (e.g. `command`)
-        y = bus.get(cfg.output, n_out, who=where)
-    else:
-        y = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.")
-    i[[I_IN, I_OUT]] = [x.offset, y.offset]
+    i[I_IN] = x.offset
     if block is not None:
         i[[I_BLOCK, I_NOFF, I_MAXN]] = [block.offset, n_sig.offset, block.width // n_ch]
-    return Stage(where, K_EMG, f, s, i,
-                 info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
-                       "calibrated": bool(cfg.calibration_file)})
+    stage = Stage(where, K_EMG, f, s, i,
+                  info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
+                        "calibrated": bool(cfg.calibration_file)})
+
+    def link(bus):  # passthrough into a signal the plant registers (`command`), once it exists
+        stage.i[I_OUT] = bus.get(cfg.output, n_out, who=f"{where}.output").offset
+
+    if bus.has(cfg.output):
+        link(bus)
+    elif cfg.output == "command":  # the plant is built after the decoder: bind at link time
+        ctx.extra.setdefault("link", []).append(link)
+    else:
+        stage.i[I_OUT] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
+    return stage
