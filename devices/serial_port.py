@@ -101,6 +101,16 @@ def open_port(port: str, baud: int, where: str = "plant.port"):
     return sp
 
 
+def close_port(sp) -> None:
+    """Drain what is queued (the disable message) and close; a vanished port is not an error here."""
+    import serial
+    for op in (sp.flush, sp.close):
+        try:
+            op()
+        except (OSError, termios.error, serial.SerialException):
+            pass
+
+
 def _short(e: Exception) -> str:
     text = str(e).split(":")[0] if ":" in str(e) else str(e)
     return text.strip() or type(e).__name__

@@ -83,11 +83,14 @@ class PtyDevice:
                     next_tick = now + self.period_s
 
     def start(self) -> "PtyDevice":
+        """Serve in a thread (again after stop(): a device that went silent comes back)."""
+        self._stop.clear()
         self._thread = threading.Thread(target=self.serve, name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving but keep the port open: the device goes silent."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)

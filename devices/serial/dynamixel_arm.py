@@ -240,11 +240,7 @@ class DynamixelDriver:
     def close(self) -> int:
         code = self.disable()
         if self.sp is not None:
-            try:
-                self.sp.flush()
-                self.sp.close()
-            except OSError:
-                pass
+            T.close_port(self.sp)
             self.sp = None
         return code
 

@@ -181,10 +181,7 @@ class FramedArmDriver:
     def close(self) -> int:
         code = self.disable()
         if self.sp is not None:
-            try:
-                self.sp.close()
-            except OSError:
-                pass
+            T.close_port(self.sp)
             self.sp = None
         return code
 
