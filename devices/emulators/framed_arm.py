@@ -35,6 +35,7 @@ class FramedArmEmulator(PtyDevice):
         self.armed = False  # the watchdog arms at the first COMMAND after ENABLE
         self.last_step_s = None
         self.watchdog_trips = 0
+        self.trip_after_s = None  # time from the last host frame to the latest trip, s
         self.commands = 0
 
     # --- protocol ------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class FramedArmEmulator(PtyDevice):
             self._disable()
             self.flags |= F.FLAG_WATCHDOG
             self.watchdog_trips += 1
+            self.trip_after_s = now - self.last_host_s
             self._reply(F.MSG_FAULT, bytes([F.FAULT_WATCHDOG]))
         dt = 0.0 if self.last_step_s is None else now - self.last_step_s
         self.last_step_s = now
@@ -104,4 +106,4 @@ class FramedArmEmulator(PtyDevice):
     def _snapshot(self) -> dict:
         return {"q": self.joints.q.copy(), "qd": self.joints.qd.copy(), "enabled": self.enabled,
                 "flags": self.flags, "watchdog_trips": self.watchdog_trips, "corrupt": self.reader.corrupt,
-                "commands": self.commands, "mode": self.mode, "goal": np.array(self.goal, dtype=float)}
+                "commands": self.commands, "trip_after_s": self.trip_after_s, "mode": self.mode, "goal": np.array(self.goal, dtype=float)}
