@@ -1,0 +1,94 @@
+"""Forward-model budget for `rtcore bench`: per-tick cost of the compiled cerebellar stages.
+
+The issue's case: a 2-DOF arm (state [x, y, vx, vy], command [fx, fy]) with 50 basis filters per
+mossy input (2 commands + 4 state channels: 301 granule features), 100 ms feedback delay, NLMS
+learning with the eligibility trace (target < 10 us per tick). Also: RLS on the same bank (one
+P of 301 x 301, O(n_f^2) per tick), NLMS with 20 bases, the feedback delay line and the endpoint
+PD controller. Inputs are random each tick so learning stays active.
+"""
+import time
+
+import numpy as np
+from numba import njit
+
+from rtcore.bus import Bus
+from rtcore.cerebellum import feedback_delay, forward_model
+from rtcore.control import endpoint_pd
+from rtcore.learning.lesions import LesionEffects
+from rtcore.stage import BuildContext
+
+
+@njit(cache=True, nogil=True)
+def _run_fm(f, s, i, bus, inputs, n):
+    for k in range(n):
+        row = inputs[k % inputs.shape[0]]
+        for j in range(row.size):
+            bus[5 + j] = row[j]
+        forward_model.forward_model_step(f, s, i, bus)
+
+
+@njit(cache=True, nogil=True)
+def _run_fb(f, s, i, bus, inputs, n):
+    for k in range(n):
+        row = inputs[k % inputs.shape[0]]
+        for j in range(row.size):
+            bus[5 + j] = row[j]
+        feedback_delay.feedback_delay_step(f, s, i, bus)
+
+
+@njit(cache=True, nogil=True)
+def _run_pd(f, s, i, bus, inputs, n):
+    for k in range(n):
+        row = inputs[k % inputs.shape[0]]
+        for j in range(row.size):
+            bus[5 + j] = row[j]
+        endpoint_pd.endpoint_pd_step(f, s, i, bus)
+
+
+def _per_tick_us(run, args, n):
+    run(*args, 10)  # compile / warm up
+    best = np.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        run(*args, n)
+        best = min(best, (time.perf_counter() - t) / n)
+    return best * 1e6
+
+
+def _arm_bus(second: str = "state"):
+    """A bus whose first signals (from offset 5) are command [2] and `second` [4] (state or feedback)."""
+    ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
+    ctx.bus.add("command", 2, "N", ("fx", "fy"))
+    ctx.bus.add(second, 4, "m,m/s", ("hand_x", "hand_y", "hand_vx", "hand_vy"))
+    return ctx
+
+
+def _inputs(width):
+    return np.random.default_rng(0).standard_normal((4096, width)) * 0.1
+
+
+def bench_forward_model(n: int = 20000) -> dict:
+    """Per-tick costs in microseconds (best of 3 runs)."""
+    out = {}
+    for label, n_basis, rule in (("forward_model_50basis_nlms", 50, "nlms"), ("forward_model_20basis_nlms", 20, "nlms"),
+                                 ("forward_model_50basis_rls", 50, "rls")):
+        ctx = _arm_bus("feedback")  # random command and (already delayed) feedback each tick
+        cfg = forward_model.ForwardModelConfig(n_basis=n_basis, rule=rule, nominal={"kind": "point_mass", "mass_kg": 1.5})
+        st = forward_model.build(cfg, ctx, np.full(4, 100))  # 100 ms delay on every channel
+        bus = ctx.bus.array()
+        reps = max(n // (20 if rule == "rls" else 1), 500)
+        out[f"{label}_tick_us"] = _per_tick_us(_run_fm, (st.f, st.s, st.i, bus, _inputs(6)), reps)
+        if label == "forward_model_50basis_nlms":
+            out["forward_model_features"] = float(st.info["n_features"])
+    ctx = _arm_bus()
+    fb = feedback_delay.build(feedback_delay.FeedbackConfig(), ctx, write_estimate=True)
+    out["feedback_delay_4ch_tick_us"] = _per_tick_us(_run_fb, (fb.f, fb.s, fb.i, ctx.bus.array(), _inputs(6)), n)
+    ctx.bus.add("target", 2, "m")
+    pd = endpoint_pd.build(endpoint_pd.EndpointPDConfig(kind="endpoint_pd"), ctx, LesionEffects())
+    out["endpoint_pd_tick_us"] = _per_tick_us(_run_pd, (pd.f, pd.s, pd.i, ctx.bus.array(), _inputs(6)), n)
+    return out
+
+
+if __name__ == "__main__":
+    for k, v in bench_forward_model().items():
+        print(f"{k:36s} {v:8.2f}")
