@@ -14,6 +14,8 @@ from pydantic import Field, ValidationError
 
 from rtcore.configbase import ConfigError, Strict, format_error
 from rtcore.decoders import DecoderConfig
+from rtcore.sources import SourceConfig
+from devices.lsl.outlet import OutletConfig
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
@@ -62,6 +64,7 @@ class SessionConfig(Strict):
 
     session: SessionSection = SessionSection()
     loop: LoopSection = LoopSection()
+    source: SourceConfig | None = None
     decoder: DecoderConfig | None = None
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
@@ -71,6 +74,7 @@ class SessionConfig(Strict):
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
+    outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
     test: TestSection = TestSection()
 
 

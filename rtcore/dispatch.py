@@ -8,6 +8,9 @@ from numba import njit
 from rtcore import status
 from rtcore.stages.crash import crash_step
 from rtcore.decoders.linear import linear_step
+from devices.lsl.inlet import lsl_inlet_step
+from devices.lsl.outlet import lsl_outlet_step
+from sims.users.emg import emg_user_step
 from sims.users.neural import neural_step
 from rtcore.decoders.emg import emg_step
 from rtcore.decoders.kalman import kalman_step
@@ -54,8 +57,14 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_LINEAR:
         return linear_step(f, s, i, bus)
     # --- sources and outlets -----------------------------------------------------------
+    elif kind == K_LSL_INLET:
+        return lsl_inlet_step(f, s, i, bus)
+    elif kind == K_LSL_OUTLET:
+        return lsl_outlet_step(f, s, i, bus)
     elif kind == K_SYNTH_NEURAL:
         return neural_step(f, s, i, bus)
+    elif kind == K_SYNTH_EMG:
+        return emg_user_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
     elif kind == K_EMG:
         return emg_step(f, s, i, bus)

@@ -1,0 +1,263 @@
+"""LSL inlet source: drain 0..N samples per tick from liblsl inside the compiled step.
+
+Build (Python, off the hot path): resolve the stream by name / type / source_id with a timeout
+(the error lists what is visible), check channel count, format and nominal rate against the
+config, open the stream and take a first clock offset. Step (compiled, no GIL, no allocation):
+
+    n = lsl_pull_chunk_d(inlet, input_block, stamps, max_per_tick * n_ch, max_per_tick, 0.0, ec)
+
+straight into the bus, so a sample costs one copy inside liblsl. A sample with a NaN or Inf
+channel is replaced by the previous valid sample and counted (BAD_SAMPLE). `input` holds the
+newest valid sample, `input_time` its LSL stamp mapped to the local clock
+(t_local = t_remote + lsl_time_correction, refreshed every time_correction_every_s with a zero
+timeout, so the tick never waits). Silence past stale_after_s sets bus HOLD (safe hold), emits
+MARKER_STREAM_STALE and returns STALE_STREAM once; the first sample after that clears HOLD,
+emits MARKER_STREAM_RESUMED and returns RESUMED (liblsl re-connects by source_id: recover).
+Silence past lost_after_s returns STREAM_LOST, which ends the session cleanly. Staleness is
+measured on the LSL local clock, so it is the same in real-time and offline runs.
+
+Bus signals written: input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest
+first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock).
+"""
+import math
+from typing import Literal
+
+import numpy as np
+import pylsl
+from numba import njit
+from pydantic import Field, model_validator
+
+from devices import lsl_c as C
+from rtcore import bus as B
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.stage import Stage
+
+MARKER_STREAM_STALE = 900  #: marker code: the input stream went silent, session in safe hold
+MARKER_STREAM_RESUMED = 901  #: marker code: samples flow again, safe hold released
+
+
+class LslSourceConfig(Strict):
+    """[source] kind = "lsl": an LSL stream pulled every tick."""
+
+    kind: Literal["lsl"]
+    name: str | None = Field(None, description="stream name to resolve (e.g. 'PeerBenchIn')")
+    type: str | None = Field(None, description="stream type to resolve (e.g. 'EMG')")
+    source_id: str | None = Field(None, description="stream source_id to resolve (unique per device)")
+    resolve_timeout_s: float = Field(5.0, gt=0.0, le=600.0, description="how long to look for the stream before failing, s")
+    channels: int | None = Field(None, ge=1, le=4096, description="expected channel count (checked before start)")
+    rate_hz: float | None = Field(None, ge=0.0, description="expected nominal rate, Hz (0 = irregular; checked before start)")
+    channel_format: Literal["float32", "double64", "int32", "int16", "int8", "int64"] | None = Field(
+        None, description="expected channel format (checked before start)")
+    max_per_tick: int | None = Field(None, ge=1, le=4096, description="most samples drained per tick (default 4 x rate x period + 2)")
+    wait_s: float = Field(0.0, ge=0.0, le=1.0, description="wait up to this long for a sample when none is queued, s (offline pacing; 0 in real time)")
+    stale_after_s: float = Field(0.25, gt=0.0, le=60.0, description="silence that triggers safe hold, s")
+    lost_after_s: float = Field(10.0, gt=0.0, le=3600.0, description="silence that ends the session (STREAM_LOST), s")
+    time_correction_every_s: float = Field(1.0, gt=0.0, le=60.0, description="refresh period of the clock offset, s")
+    buffer_s: int = Field(10, ge=1, le=360, description="liblsl inlet buffer, s of samples")
+
+    @model_validator(mode="after")
+    def _one_selector(self):
+        if not (self.name or self.type or self.source_id):
+            raise ValueError("give at least one of name, type, source_id")
+        if self.lost_after_s <= self.stale_after_s:
+            raise ValueError("lost_after_s must exceed stale_after_s")
+        return self
+
+
+# f: parameters
+F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_LEN = range(5)
+# s: state, then prev [n_ch], stamps [max_per_tick]
+(S_OFFSET, S_LAST_ARRIVAL, S_NEXT_TC, S_SAMPLES, S_BAD, S_STALE_EVENTS, S_RESUMES, S_TC_FAILS,
+ S_HDR) = range(9)
+# i: slots (I_EC is a zeroed int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian)
+I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_LEN = range(10)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _call_ec(i):
+    """Zero the ec slot before a call; returns its address (int32_t *)."""
+    i[I_EC] = 0
+    return i.ctypes.data + 8 * I_EC
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ec(i):
+    """The int32 error code liblsl wrote into the ec slot."""
+    v = i[I_EC] & 0xFFFFFFFF
+    return v - 0x100000000 if v >= 0x80000000 else v
+
+
+@njit(cache=True, nogil=True)
+def lsl_inlet_step(f, s, i, bus):
+    """Drain the inlet into input_block, hold bad samples, track staleness; returns a status code."""
+    h, nch, mx = i[I_HANDLE], i[I_NCH], i[I_MAX]
+    blk = i[I_BLOCK]
+    prev = S_HDR
+    stamps = S_HDR + nch
+    now = C.lsl_local_clock()
+    if s[S_LAST_ARRIVAL] == 0.0:  # first tick: the silence clock starts now, not at build
+        s[S_LAST_ARRIVAL] = now
+    if now >= s[S_NEXT_TC]:
+        s[S_NEXT_TC] = now + f[F_TC_EVERY_S]
+        offset = C.lsl_time_correction(h, 0.0, _call_ec(i))
+        if _ec(i) == 0:
+            s[S_OFFSET] = offset
+        else:
+            s[S_TC_FAILS] += 1.0
+    got = 0
+    bus_addr = bus.ctypes.data
+    s_addr = s.ctypes.data
+    if f[F_WAIT_S] > 0.0 and C.lsl_samples_available(h) == 0:
+        t = C.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, f[F_WAIT_S], _call_ec(i))
+        if t != 0.0:
+            s[stamps] = t
+            got = 1
+    if got < mx:
+        values = C.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
+                                    (mx - got) * nch, mx - got, 0.0, _call_ec(i))
+        got += values // nch
+    if _ec(i) == C.LSL_LOST_ERROR:
+        return status.STREAM_LOST
+    code = status.OK
+    for r in range(got):
+        row = blk + r * nch
+        finite = True
+        for c in range(nch):
+            if not math.isfinite(bus[row + c]):
+                finite = False
+                break
+        if finite:
+            for c in range(nch):
+                s[prev + c] = bus[row + c]
+        else:
+            for c in range(nch):
+                bus[row + c] = s[prev + c]
+            s[S_BAD] += 1.0
+            code = status.BAD_SAMPLE
+    bus[i[I_N]] = got
+    if got > 0:
+        for c in range(nch):
+            bus[i[I_IN] + c] = s[prev + c]
+        bus[i[I_TIME]] = s[stamps + got - 1] + s[S_OFFSET]
+        s[S_SAMPLES] += got
+        s[S_LAST_ARRIVAL] = now
+        if i[I_STALE] != 0:
+            i[I_STALE] = 0
+            bus[B.HOLD] = 0.0
+            bus[B.MARKER] = MARKER_STREAM_RESUMED
+            s[S_RESUMES] += 1.0
+            return status.RESUMED
+        return code
+    silent = now - s[S_LAST_ARRIVAL]
+    if silent > f[F_LOST_S]:
+        return status.STREAM_LOST
+    if silent > f[F_STALE_S]:
+        bus[B.HOLD] = 1.0
+        if i[I_STALE] == 0:
+            i[I_STALE] = 1
+            bus[B.MARKER] = MARKER_STREAM_STALE
+            s[S_STALE_EVENTS] += 1.0
+            return status.STALE_STREAM
+    return code
+
+
+def _predicate(cfg: LslSourceConfig) -> str:
+    parts = [f"{key}='{val}'" for key, val in (("name", cfg.name), ("type", cfg.type), ("source_id", cfg.source_id)) if val]
+    return " and ".join(parts)
+
+
+def describe_stream(info: pylsl.StreamInfo) -> str:
+    """'name' (6 ch, 1000 Hz, EMG) for error messages and listings."""
+    rate = info.nominal_srate()
+    rate_s = "irregular" if rate == 0 else f"{rate:g} Hz"
+    return f"'{info.name()}' ({info.channel_count()} ch, {rate_s}, {info.type() or 'no type'})"
+
+
+def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
+    """The stream matching the config, or a one-line ValueError that lists what is visible."""
+    pred = _predicate(cfg)
+    found = pylsl.resolve_bypred(pred, 1, cfg.resolve_timeout_s)
+    if not found:
+        visible = pylsl.resolve_streams(1.0)
+        seen = ", ".join(describe_stream(s) for s in visible) or "none"
+        what = " ".join(f"{k}={v!r}" for k, v in (("name", cfg.name), ("type", cfg.type), ("source_id", cfg.source_id)) if v)
+        raise ValueError(f"{where}: stream {what} not found within {cfg.resolve_timeout_s:g} s; visible: {seen}")
+    return max(found, key=lambda s: s.created_at())  # the newest if a stale outlet lingers
+
+
+def check(cfg: LslSourceConfig, info: pylsl.StreamInfo, where: str = "source") -> None:
+    """Channel count, format and nominal rate against the config; one-line ValueError on mismatch."""
+    desc = describe_stream(info)
+    if cfg.channels is not None and info.channel_count() != cfg.channels:
+        raise ValueError(f"{where}: stream {desc} has {info.channel_count()} channels, but {where}.channels = "
+                         f"{cfg.channels}; fix {where}.channels or the stream")
+    fmt = C.NUMERIC_FORMATS.get(info.channel_format())
+    if fmt is None:
+        raise ValueError(f"{where}: stream {desc} has a non-numeric channel format (code {info.channel_format()}); "
+                         f"rtcore pulls numbers only")
+    if cfg.channel_format is not None and fmt != cfg.channel_format:
+        raise ValueError(f"{where}: stream {desc} is {fmt}, but {where}.channel_format = '{cfg.channel_format}'")
+    if cfg.rate_hz is not None and not math.isclose(info.nominal_srate(), cfg.rate_hz, rel_tol=1e-6, abs_tol=1e-9):
+        raise ValueError(f"{where}: stream {desc} runs at {info.nominal_srate():g} Hz, but {where}.rate_hz = "
+                         f"{cfg.rate_hz:g}; fix {where}.rate_hz or the stream")
+
+
+def channel_labels(info: pylsl.StreamInfo) -> tuple[list[str], str]:
+    """Channel labels and the first channel's unit from the stream's <desc><channels>, else ch0.. / ''."""
+    n = info.channel_count()
+    labels, unit = [], ""
+    ch = info.desc().child("channels").child("channel")
+    while not ch.empty() and len(labels) < n:
+        labels.append(ch.child_value("label") or f"ch{len(labels)}")
+        unit = unit or ch.child_value("unit")
+        ch = ch.next_sibling("channel")
+    if len(labels) != n or len(set(labels)) != n:
+        labels = [f"ch{k}" for k in range(n)]
+    return labels, unit
+
+
+def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
+    """Resolve, check and open the stream; register input, input_block, input_n, input_time."""
+    from rtcore.dispatch import K_LSL_INLET
+    info = resolve(cfg, where)
+    check(cfg, info, where)
+    inlet = pylsl.StreamInlet(info, max_buflen=cfg.buffer_s, recover=True)
+    try:
+        full = inlet.info(timeout=cfg.resolve_timeout_s)
+        inlet.open_stream(timeout=cfg.resolve_timeout_s)
+        offset = inlet.time_correction(timeout=cfg.resolve_timeout_s)
+    except pylsl.util.TimeoutError as e:
+        raise ValueError(f"{where}: stream {describe_stream(info)} did not answer within "
+                         f"{cfg.resolve_timeout_s:g} s ({e}); is its outlet still running?") from None
+    nch = info.channel_count()
+    rate = info.nominal_srate()
+    mx = cfg.max_per_tick or (4 * math.ceil(rate * ctx.dt_s) + 2 if rate > 0 else 16)
+    labels, unit = channel_labels(full)
+    sig_in = ctx.bus.add("input", nch, unit, labels)
+    sig_block = ctx.bus.add("input_block", mx * nch, unit, [f"{lab}@{r}" for r in range(mx) for lab in labels])
+    sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
+    sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
+    f = np.zeros(F_LEN)
+    f[F_STALE_S], f[F_LOST_S], f[F_TC_EVERY_S], f[F_WAIT_S] = (cfg.stale_after_s, cfg.lost_after_s,
+                                                               cfg.time_correction_every_s, cfg.wait_s)
+    s = np.zeros(S_HDR + nch + mx)
+    s[S_OFFSET] = offset
+    i = np.zeros(I_LEN, dtype=np.int64)
+    i[I_HANDLE], i[I_NCH], i[I_MAX] = C.handle(inlet), nch, mx
+    i[I_IN], i[I_BLOCK], i[I_N], i[I_TIME] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset
+    stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
+              "channels": nch, "rate_hz": rate, "format": C.NUMERIC_FORMATS[info.channel_format()],
+              "max_per_tick": mx}
+    stage = Stage(where, K_LSL_INLET, f, s, i, keep=[inlet], info={"lsl_in": stream})
+    stage.close = lambda: C.release(stage, I_HANDLE)
+    stage.report = lambda: {"lsl_in": {**stream, **counters(stage)}}
+    return stage
+
+
+def counters(stage: Stage) -> dict:
+    """What the inlet saw: samples, bad samples, stale events, resumes, the clock offset."""
+    s = stage.s
+    return {"samples": int(s[S_SAMPLES]), "bad_samples": int(s[S_BAD]), "stale_events": int(s[S_STALE_EVENTS]),
+            "resumes": int(s[S_RESUMES]), "time_correction_s": float(s[S_OFFSET]),
+            "time_correction_failures": int(s[S_TC_FAILS])}

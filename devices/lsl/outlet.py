@@ -1,0 +1,193 @@
+"""LSL outlets: publish any bus signals of the tick as LSL streams, pushed from the compiled step.
+
+Each `[[outlet]]` entry is one stream named and source-id'd `rtcore-<session>-<stream>` (stable
+across runs, so LabRecorder and inlets with recover find it again). Its channels are a list of
+selections: "command" (all channels), "input[0]" (one channel), "input[0:4]" (a slice), in order.
+The stream description carries channel labels and units (<desc><channels><channel>) and the
+nominal rate. Each tick (or every k ticks) the step gathers the channels into a scratch row and
+calls lsl_push_sample_dtp with the tick's stamp (lsl_local_clock now, or the input's stamp).
+
+Modes:
+- when = "nonzero": push only when the first channel is non-zero (event streams: markers).
+- per_sample = true: one row per input sample of this tick (`input_n` rows), pushed as one
+  chunk; a selected signal X that has a companion `X_block` (X's width x max_per_tick, e.g.
+  input/input_block) contributes row r of X_block, other signals repeat their tick value.
+  This keeps every input sample in a sample-by-sample pass-through or block decoder.
+
+Defaults: with no `[[outlet]]` section in a real-time session, the engine publishes
+`command`, `prediction`, `state`, `spe` and `target` (each as stream <name>, when the signal
+exists) and the header `marker` as stream "markers" (irregular, non-zero codes only).
+`outlet = []` publishes nothing; offline runs publish only what is listed.
+"""
+import re
+from typing import Literal
+
+import numpy as np
+import pylsl
+from numba import njit
+from pydantic import Field
+
+from devices import lsl_c as C
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.stage import Stage
+from sims.users.link import run_links
+
+DEFAULT_SIGNALS = ("command", "prediction", "state", "spe", "target")  #: published by default when present
+
+
+class OutletConfig(Strict):
+    """[[outlet]]: one LSL stream of bus signals."""
+
+    stream: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="stream key; LSL name and source_id are rtcore-<session>-<stream>")
+    signals: list[str] = Field(..., min_length=1, description="bus selections in channel order: 'state', 'input[0]', 'input[0:4]'")
+    name: str | None = Field(None, description="LSL stream name override (default rtcore-<session>-<stream>)")
+    type: str = Field("rtcore", description="LSL content type (e.g. 'Control', 'Markers')")
+    every_ticks: int = Field(1, ge=1, le=100000, description="push every k ticks (nominal rate = loop rate / k)")
+    when: Literal["tick", "nonzero"] = Field("tick", description="'nonzero': push only when the first channel is non-zero (events)")
+    per_sample: bool = Field(False, description="one row per input sample of the tick (input_n rows, X_block companions)")
+    channel_format: Literal["float32", "double64"] = Field("float32", description="LSL channel format")
+    stamp: Literal["now", "input"] = Field("now", description="sample stamp: lsl_local_clock at push, or the input's input_time")
+    rate_hz: float | None = Field(None, ge=0.0, description="nominal rate in the stream info, Hz (default loop rate / every_ticks; 0 for events)")
+
+
+# i: slots, then offsets [n_ch], strides [n_ch]
+(I_HANDLE, I_NCH, I_EVERY, I_COUNT, I_NONZERO, I_ROWS_OFF, I_MAX_ROWS, I_STAMP_OFF, I_HDR) = range(9)
+# s: pushes, failures, then scratch [max_rows * n_ch]
+S_PUSHES, S_FAILS, S_HDR = range(3)
+
+
+@njit(cache=True, nogil=True)
+def lsl_outlet_step(f, s, i, bus):
+    """Gather the selected channels and push them (one sample, or one chunk of input_n rows)."""
+    i[I_COUNT] += 1
+    if i[I_COUNT] < i[I_EVERY]:
+        return status.OK
+    i[I_COUNT] = 0
+    nch = i[I_NCH]
+    offs = I_HDR
+    strides = I_HDR + nch
+    if i[I_NONZERO] != 0 and bus[i[offs]] == 0.0:
+        return status.OK
+    rows = 1
+    if i[I_ROWS_OFF] >= 0:
+        rows = min(int(bus[i[I_ROWS_OFF]]), i[I_MAX_ROWS])
+        if rows <= 0:
+            return status.OK
+    for r in range(rows):
+        base = S_HDR + r * nch
+        for c in range(nch):
+            s[base + c] = bus[i[offs + c] + r * i[strides + c]]
+    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] >= 0 else C.lsl_local_clock()
+    addr = s.ctypes.data + 8 * S_HDR
+    if rows == 1:
+        rc = C.lsl_push_sample_dtp(i[I_HANDLE], addr, stamp, 1)
+    else:
+        rc = C.lsl_push_chunk_dtp(i[I_HANDLE], addr, rows * nch, stamp, 1)
+    if rc != 0:
+        s[S_FAILS] += 1.0
+        return status.PUSH_FAILED
+    s[S_PUSHES] += rows
+    return status.OK
+
+
+_SEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)(?::(\d+))?\])?$")
+
+
+def select(bus, text: str, where: str) -> tuple:
+    """A selection 'name', 'name[k]' or 'name[a:b]' -> (signal, [channel indices])."""
+    m = _SEL.match(text.strip())
+    if not m:
+        raise ValueError(f"{where}: '{text}' is not a selection (use 'name', 'name[k]' or 'name[a:b]')")
+    name, a, b = m.group(1), m.group(2), m.group(3)
+    if not bus.has(name):
+        raise ValueError(f"{where}: no bus signal '{name}'; have: {', '.join(bus.signals)}")
+    sig = bus.signals[name]
+    lo = 0 if a is None else int(a)
+    hi = sig.width if a is None else (lo + 1 if b is None else int(b))
+    if not 0 <= lo < hi <= sig.width:
+        raise ValueError(f"{where}: '{text}' is outside '{name}' ({sig.width} channels)")
+    return sig, list(range(lo, hi))
+
+
+def _companion(bus, sig, rows_max: int):
+    blk = bus.signals.get(f"{sig.name}_block")
+    if blk is not None and blk.width == sig.width * rows_max:
+        return blk
+    return None
+
+
+def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
+    """Create the LSL outlet for cfg and the stage that pushes it."""
+    from rtcore.dispatch import K_LSL_OUTLET
+    bus = ctx.bus
+    key = f"rtcore-{ctx.session_name}-{cfg.stream}"
+    picks = [select(bus, text, f"{where}.signals") for text in cfg.signals]
+    rows_off, rows_max = -1, 1
+    if cfg.per_sample:
+        n_sig = bus.get("input_n", 1, who=f"{where}.per_sample")
+        inp = bus.get("input", who=f"{where}.per_sample")
+        rows_off, rows_max = n_sig.offset, bus.get("input_block", who=f"{where}.per_sample").width // inp.width
+    offsets, strides, labels, units = [], [], [], []
+    for sig, chans in picks:
+        blk = _companion(bus, sig, rows_max) if cfg.per_sample else None
+        for k in chans:
+            offsets.append((blk.offset if blk is not None else sig.offset) + k)
+            strides.append(sig.width if blk is not None else 0)
+            labels.append(sig.labels[k] if len(picks) == 1 else f"{sig.name}.{sig.labels[k]}")
+            units.append(sig.unit)
+    nch = len(offsets)
+    if len(set(labels)) != nch:
+        raise ValueError(f"{where}.signals: channel selected twice in {cfg.signals}")
+    stamp_off = -1
+    if cfg.stamp == "input":
+        stamp_off = bus.get("input_time", 1, who=f"{where}.stamp").offset
+    events = cfg.when == "nonzero"
+    rate = cfg.rate_hz if cfg.rate_hz is not None else (0.0 if events else ctx.rate_hz / cfg.every_ticks)
+    info = pylsl.StreamInfo(cfg.name or key, cfg.type, nch, rate, cfg.channel_format, key)
+    chans = info.desc().append_child("channels")
+    for lab, unit in zip(labels, units):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", lab)
+        ch.append_child_value("unit", unit)
+    meta = info.desc().append_child("rtcore")
+    meta.append_child_value("session", ctx.session_name)
+    meta.append_child_value("signals", ", ".join(cfg.signals))
+    meta.append_child_value("loop_rate_hz", f"{ctx.rate_hz:g}")
+    outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=10)
+    i = np.zeros(I_HDR + 2 * nch, dtype=np.int64)
+    i[I_HANDLE], i[I_NCH], i[I_EVERY], i[I_COUNT] = C.handle(outlet), nch, cfg.every_ticks, cfg.every_ticks - 1
+    i[I_NONZERO], i[I_ROWS_OFF], i[I_MAX_ROWS], i[I_STAMP_OFF] = int(events), rows_off, rows_max, stamp_off
+    i[I_HDR:I_HDR + nch], i[I_HDR + nch:] = offsets, strides
+    s = np.zeros(S_HDR + rows_max * nch)
+    desc = {"name": cfg.name or key, "source_id": key, "channels": labels, "rate_hz": rate, "type": cfg.type}
+    stage = Stage("outlet", K_LSL_OUTLET, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
+    stage.close = lambda: C.release(stage, I_HANDLE)
+    stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S_PUSHES]),
+                                                      "push_failures": int(stage.s[S_FAILS])}}
+    return stage
+
+
+def default_outlets(bus) -> list:
+    """The outlets of a real-time session without [[outlet]]: DEFAULT_SIGNALS present, and markers."""
+    cfgs = [OutletConfig(stream=name, signals=[name]) for name in DEFAULT_SIGNALS if bus.has(name)]
+    cfgs.append(OutletConfig(stream="markers", signals=["marker"], type="Markers", when="nonzero"))
+    return cfgs
+
+
+def build_all(cfgs, ctx) -> list:
+    """One stage per outlet config (None: the defaults in real time, nothing offline)."""
+    if cfgs is None:
+        cfgs = default_outlets(ctx.bus) if ctx.realtime else []
+    names = [c.stream for c in cfgs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"outlet: stream key(s) {sorted(dup)} used twice; each [[outlet]] needs its own stream")
+    return [build(c, ctx, f"outlet[{k}]") for k, c in enumerate(cfgs)]
+
+
+def build_from_session(cfg, ctx) -> list:
+    """Pipeline hook. Outlets are the last family built, so the sources' late bindings (a synthetic
+    user reads the plant's state and the task's target) are resolved here first."""
+    run_links(ctx)
+    return build_all(cfg.outlet, ctx)

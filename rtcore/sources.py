@@ -1,0 +1,28 @@
+"""Sources: the first stage of the tick (family [source], tagged by `kind`).
+
+A source writes `input` [n_ch] (latest sample), `input_block` [max_per_tick * n_ch] and
+`input_n` [1] (all samples of this tick, oldest first) and `input_time` [1].
+kinds: "lsl" (devices/lsl/inlet.py), "synthetic_emg" (sims/users/emg.py),
+"synthetic_neural" (sims/users/neural.py).
+"""
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from devices.lsl import inlet
+from sims.users import emg, neural
+
+SourceConfig = Annotated[Union[inlet.LslSourceConfig, emg.SyntheticEmgConfig, neural.SyntheticNeuralConfig],
+                         Field(discriminator="kind")]
+
+BUILDERS = {"lsl": inlet.build, "synthetic_emg": emg.build, "synthetic_neural": neural.build}
+
+
+def build(cfg, ctx):
+    """The source stage for [source]."""
+    return [BUILDERS[cfg.kind](cfg, ctx)]
+
+
+def build_from_session(cfg, ctx):
+    """Pipeline hook: the [source] stage, or none when the section is absent."""
+    return build(cfg.source, ctx) if cfg.source is not None else []

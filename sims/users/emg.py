@@ -1,0 +1,196 @@
+"""Synthetic EMG user: a reaching controller whose muscle activations become raw surface EMG.
+
+Controller (what the user wants): desired hand force toward the target,
+    F* = kp (target - p) - kd v                       (N; p, v from the previous tick's `state`)
+shared among muscles with pulling directions u_m (evenly spread in the plane, or +/- on a line):
+    a*_m = c0 + max(0, u_m . F*) / (kappa f_max),     kappa = sum_m u_mx max(0, u_mx)
+so that f_max sum_m u_m (a*_m - c0) = F* (the decoder's map is W = f_max U). Activation
+dynamics are first order, da/dt = (a* - a) / tau, with tau_rise_s or tau_fall_s (Zajac 1989;
+Manal & Buchanan 2003). EMG (De Luca 1997; Farina & Merletti 2000, J Electromyogr Kinesiol):
+each muscle's signal is a unit-variance band-limited Gaussian carrier (white noise through a
+Butterworth band-pass, band_hz ~ 20-450 Hz) scaled by gain_mv * a_m; electrode c records
+    emg_c = sum_m X[c, m] e_m + noise,  X = I + crosstalk on the neighbouring electrodes,
+and a dropped electrode (hazard dropout_per_min, lasting dropout_s) records the noise only.
+
+As a source stage (kind "synthetic_emg") it writes, per tick, the rate_hz * dt new samples:
+    input [n_channels] (mV, newest), input_block [max_per_tick * n_channels], input_n [1],
+    input_time [1] (session time, s), intended_activation [n_channels] (a, 0..1, the truth).
+"""
+import math
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field, model_validator
+
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.filters.sos import SOS_STATE, SOS_WIDTH, design_butter, sos_sample
+from rtcore.stage import Stage
+from sims.users import rng
+from sims.users.link import bind_signal
+
+
+class SyntheticEmgConfig(Strict):
+    """[source] kind = "synthetic_emg": a simulated EMG user reaching for the target (in-process)."""
+
+    kind: Literal["synthetic_emg"]
+    n_channels: int = Field(8, ge=1, le=64, description="electrodes = muscles (6-16 typical)")
+    rate_hz: float = Field(2000.0, ge=200.0, le=10000.0, description="EMG sampling rate, Hz (1-2 kHz typical)")
+    band_hz: tuple[float, float] = Field((20.0, 450.0), description="carrier band-pass corners, Hz")
+    gain_mv: float = Field(1.0, gt=0.0, le=100.0, description="EMG RMS at full activation, mV")
+    noise_mv: float = Field(0.005, ge=0.0, le=10.0, description="electrode noise RMS (white), mV")
+    crosstalk: float = Field(0.1, ge=0.0, le=0.5, description="fraction of each muscle seen by the neighbouring electrodes")
+    dropout_per_min: float = Field(0.0, ge=0.0, le=600.0, description="electrode drop-out hazard per channel, 1/min")
+    dropout_s: float = Field(1.0, gt=0.0, le=600.0, description="duration of a drop-out, s")
+    dims: Literal[1, 2] = Field(2, description="task dimensions: 2 = planar hand, 1 = a joint angle")
+    kp_n_per_m: float = Field(60.0, ge=0.0, description="controller stiffness kp, N/m (or N m/rad with dims = 1)")
+    kd_n_s_per_m: float = Field(8.0, ge=0.0, description="controller damping kd, N s/m (or N m s/rad)")
+    max_force_n: float = Field(10.0, gt=0.0, description="force of one fully active muscle along its direction (f_max), N")
+    cocontraction: float = Field(0.05, ge=0.0, le=0.5, description="baseline activation c0 of every muscle")
+    tau_rise_s: float = Field(0.015, gt=0.0, le=1.0, description="activation time constant, rising, s")
+    tau_fall_s: float = Field(0.05, gt=0.0, le=1.0, description="activation time constant, falling, s")
+    position: str = Field("state", description="bus signal with the hand position / joint angle")
+    position_index: int = Field(0, ge=0, description="index of the position in `position`")
+    velocity_index: int = Field(2, ge=0, description="index of the velocity in `position` (state = [p, v])")
+    target: str = Field("target", description="bus signal with the target")
+    seed: int = Field(0, ge=0, description="stream key mixed with session.seed")
+
+    @model_validator(mode="after")
+    def _band(self):
+        lo, hi = self.band_hz
+        if not 0.0 < lo < hi < 0.5 * self.rate_hz:
+            raise ValueError(f"band_hz must satisfy 0 < low < high < rate_hz / 2 = {0.5 * self.rate_hz:g}")
+        return self
+
+
+def muscle_directions(n: int, dims: int) -> np.ndarray:
+    """Pulling directions U [dims, n]: evenly spread unit vectors (dims 2), alternating +/-1 (dims 1)."""
+    if dims == 1:
+        return np.where(np.arange(n) % 2 == 0, 1.0, -1.0)[None, :]
+    ang = 2.0 * np.pi * np.arange(n) / n
+    return np.vstack([np.cos(ang), np.sin(ang)])
+
+
+def crosstalk_matrix(n: int, crosstalk: float) -> np.ndarray:
+    """X [n, n]: 1 on the diagonal, `crosstalk` on the neighbouring electrodes (a ring)."""
+    X = np.eye(n)
+    if n > 1:
+        for c in range(n):
+            X[c, (c + 1) % n] += crosstalk
+            X[c, (c - 1) % n] += crosstalk if n > 2 else 0.0
+    return X
+
+
+def carrier_scale(sos: np.ndarray) -> float:
+    """1 / RMS of unit white noise through sos, so the carrier has unit variance."""
+    from scipy import signal
+    _, h = signal.sosfreqz(sos, worN=8192)
+    return 1.0 / math.sqrt(float(np.mean(np.abs(h) ** 2)))
+
+
+# f: constants, then U [dims*n], X [n*n], sos [n_sec*6]
+(F_DT, F_RATIO, F_KP, F_KD, F_FMAX_KAPPA, F_C0, F_RISE, F_FALL, F_GAIN, F_NOISE, F_SCALE, F_DROP_P,
+ F_DROP_TICKS, F_HDR) = range(14)
+# s: phase accumulator, then a [n], e [n] (muscle signal of this sample), drop_left [n], sos memories [n*n_sec*2]
+S_PHASE, S_HDR = range(2)
+# i: slots
+(I_N, I_DIMS, I_NSEC, I_POS, I_VEL, I_TGT, I_IN, I_BLOCK, I_N_OFF, I_TIME, I_ACT, I_MAX, I_TICKS, I_RNG,
+ I_LEN) = range(15)
+
+
+@njit(cache=True, nogil=True)
+def emg_user_step(f, s, i, bus):
+    """One tick: controller -> activations -> rate_hz * dt EMG samples into input_block."""
+    n, dims, nsec = i[I_N], i[I_DIMS], i[I_NSEC]
+    u_off = F_HDR
+    x_off = u_off + dims * n
+    c_off = x_off + n * n
+    a_off = S_HDR
+    e_off = a_off + n
+    drop_off = e_off + n
+    z_off = drop_off + n
+    # controller on the previous tick's state and target: F* = kp (target - p) - kd v
+    fx = 0.0
+    fy = 0.0
+    if i[I_POS] >= 0 and i[I_TGT] >= 0:
+        fx = f[F_KP] * (bus[i[I_TGT]] - bus[i[I_POS]]) - f[F_KD] * bus[i[I_VEL]]
+        if dims == 2:
+            fy = f[F_KP] * (bus[i[I_TGT] + 1] - bus[i[I_POS] + 1]) - f[F_KD] * bus[i[I_VEL] + 1]
+    dt = f[F_DT]
+    for m in range(n):
+        drive = f[u_off + m] * fx + (f[u_off + n + m] * fy if dims == 2 else 0.0)
+        target_a = min(1.0, f[F_C0] + max(0.0, drive) / f[F_FMAX_KAPPA])
+        a = s[a_off + m]
+        tau = f[F_RISE] if target_a > a else f[F_FALL]
+        a += (target_a - a) * (1.0 - math.exp(-dt / tau))
+        s[a_off + m] = a
+        bus[i[I_ACT] + m] = a
+        if s[drop_off + m] > 0.0:
+            s[drop_off + m] -= 1.0
+        elif f[F_DROP_P] > 0.0 and rng.uniform(i, I_RNG) < f[F_DROP_P]:
+            s[drop_off + m] = f[F_DROP_TICKS]
+    # samples due this tick
+    s[S_PHASE] += f[F_RATIO]
+    count = min(int(math.floor(s[S_PHASE])), i[I_MAX])
+    s[S_PHASE] -= math.floor(s[S_PHASE])
+    blk = i[I_BLOCK]
+    for r in range(count):
+        for m in range(n):
+            carrier = f[F_SCALE] * sos_sample(f, c_off, nsec, s, z_off + m * nsec * 2, rng.normal(i, I_RNG))
+            s[e_off + m] = f[F_GAIN] * s[a_off + m] * carrier
+        for c in range(n):
+            v = 0.0
+            if s[drop_off + c] <= 0.0:
+                row = x_off + c * n
+                for m in range(n):
+                    v += f[row + m] * s[e_off + m]
+            if f[F_NOISE] > 0.0:
+                v += f[F_NOISE] * rng.normal(i, I_RNG)
+            bus[blk + r * n + c] = v
+    i[I_TICKS] += 1
+    bus[i[I_N_OFF]] = count
+    if count > 0:
+        last = blk + (count - 1) * n
+        for c in range(n):
+            bus[i[I_IN] + c] = bus[last + c]
+        bus[i[I_TIME]] = i[I_TICKS] * dt
+    return status.OK
+
+
+def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
+    """The EMG user as the session's source stage."""
+    from rtcore.dispatch import K_SYNTH_EMG
+    n, dims = cfg.n_channels, cfg.dims
+    sos = design_butter("bandpass", list(cfg.band_hz), 2, cfg.rate_hz, f"{where}.band_hz")
+    nsec = sos.shape[0]
+    U = muscle_directions(n, dims)
+    kappa = float(np.sum(U[0] * np.maximum(0.0, U[0])))
+    ratio = cfg.rate_hz * ctx.dt_s
+    mx = int(math.ceil(ratio)) + 1
+    f = np.zeros(F_HDR)
+    f[F_DT], f[F_RATIO], f[F_KP], f[F_KD] = ctx.dt_s, ratio, cfg.kp_n_per_m, cfg.kd_n_s_per_m
+    f[F_FMAX_KAPPA], f[F_C0], f[F_RISE], f[F_FALL] = cfg.max_force_n * kappa, cfg.cocontraction, cfg.tau_rise_s, cfg.tau_fall_s
+    f[F_GAIN], f[F_NOISE], f[F_SCALE] = cfg.gain_mv, cfg.noise_mv, carrier_scale(sos)
+    f[F_DROP_P] = 1.0 - math.exp(-cfg.dropout_per_min / 60.0 * ctx.dt_s)
+    f[F_DROP_TICKS] = round(cfg.dropout_s / ctx.dt_s)
+    f = np.concatenate([f, U.ravel(), crosstalk_matrix(n, cfg.crosstalk).ravel(), sos.ravel()])
+    s = np.zeros(S_HDR + 3 * n + n * nsec * SOS_STATE)
+    s[S_HDR:S_HDR + n] = cfg.cocontraction
+    labels = [f"emg{k}" for k in range(n)]
+    sig_in = ctx.bus.add("input", n, "mV", labels)
+    sig_block = ctx.bus.add("input_block", mx * n, "mV", [f"{lab}@{r}" for r in range(mx) for lab in labels])
+    sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
+    sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
+    sig_a = ctx.bus.add("intended_activation", n, "a.u.", [f"a{k}" for k in range(n)])
+    i = np.full(I_LEN, -1, dtype=np.int64)
+    i[I_N], i[I_DIMS], i[I_NSEC] = n, dims, nsec
+    i[I_IN], i[I_BLOCK], i[I_N_OFF], i[I_TIME], i[I_ACT] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset, sig_a.offset
+    i[I_MAX], i[I_TICKS], i[I_RNG] = mx, 0, rng.seed_state(ctx.seed, cfg.seed, 0x656D67)
+    stage = Stage(where, K_SYNTH_EMG, f, s, i, info={"kind": "synthetic_emg", "n_channels": n, "rate_hz": cfg.rate_hz,
+                                                     "max_per_tick": mx, "force_map_W": (cfg.max_force_n * U).tolist()})
+    who = f"{where} (synthetic_emg)"
+    bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, dims, who + ".position")
+    bind_signal(ctx, stage, I_VEL, cfg.position, cfg.velocity_index, dims, who + ".velocity_index")
+    bind_signal(ctx, stage, I_TGT, cfg.target, 0, dims, who + ".target")
+    return stage
