@@ -1,0 +1,61 @@
+"""`rtcore streams` (list visible LSL streams) and `rtcore source emg|neural` (publish a synthetic user).
+
+rtcore/cli.py wires them in: add_streams_parser(sub) and add_source_parser(sub) register the
+subcommands with `handler` set to cmd_streams / cmd_source (each returns an exit code).
+"""
+import pylsl
+
+DEFAULTS = {"emg": (8, 2000.0, "rtcore-sim-emg"), "neural": (64, 20.0, "rtcore-sim-neural")}
+
+
+def list_streams(wait_s: float = 1.0) -> list[dict]:
+    """Every stream visible within wait_s: name, type, channels, rate_hz, source_id, host."""
+    out = []
+    for s in pylsl.resolve_streams(wait_s):
+        out.append({"name": s.name(), "type": s.type(), "channels": s.channel_count(),
+                    "rate_hz": s.nominal_srate(), "source_id": s.source_id(), "host": s.hostname()})
+    return sorted(out, key=lambda d: (d["name"], d["source_id"]))
+
+
+def format_streams(streams: list[dict]) -> str:
+    """A plain table, one stream per line."""
+    if not streams:
+        return "no LSL streams visible"
+    head = ("name", "type", "channels", "rate_hz", "source_id", "host")
+    rows = [head] + [tuple("irregular" if (k == "rate_hz" and d[k] == 0) else
+                           (f"{d[k]:g}" if k == "rate_hz" else str(d[k])) for k in head) for d in streams]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
+    return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(len(head))).rstrip() for r in rows)
+
+
+def cmd_streams(args) -> int:
+    print(format_streams(list_streams(args.wait)))
+    return 0
+
+
+def add_streams_parser(sub):
+    p = sub.add_parser("streams", help="list the LSL streams visible from this machine")
+    p.add_argument("--wait", type=float, default=1.0, help="how long to listen for streams, s (default 1)")
+    p.set_defaults(handler=cmd_streams)
+    return p
+
+
+def cmd_source(args) -> int:
+    from sims.users.standalone import publish
+    n, rate, name = DEFAULTS[args.kind]
+    publish(args.kind, args.channels or n, args.rate or rate, args.name or name, session=args.session,
+            seed=args.seed, duration_s=args.duration)
+    return 0
+
+
+def add_source_parser(sub):
+    p = sub.add_parser("source", help="publish a synthetic user (EMG or intracortical counts) as an LSL stream")
+    p.add_argument("kind", choices=sorted(DEFAULTS), help="emg: raw EMG; neural: spike counts per bin")
+    p.add_argument("--channels", type=int, default=None, help="electrodes (emg, default 8) or units (neural, default 64)")
+    p.add_argument("--rate", type=float, default=None, help="samples per s (emg default 2000; neural: bins per s, default 20)")
+    p.add_argument("--name", default=None, help="LSL stream name and source_id (default rtcore-sim-<kind>)")
+    p.add_argument("--session", default=None, help="follow this engine session's state and target outlets")
+    p.add_argument("--seed", type=int, default=0, help="seed of the user's tuning and noise")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(handler=cmd_source)
+    return p
