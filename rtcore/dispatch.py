@@ -47,6 +47,10 @@ K_CENTER_OUT = 71
 K_OBSERVE = 72
 K_CURSOR = 85
 # --- serial devices (devices/serial) 90..109 --------------------------------------------
+from devices.serial.framed_arm import framed_arm_step  # noqa: E402
+from devices.serial.dynamixel_arm import dynamixel_arm_step  # noqa: E402
+K_FRAMED_ARM = 90
+K_DYNAMIXEL = 91
 
 
 @njit(cache=True, nogil=True)
@@ -91,4 +95,8 @@ def stage_step(kind, f, s, i, bus):
     elif kind == K_CURSOR:
         return cursor_step(f, s, i, bus)
     # --- serial devices ----------------------------------------------------------------
+    elif kind == K_FRAMED_ARM:
+        return framed_arm_step(f, s, i, bus)
+    elif kind == K_DYNAMIXEL:
+        return dynamixel_arm_step(f, s, i, bus)
     return status.OK

@@ -12,12 +12,14 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from sims.plants import cursor, mjcf, muscle_elbow, two_link_arm
+from devices.serial import dynamixel_arm, framed_arm
 
 PlantConfig = Annotated[Union[two_link_arm.TwoLinkArmConfig, muscle_elbow.MuscleElbowConfig,
-                              mjcf.MjcfPlantConfig, cursor.CursorConfig], Field(discriminator="kind")]
+                              mjcf.MjcfPlantConfig, cursor.CursorConfig,
+                              framed_arm.FramedArmConfig, dynamixel_arm.DynamixelConfig], Field(discriminator="kind")]
 
 BUILDERS = {"two_link_arm": two_link_arm.build, "muscle_elbow": muscle_elbow.build, "mjcf": mjcf.build,
-            "cursor": cursor.build}
+            "cursor": cursor.build, "framed_arm": framed_arm.build, "dynamixel": dynamixel_arm.build}
 
 
 def build(cfg, ctx) -> list:
