@@ -50,7 +50,7 @@ class LslSourceConfig(Strict):
     channel_format: Literal["float32", "double64", "int32", "int16", "int8", "int64"] | None = Field(
         None, description="expected channel format (checked before start)")
     max_per_tick: int | None = Field(None, ge=1, le=4096, description="most samples drained per tick (default 4 x rate x period + 2)")
-    wait_s: float = Field(0.0, ge=0.0, le=1.0, description="wait up to this long for a sample when none is queued, s (offline pacing; 0 in real time)")
+    wait_s: float = Field(0.0, ge=0.0, le=1.0, description="wait up to this long for a sample when none is queued, s (offline pacing; keep 0 in real time)")
     stale_after_s: float = Field(0.25, gt=0.0, le=60.0, description="silence that triggers safe hold, s")
     lost_after_s: float = Field(10.0, gt=0.0, le=3600.0, description="silence that ends the session (STREAM_LOST), s")
     time_correction_every_s: float = Field(1.0, gt=0.0, le=60.0, description="refresh period of the clock offset, s")
