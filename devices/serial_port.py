@@ -19,7 +19,6 @@ import termios
 import time
 
 import llvmlite.binding as llvm
-import numpy as np
 from numba import njit, types
 
 llvm.load_library_permanently(ctypes.util.find_library("c"))
@@ -144,8 +143,3 @@ def read_some(fd: int, timeout_s: float) -> bytes:
     if not data:
         raise OSError(errno.EIO, "serial port closed")
     return data
-
-
-def byte_buffer(n: int) -> np.ndarray:
-    """A zeroed uint8 buffer for fd_read/fd_write."""
-    return np.zeros(n, dtype=np.uint8)

@@ -3,7 +3,6 @@ targets through the real protocols, within joint limits, surviving corrupt bytes
 import time
 
 import numpy as np
-import pytest
 
 from rtcore import status
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
@@ -69,3 +68,20 @@ def test_framed_arm_torque_pd_reaches_targets_and_survives_corrupt_bytes():
             ch.close()
         time.sleep(0.05)
         assert not em.snapshot()["enabled"]
+
+
+def test_dynamixel_current_mode_pd_reaches_target():
+    with DynamixelBusEmulator(ids=(1, 2)) as em:
+        cfg = dynamixel_arm.DynamixelConfig(kind="dynamixel", port=em.path, ids=[1, 2], command_mode="torque",
+                                            torque_max_nm=1.0, velocity_max_rad_s=10.0, watchdog_ms=200.0)
+        ch = Chain(dynamixel_arm.build, cfg, RATE_HZ, kp=2.0, kd=0.3)
+        try:
+            target = [0.4, -0.6]
+            ch.run(hold(target, 1.2))
+            # goal current is quantised to 2.69 mA (4.8 mNm): the PD settles within a few mrad
+            np.testing.assert_allclose(ch.q(), target, atol=0.01)
+            snap = em.snapshot()
+            assert snap["torque_enable"] == [1, 1]
+            np.testing.assert_allclose(snap["q"], target, atol=0.01)
+        finally:
+            ch.close()

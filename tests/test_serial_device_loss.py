@@ -10,7 +10,6 @@ from rtcore import status
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
 from devices.emulators.framed_arm import FramedArmEmulator
 from devices.serial import dynamixel_arm, framed_arm
-from devices.serial import plant_base as L
 
 from serial_loop import Chain
 
