@@ -3,9 +3,10 @@
 bench_serial() -> dict of numbers (us), wired into `rtcore bench`:
 - fd_read_empty_us: one non-blocking read() from compiled code on an idle port (the per-tick
   cost when no bytes arrived).
-- reflector_fd_*: framed COMMAND -> STATE round trip, the host writing and reading the fd from
-  compiled code (the design the plant stages use), against a compiled reflector process on the
-  pty master (so the numbers are transport + protocol, not a Python device).
+- reflector_fd_*: framed COMMAND -> STATE round trip (matched by sequence number), the host
+  writing and reading the fd from compiled code (the design the plant stages use), against a
+  compiled reflector process blocked in read() on the pty master (so the numbers are
+  transport + protocol, not a Python device).
 - reflector_thread_*: the same exchange through the alternative design, a Python I/O thread
   that moves bytes between the fd and lock-free single-producer rings the compiled side polls
   (select() with a 100 us timeout to notice outgoing bytes).
@@ -28,13 +29,16 @@ from devices.protocols import framed as F
 
 
 @njit(cache=True, nogil=True)
-def _reflect(fd, reply, seconds):
-    """Far end: answer every valid frame on fd with the canned reply, for `seconds`."""
+def _reflect(fd, n_joints, seconds):
+    """Far end: answer every valid frame on fd with a STATE acknowledging its seq, for `seconds`."""
     ts = np.zeros(2, np.int64)
     rx = np.zeros(1024, np.uint8)
     acc = np.zeros(F.MAX_WIRE, np.uint8)
     st = np.zeros(1, np.int64)
     body = np.zeros(F.MAX_BODY, np.uint8)
+    reply = np.zeros(F.MAX_BODY, np.uint8)
+    wire = np.zeros(F.MAX_WIRE, np.uint8)
+    q = np.zeros(n_joints)
     end = monotonic_ns(ts) + int(seconds * 1e9)
     while monotonic_ns(ts) < end:
         r = T.fd_read(fd, rx)
@@ -44,27 +48,40 @@ def _reflect(fd, reply, seconds):
         while pos < r:
             pos, k = F.next_frame(acc, st, rx, pos, r, body)
             if k > 0:
-                T.fd_write(fd, reply)
+                nb = F.put_state(reply, 0, F.FLAG_ENABLED, body[1], q, q, q, n_joints)
+                m = F.frame_encode(reply, nb, wire)
+                T.fd_write(fd, wire[:m])
 
 
 @njit(cache=True, nogil=True)
-def _roundtrips_fd(fd, request, n, lat_ns, timeout_ns):
-    """Host: write request, spin on non-blocking reads until one valid frame is back; n times."""
+def _command_wire(seq, n_joints, body, wire):
+    """A COMMAND frame with this seq (zeros), as the plant sends each device period."""
+    q = np.zeros(n_joints)
+    return F.frame_encode(body, F.put_command(body, seq, F.MODE_POSITION, q, n_joints), wire)
+
+
+@njit(cache=True, nogil=True)
+def _roundtrips_fd(fd, n_joints, n, lat_ns, timeout_ns):
+    """Host: write a COMMAND, spin on non-blocking reads until the STATE acknowledging its seq
+    is back (stale replies of timed-out exchanges are skipped); n times. lat_ns[j] = -1: lost."""
     ts = np.zeros(2, np.int64)
     rx = np.zeros(1024, np.uint8)
     acc = np.zeros(F.MAX_WIRE, np.uint8)
     st = np.zeros(1, np.int64)
     body = np.zeros(F.MAX_BODY, np.uint8)
+    wire = np.zeros(F.MAX_WIRE, np.uint8)
     for j in range(n):
+        seq = j & 0xFF
+        m = _command_wire(seq, n_joints, body, wire)
         t0 = monotonic_ns(ts)
-        T.fd_write(fd, request)
+        T.fd_write(fd, wire[:m])
         got = False
         while not got and monotonic_ns(ts) - t0 < timeout_ns:
             r = T.fd_read(fd, rx)
             pos = 0
             while pos < r:
                 pos, k = F.next_frame(acc, st, rx, pos, r, body)
-                if k > 0:
+                if k > 0 and body[0] == F.MSG_STATE and body[3] == seq:
                     got = True
         lat_ns[j] = monotonic_ns(ts) - t0 if got else -1
 
@@ -118,23 +135,26 @@ def _ring_push(ring, ht, data):
 
 
 @njit(cache=True, nogil=True)
-def _roundtrips_ring(tx, tx_ht, rx, rx_ht, request, n, lat_ns, timeout_ns):
-    """Host over rings: push the request to tx, spin on rx until a valid frame; n times."""
+def _roundtrips_ring(tx, tx_ht, rx, rx_ht, n_joints, n, lat_ns, timeout_ns):
+    """Host over rings: push a COMMAND to tx, spin on rx until its STATE; n times (as _roundtrips_fd)."""
     ts = np.zeros(2, np.int64)
     acc = np.zeros(F.MAX_WIRE, np.uint8)
     st = np.zeros(1, np.int64)
     body = np.zeros(F.MAX_BODY, np.uint8)
+    wire = np.zeros(F.MAX_WIRE, np.uint8)
     one = np.zeros(1, np.uint8)
     for j in range(n):
+        seq = j & 0xFF
+        m = _command_wire(seq, n_joints, body, wire)
         t0 = monotonic_ns(ts)
-        _ring_push(tx, tx_ht, request)
+        _ring_push(tx, tx_ht, wire[:m])
         got = False
         while not got and monotonic_ns(ts) - t0 < timeout_ns:
             while rx_ht[1] < rx_ht[0] and not got:
                 one[0] = rx[rx_ht[1] & (RING - 1)]
                 rx_ht[1] += 1
                 _, k = F.next_frame(acc, st, one, 0, 1, body)
-                got = k > 0
+                got = k > 0 and body[0] == F.MSG_STATE and body[3] == seq
         lat_ns[j] = monotonic_ns(ts) - t0 if got else -1
 
 
@@ -176,19 +196,12 @@ import os, sys, time, tty
 import rtcore
 what, seconds = sys.argv[1], float(sys.argv[2])
 if what == "reflector":
-    import numpy as np
     from devices import bench
-    from devices.protocols import framed as F
-    q = np.zeros(2)
-    body = np.zeros(F.MAX_BODY, np.uint8)
-    wire = np.zeros(F.MAX_WIRE, np.uint8)
-    m = F.frame_encode(body, F.put_state(body, 0, F.FLAG_ENABLED, 0, q, q, q, 2), wire)
-    bench._reflect(0, wire[:1], 0.0)  # compile before the host starts
+    bench._reflect(0, 2, 0.0)  # compile before the host starts
     master, slave = os.openpty()  # the slave stays open here too: reads on master never see EIO
     tty.setraw(slave)
-    os.set_blocking(master, False)
     print(os.ttyname(slave), flush=True)
-    bench._reflect(master, wire[:m], seconds)
+    bench._reflect(master, 2, seconds)  # blocking reads: sleeps in the kernel like a device, no CPU
 else:
     if what == "framed":
         from devices.emulators.framed_arm import FramedArmEmulator as E
@@ -219,31 +232,23 @@ def _stats(prefix: str, lat_ns: np.ndarray) -> dict:
             f"{prefix}_lost": int((lat_ns < 0).sum())}
 
 
-def _framed_request() -> np.ndarray:
-    body = np.zeros(F.MAX_BODY, np.uint8)
-    wire = np.zeros(F.MAX_WIRE, np.uint8)
-    m = F.frame_encode(body, F.put_command(body, 1, F.MODE_POSITION, np.zeros(2), 2), wire)
-    return wire[:m].copy()
-
-
 def bench_serial(n: int = 2000) -> dict:
     """Command -> state round trips over a pty (module docstring); numbers in us."""
     out = {"n": n}
-    request = _framed_request()
     timeout_ns = 200_000_000
     proc, path = _far_end("reflector", 120.0)
     try:
         sp = T.open_port(path, 1_000_000, "bench")
         fd = sp.fileno()
         lat = np.zeros(n, np.int64)
-        _roundtrips_fd(fd, request, 20, lat, timeout_ns)  # warm up (and compile)
-        _roundtrips_fd(fd, request, n, lat, timeout_ns)
+        _roundtrips_fd(fd, 2, 20, lat, timeout_ns)  # warm up (and compile)
+        _roundtrips_fd(fd, 2, n, lat, timeout_ns)
         out.update(_stats("reflector_fd", lat))
         out["fd_read_empty_us"] = _empty_reads(fd, 20_000) * 1e-3
         io = _IoThread(fd)
         try:
-            _roundtrips_ring(io.tx, io.tx_ht, io.rx, io.rx_ht, request, 20, lat, timeout_ns)
-            _roundtrips_ring(io.tx, io.tx_ht, io.rx, io.rx_ht, request, n, lat, timeout_ns)
+            _roundtrips_ring(io.tx, io.tx_ht, io.rx, io.rx_ht, 2, 20, lat, timeout_ns)
+            _roundtrips_ring(io.tx, io.tx_ht, io.rx, io.rx_ht, 2, n, lat, timeout_ns)
             out.update(_stats("reflector_thread", lat))
         finally:
             io.close()
@@ -258,8 +263,8 @@ def bench_serial(n: int = 2000) -> dict:
             fd = sp.fileno()
             lat = np.zeros(n, np.int64)
             if what == "framed":
-                _roundtrips_fd(fd, request, 20, lat, timeout_ns)
-                _roundtrips_fd(fd, request, n, lat, timeout_ns)
+                _roundtrips_fd(fd, 2, 20, lat, timeout_ns)
+                _roundtrips_fd(fd, 2, n, lat, timeout_ns)
             else:
                 ids = np.array([1, 2])
                 params = np.zeros(64, np.uint8)
