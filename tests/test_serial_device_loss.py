@@ -42,7 +42,7 @@ def test_silent_device_trips_the_engine_watchdog_then_resumes():
             codes = ch.run(ticks([0.3, -0.3], 0.15))
             assert list(codes).count(status.DEVICE_FAULT) == 1  # reported once, on entry
             k = list(codes).index(status.DEVICE_FAULT)
-            assert 25 <= k <= 45  # 30 ms without a state at 1 kHz (+ the in-flight reply)
+            assert 10 <= k <= 45  # 30 ms after the last state (which may predate the stop by a period)
             assert ch.bus[B.HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 1
             assert ch.bus[ch.device.offset + 3] >= 100.0  # state age, ms
             em.start()
