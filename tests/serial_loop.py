@@ -29,6 +29,8 @@ def run_chain(kind, f, s, i, bus, cmd_off, state_off, n, targets, kp, kd, torque
     for k in range(targets.shape[0]):
         sleep_until_ns(deadline, 20_000, ts)
         tick = first_tick + k
+        bus[B.HOLD] = bus[B.HOLD_NEXT]  # hold is a level rebuilt each tick, as the loop does
+        bus[B.HOLD_NEXT] = 0.0
         bus[B.TICK] = tick
         bus[B.T_S] = tick * period_ns * 1e-9
         for j in range(n):

@@ -48,7 +48,7 @@ I_WAITING = 9  #: 1 while a reply is pending
 I_SENT_NS = 10  #: monotonic time of the last send, ns
 I_LAST_STATE_NS = 11  #: monotonic time of the last complete state, ns
 I_FAULTED = 12  #: 0 ok, 1 stale, 2 latched device fault
-I_HOLD_MINE = 13  #: 1 if this stage raised bus HOLD
+# slot 13 is free
 I_PREV_HOLD = 14  #: HOLD on the previous tick (hold-position capture)
 I_CORRUPT = 15  #: corrupt frames dropped
 I_TS = 16  #: 2 slots: timespec scratch for monotonic_ns

@@ -88,15 +88,11 @@ def supervise(s, i, bus, now_ns, device_fault, latch_stale):
         i[L.I_FAULTED] = 2 if latch_stale else 1
     elif not stale and was == 1:
         i[L.I_FAULTED] = 0
+    if i[L.I_FAULTED] != 0:
+        B.request_hold(bus)
     if was == 0 and i[L.I_FAULTED] != 0:
-        if bus[B.HOLD] == 0.0:
-            i[L.I_HOLD_MINE] = 1
-        bus[B.HOLD] = 1.0
         code = status.DEVICE_FAULT
     elif was == 1 and i[L.I_FAULTED] == 0:
-        if i[L.I_HOLD_MINE] == 1:
-            bus[B.HOLD] = 0.0
-            i[L.I_HOLD_MINE] = 0
         code = status.RESUMED
     hold = bus[B.HOLD] != 0.0
     q = s[L.S_Q * n:L.S_Q * n + n]
@@ -119,7 +115,7 @@ def supervise(s, i, bus, now_ns, device_fault, latch_stale):
 @njit(cache=True, nogil=True)
 def port_lost(i, bus):
     """The port is gone (EOF/EIO): hold and end the session with DEVICE_LOST."""
-    bus[B.HOLD] = 1.0
+    B.request_hold(bus)
     i[L.I_FAULTED] = 2
     bus[i[L.I_DEVICE_OFF] + 1] = 3.0
     return status.DEVICE_LOST
