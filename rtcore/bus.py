@@ -10,13 +10,26 @@ The first HEADER slots are written by the loop itself.
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 TICK = 0  #: tick index since the first deadline
 T_S = 1  #: session time, s (tick * dt_s)
 DT_S = 2  #: control period, s
-HOLD = 3  #: 1.0 while any stage holds the session in its safe state, else 0.0
+HOLD = 3  #: 1.0 while the session is in its safe state this tick (read it; set it via request_hold)
 MARKER = 4  #: event code emitted this tick (0 = none); see sims.paradigms markers
-HEADER = 5
+HOLD_NEXT = 5  #: hold requests made this tick, carried into the next tick by the loop
+HEADER = 6
+
+
+@njit(cache=True, nogil=True)
+def request_hold(bus):
+    """Ask for the safe state this tick and the next: a stage that needs hold asks every tick.
+
+    Hold is a level the loop rebuilds each tick (HOLD = requests of the previous tick), so one
+    stage recovering never releases a hold another stage still needs.
+    """
+    bus[HOLD] = 1.0
+    bus[HOLD_NEXT] = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,8 @@ class Bus:
 
     def __post_init__(self):
         for name, off, unit in (("tick", TICK, "1"), ("t", T_S, "s"), ("dt", DT_S, "s"),
-                                ("hold", HOLD, "bool"), ("marker", MARKER, "code")):
+                                ("hold", HOLD, "bool"), ("marker", MARKER, "code"),
+                                ("hold_next", HOLD_NEXT, "bool")):
             self.signals[name] = Signal(name, off, 1, unit, (name,))
 
     def add(self, name: str, width: int, unit: str = "", labels=None) -> Signal:

@@ -16,6 +16,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_bench(sub)
+    _add_family_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
@@ -93,6 +94,16 @@ def cmd_bench(args) -> int:
     print(bench.table(results))
     print(f"written: {args.out}")
     return 0
+
+
+def _add_family_commands(sub):
+    """Subcommands that live beside the code they drive (imported here, run on demand)."""
+    from devices.emulators.cli import add_emulate_parser, add_ports_parser
+    from devices.lsl.cli import add_source_parser, add_streams_parser
+    from rtcore.decoders.calibrate_cli import add_calibrate_parser
+    for add in (add_streams_parser, add_source_parser, add_calibrate_parser, add_emulate_parser,
+                add_ports_parser):
+        add(sub)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,16 @@ class RecordSection(Strict):
     flush_s: float = Field(0.5, gt=0.0, le=5.0, description="the parent flushes the recording at least this often, s")
 
 
+class CompanionSection(Strict):
+    """[[companion]]: a process the session starts before its loop and stops after it
+    (a synthetic user publishing over LSL, a stimulus program). Its output goes to
+    <out>/companion-<name>.log."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="label of the process (log file name)")
+    command: list[str] = Field(min_length=1, description="argv; a leading 'rtcore' runs this rtcore")
+    start_s: float = Field(1.0, ge=0.0, le=120.0, description="wait this long after starting it before the loop is built, s")
+
+
 class TestSection(Strict):
     """[test]: fault injection for the engine's own tests."""
 
@@ -73,8 +83,9 @@ class SessionConfig(Strict):
     task: TaskConfig | None = None
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
-    lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
+    lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
+    companion: list[CompanionSection] = []
     test: TestSection = TestSection()
 
 
@@ -110,7 +121,7 @@ def _copy(obj):
     return obj
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
     """A --set value: TOML syntax first (1, 2.5, true, "x", [1, 2]), else a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -137,7 +148,7 @@ def _apply_override(raw: dict, item: str, source: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"{source}: --set {key}: '{part}' is a value, not a section")
-    node[parts[-1]] = _parse_value(text.strip())
+    node[parts[-1]] = parse_value(text.strip())
 
 
 def dump(cfg: SessionConfig) -> str:

@@ -82,6 +82,8 @@ def run_loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl,
         bus[B.TICK] = tick
         bus[B.T_S] = tick * dt_s
         bus[B.MARKER] = 0.0
+        bus[B.HOLD] = bus[B.HOLD_NEXT]
+        bus[B.HOLD_NEXT] = 0.0
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
         end = monotonic_ns(ts)
         # one row per tick; the parent drains the ring, and a full ring drops (and counts) rows

@@ -15,7 +15,7 @@ from rtcore import bus as B
 from rtcore import status
 from rtcore.bus import Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
-from rtcore.stage import BuildContext, Chain, pack
+from rtcore.stage import BuildContext, Chain, pack, run_links
 
 RUN_ORDER = ("source", "decoder", "task", "learning", "controller", "plant", "observe",
              "feedback", "forward_model", "outlet", "test")
@@ -26,7 +26,6 @@ FAMILIES = (
     "rtcore.decoders",
     "sims.plants",
     "sims.paradigms",
-    "rtcore.learning",
     "rtcore.cerebellum",
     "rtcore.control",
     "devices.lsl.outlet",
@@ -86,14 +85,9 @@ def build(cfg, config_path: str = "<config>") -> Pipeline:
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
     for modname in FAMILIES:
-        try:
-            module = importlib.import_module(modname)
-        except ModuleNotFoundError as e:  # a family not yet in this tree
-            if modname.startswith(e.name):
-                continue
-            raise
-        if hasattr(module, "build_from_session"):  # INTEGRATION: remove once every family has it
-            stages.extend(module.build_from_session(cfg, ctx))
+        module = importlib.import_module(modname)
+        stages.extend(module.build_from_session(cfg, ctx))
+    run_links(ctx)
     unknown = [st.name for st in stages if st.name not in RUN_ORDER]
     if unknown:
         raise ValueError(f"stage role(s) {unknown} not in the run order {RUN_ORDER}")

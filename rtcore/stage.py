@@ -39,6 +39,7 @@ class BuildContext:
     session_name: str = "session"
     config_path: str = "<config>"
     extra: dict = field(default_factory=dict)  # shared build-time objects (e.g. the MuJoCo model)
+    links: list = field(default_factory=list)  # late bindings, resolved by run_links
 
     @property
     def rate_hz(self) -> float:
@@ -98,3 +99,35 @@ def pack(stages: list) -> Chain:
         st.f, st.s, st.i = F[foff[k]:foff[k + 1]], S[soff[k]:soff[k + 1]], I[ioff[k]:ioff[k + 1]]
     kinds = np.array([st.kind for st in stages], dtype=np.int64)
     return Chain(stages, kinds, foff, soff, ioff, F, S, I)
+
+
+# Late binding: a stage built early (a synthetic user is a source) may read a signal that a
+# later-built stage registers (the plant's `state`, the task's `target`). bind_signal stores the
+# offset now if the signal exists, else queues the lookup; the pipeline resolves the queue with
+# run_links once every family is built.
+
+def bind_signal(ctx, stage, slot: int, name: str, index: int, width: int, who: str,
+                required: bool = True) -> None:
+    """Set stage.i[slot] to the bus offset of name[index] (reading `width` channels), now or at
+    link time. An optional signal that never appears leaves the slot as it was."""
+
+    def link(bus):
+        if not required and not bus.has(name):
+            return
+        sig = bus.get(name, who=who)
+        if sig.width < index + width:
+            raise ValueError(f"{who}: bus signal '{name}' has {sig.width} channels, "
+                             f"needs {index + width} (index {index} + {width})")
+        stage.i[slot] = sig.offset + index
+
+    if ctx.bus.has(name):
+        link(ctx.bus)
+    else:
+        ctx.links.append(link)
+
+
+def run_links(ctx) -> None:
+    """Resolve every queued lookup against the complete bus (clear errors name the missing signal)."""
+    pending, ctx.links = ctx.links, []
+    for link in pending:
+        link(ctx.bus)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtcore import config as config_mod
-from rtcore import shm, status
+from rtcore import companions, shm, status
 from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_LAST_NS, CTRL_RING_READ,
                          CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
@@ -75,13 +75,14 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
         json.dump(cfg.model_dump(mode="json"), fh)
     for stale in ("child_ready.json", "child_done.json", "child_error.json"):
         shm.remove(os.path.join(out_dir, stale))
+    t_start = time.monotonic()
+    messages = []
+    procs = companions.start(cfg.companion, out_dir)
     ctrl_path = shm.create("ctrl", CTRL_SIZE * 8)
     ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
     log = open(os.path.join(out_dir, "child.log"), "w")
-    t_start = time.monotonic()
     child = subprocess.Popen([sys.executable, "-m", "rtcore.child", out_dir, ctrl_path],
                              stdout=log, stderr=subprocess.STDOUT)
-    messages = []
     ready = None
     cleanup = [ctrl_path]
     stop_requested = False
@@ -109,6 +110,7 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
             drain()
         recorder.close()
         log.close()
+        messages.extend(companions.stop(procs))
     code = child.poll()
     summary, exit_code = _outcome(cfg, out_dir, ctrl, ready, drain, child, code, hung, stop_requested,
                                   time.monotonic() - t_start, messages)

@@ -19,7 +19,7 @@ from rtcore.decoders import kalman, kalman_fit
 from rtcore.stage import BuildContext
 from sims.plants import cursor
 from sims.users import neural
-from sims.users.link import run_links
+from rtcore.stage import run_links
 
 RATE_HZ = 100.0
 BIN_S = 0.05

@@ -10,7 +10,7 @@ from rtcore.decoders import calibration, emg
 from rtcore.stage import BuildContext
 from sims.plants import muscle_elbow
 from sims.plants.mujoco_plant import mujoco_plant_step
-from sims.users.link import run_links
+from rtcore.stage import run_links
 
 RATE_HZ, PER_TICK = 2000.0, 2
 # electrode 0 over the elbow flexors (biceps, brachialis), electrode 1 over the triceps

@@ -144,7 +144,6 @@ def lsl_inlet_step(f, s, i, bus):
         s[S_LAST_ARRIVAL] = now
         if i[I_STALE] != 0:
             i[I_STALE] = 0
-            bus[B.HOLD] = 0.0
             bus[B.MARKER] = MARKER_STREAM_RESUMED
             s[S_RESUMES] += 1.0
             return status.RESUMED
@@ -153,7 +152,7 @@ def lsl_inlet_step(f, s, i, bus):
     if silent > f[F_LOST_S]:
         return status.STREAM_LOST
     if silent > f[F_STALE_S]:
-        bus[B.HOLD] = 1.0
+        B.request_hold(bus)
         if i[I_STALE] == 0:
             i[I_STALE] = 1
             bus[B.MARKER] = MARKER_STREAM_STALE

@@ -31,7 +31,6 @@ from devices import lsl_c as C
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.stage import Stage
-from sims.users.link import run_links
 
 DEFAULT_SIGNALS = ("command", "prediction", "state", "spe", "target")  #: published by default when present
 
@@ -187,7 +186,5 @@ def build_all(cfgs, ctx) -> list:
 
 
 def build_from_session(cfg, ctx) -> list:
-    """Pipeline hook. Outlets are the last family built, so the sources' late bindings (a synthetic
-    user reads the plant's state and the task's target) are resolved here first."""
-    run_links(ctx)
+    """Pipeline hook: the [[outlet]] stages (or the defaults of a real-time session)."""
     return build_all(cfg.outlet, ctx)

@@ -16,7 +16,7 @@ from rtcore.decoders.emg import EmgDecoderConfig
 
 
 def add_calibrate_parser(subparsers) -> None:
-    """Register `calibrate emg ...` on the CLI's subparsers; the handler is args.func(args) -> exit code."""
+    """Register `calibrate emg ...` on the CLI's subparsers; the handler is args.handler(args) -> exit code."""
     p = subparsers.add_parser("calibrate", help="record a decoder calibration from a live stream")
     sub = p.add_subparsers(dest="calibrate_what", required=True)
     e = sub.add_parser("emg", help="rest and MVC levels per EMG channel from a live LSL stream")
@@ -27,7 +27,7 @@ def add_calibrate_parser(subparsers) -> None:
     e.add_argument("--config", help="session TOML whose [decoder] (kind emg) sets the filters")
     e.add_argument("--timeout-s", type=float, default=5.0, help="how long to look for the stream, s")
     e.add_argument("--yes", action="store_true", help="do not wait for Enter before each phase")
-    e.set_defaults(func=run_calibrate_emg)
+    e.set_defaults(handler=run_calibrate_emg)
 
 
 def resolve_inlet(stream: str, timeout_s: float):

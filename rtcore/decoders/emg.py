@@ -23,7 +23,7 @@ from pydantic import Field
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.filters.sos import SOS_STATE, SOS_WIDTH, design_butter, sos_sample
-from rtcore.stage import Stage
+from rtcore.stage import Stage, bind_signal
 
 
 class EmgDecoderConfig(Strict):
@@ -198,13 +198,8 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
                   info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
                         "calibrated": bool(cfg.calibration_file)})
 
-    def link(bus):  # passthrough into a signal the plant registers (`command`), once it exists
-        stage.i[I_OUT] = bus.get(cfg.output, n_out, who=f"{where}.output").offset
-
-    if bus.has(cfg.output):
-        link(bus)
-    elif cfg.output == "command":  # the plant is built after the decoder: bind at link time
-        ctx.extra.setdefault("link", []).append(link)
+    if bus.has(cfg.output) or cfg.output == "command":  # the plant registers `command` after the decoder
+        bind_signal(ctx, stage, I_OUT, cfg.output, 0, n_out, f"{where}.output")
     else:
         stage.i[I_OUT] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
     return stage

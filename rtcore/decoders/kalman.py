@@ -34,7 +34,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
-from rtcore.stage import Stage
+from rtcore.stage import Stage, bind_signal
 
 D = 5  #: state size: px, py, vx, vy, offset
 Z = 3  #: fitted columns of H: vx, vy, offset
@@ -564,25 +564,8 @@ def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
                         "clda": cfg.clda.method if cfg.clda else "off", "steady_state": cfg.steady_state})
     stage.report = lambda: {"kalman": {"bins": int(stage.i[I_BINS]), "updates": int(stage.i[I_VERSION]) - 1,
                                        "skipped_batches": int(stage.i[I_SKIPPED])}}
-    _bind(ctx, stage, I_POS, cfg.position, cfg.position_index, f"{where}.position", required=cfg.clda is not None)
-    _bind(ctx, stage, I_TGT, cfg.target, 0, f"{where}.target", required=cfg.clda is not None)
+    bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, 2, f"{where}.position",
+                required=cfg.clda is not None)
+    bind_signal(ctx, stage, I_TGT, cfg.target, 0, 2, f"{where}.target", required=cfg.clda is not None)
     return stage
 
-
-def _bind(ctx, stage, slot, name, index, who, required):
-    """Offset of name[index:index+2] now or once the chain is built (the plant and task build later)."""
-
-    def link(bus):
-        if not bus.has(name):
-            if required:
-                bus.get(name, who=who)  # raises, listing what exists
-            return
-        sig = bus.get(name, who=who)
-        if sig.width < index + 2:
-            raise ValueError(f"{who}: bus signal '{name}' has {sig.width} channels, needs {index + 2}")
-        stage.i[slot] = sig.offset + index
-
-    if ctx.bus.has(name):
-        link(ctx.bus)
-    else:
-        ctx.extra.setdefault("link", []).append(link)

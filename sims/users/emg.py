@@ -26,9 +26,8 @@ from pydantic import Field, model_validator
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.filters.sos import SOS_STATE, SOS_WIDTH, design_butter, sos_sample
-from rtcore.stage import Stage
+from rtcore.stage import Stage, bind_signal
 from sims.users import rng
-from sims.users.link import bind_signal
 
 
 class SyntheticEmgConfig(Strict):

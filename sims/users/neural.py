@@ -31,9 +31,8 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
-from rtcore.stage import Stage
+from rtcore.stage import Stage, bind_signal
 from sims.users import rng
-from sims.users.link import bind_signal
 
 
 class SyntheticNeuralConfig(Strict):

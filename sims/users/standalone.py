@@ -2,9 +2,10 @@
 
 The same compiled stage as in-process runs on a private bus at a 1 kHz tick, paced by the wall
 clock in 5 ms batches; its input_block rows are pushed to an LSL outlet. What the user sees:
-- when an engine session is running, its `state` and `target` outlets
-  (rtcore-<session>-state, rtcore-<session>-target), pulled every batch;
-- otherwise a local world: center-out targets (8 directions, radius 0.1 m, a new one every
+- with --session, that engine session's `state` and `target` outlets (rtcore-<session>-state,
+  rtcore-<session>-target), pulled every batch; until they appear (the user may start before the
+  engine, which needs its stream at build time) the user rests at the centre and keeps looking;
+- without --session, a local world: center-out targets (8 directions, radius 0.1 m, a new one every
   2 s, back to the centre in between) and a cursor moved by the user's own output (neural: the
   intended velocity; EMG: a 1 kg point mass pushed by f_max U (a - c0) with 5 N s/m damping).
 """
@@ -51,33 +52,60 @@ class LocalWorld:
         self.pos = self.pos + TICK_S * self.vel
 
 
-def _engine_inlet(session: str, signal: str):
-    found = pylsl.resolve_byprop("source_id", f"rtcore-{session}-{signal}", 1, 1.0)
-    if not found:
-        return None
-    inlet = pylsl.StreamInlet(found[0])
-    inlet.open_stream(2.0)
-    return inlet
+class EngineLink:
+    """The session's state and target outlets, looked up without blocking until both appear."""
+
+    def __init__(self, session: str):
+        self.ids = {sig: f"rtcore-{session}-{sig}" for sig in ("state", "target")}
+        self.resolver = pylsl.ContinuousResolver(forget_after=5.0)
+        self.inlets = {}
+
+    def connected(self) -> bool:
+        if len(self.inlets) < 2:
+            for info in self.resolver.results():
+                for sig, sid in self.ids.items():
+                    if info.source_id() == sid and sig not in self.inlets:
+                        self.inlets[sig] = pylsl.StreamInlet(info)
+        return len(self.inlets) == 2
+
+    def latest(self, sig: str):
+        chunk, _ = self.inlets[sig].pull_chunk(timeout=0.0)
+        return chunk[-1] if chunk else None
 
 
-def build_user(kind: str, channels: int, rate_hz: float, seed: int):
-    """The user's stage on a private bus that already carries state [4] and target [2]."""
+def build_user(kind: str, channels: int, rate_hz: float, seed: int, overrides=()):
+    """The user's stage on a private bus that already carries state [4] and target [2].
+    overrides: "key=value" settings of the user's config model, validated like a session's."""
+    from rtcore.config import parse_value
+    from rtcore.configbase import ConfigError
+    from pydantic import ValidationError
+    extra = {}
+    for item in overrides:
+        key, _, text = item.partition("=")
+        extra[key.strip()] = parse_value(text.strip())
     bus = Bus()
     bus.add("state", 4, "m", ["x", "y", "vx", "vy"])
     bus.add("target", 2, "m", ["x", "y"])
     ctx = BuildContext(bus=bus, dt_s=TICK_S, seed=seed, realtime=True)
     if kind == "emg":
-        cfg = emg.SyntheticEmgConfig(kind="synthetic_emg", n_channels=channels, rate_hz=rate_hz)
+        model, raw = emg.SyntheticEmgConfig, dict(kind="synthetic_emg", n_channels=channels, rate_hz=rate_hz)
+    else:
+        model = neural.SyntheticNeuralConfig
+        raw = dict(kind="synthetic_neural", n_units=channels, bin_s=round(1.0 / rate_hz / TICK_S) * TICK_S)
+    try:
+        cfg = model.model_validate({**raw, **extra})
+    except ValidationError as e:
+        from rtcore.configbase import format_error
+        raise ConfigError(format_error(e, model, f"rtcore source {kind} --set")) from None
+    if kind == "emg":
         return bus, emg.build(cfg, ctx), emg.emg_user_step
-    bin_s = round(1.0 / rate_hz / TICK_S) * TICK_S
-    cfg = neural.SyntheticNeuralConfig(kind="synthetic_neural", n_units=channels, bin_s=bin_s)
     return bus, neural.build(cfg, ctx), neural.neural_step
 
 
 def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | None = None,
-            seed: int = 0, duration_s: float | None = None, log=print) -> int:
+            seed: int = 0, duration_s: float | None = None, log=print, overrides=()) -> int:
     """Publish the user's stream until Ctrl-C (or duration_s); returns samples pushed."""
-    bus, stage, step = build_user(kind, channels, rate_hz, seed)
+    bus, stage, step = build_user(kind, channels, rate_hz, seed, overrides)
     b = bus.array()
     step(stage.f, stage.s, stage.i, b)  # compile (or load) before the stream appears
     n_ch = bus.get("input").width
@@ -88,11 +116,10 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
         ch.append_child_value("label", lab)
         ch.append_child_value("unit", bus.get("input").unit)
     outlet = pylsl.StreamOutlet(info)
-    state_in = _engine_inlet(session, "state") if session else None
-    target_in = _engine_inlet(session, "target") if session else None
-    world = None if (state_in and target_in) else LocalWorld(kind, stage, bus)
+    link = EngineLink(session) if session else None
+    world = None if link else LocalWorld(kind, stage, bus)
     log(f"publishing '{name}' ({n_ch} ch, {rate_hz:g} Hz, {kind}); following "
-        + (f"session '{session}'" if world is None else "a local center-out world") + "; Ctrl-C to stop")
+        + (f"session '{session}'" if link else "a local center-out world") + "; Ctrl-C to stop")
     st_sl, tg_sl = bus.get("state").slice, bus.get("target").slice
     blk, n_off = bus.get("input_block").offset, bus.get("input_n").offset
     rows = np.zeros((int(BATCH_S / TICK_S) * 8 + 64, n_ch))
@@ -100,15 +127,11 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
     ticks = pushed = 0
     try:
         while duration_s is None or ticks * TICK_S < duration_s:
-            if world is None:
-                s, _ = state_in.pull_chunk(timeout=0.0)
-                g, _ = target_in.pull_chunk(timeout=0.0)
-                if s:
-                    v = s[-1][:4]
-                    b[st_sl.start:st_sl.start + len(v)] = v
-                if g:
-                    v = g[-1][:2]
-                    b[tg_sl.start:tg_sl.start + len(v)] = v
+            if link is not None and link.connected():
+                for sl, sig in ((st_sl, "state"), (tg_sl, "target")):
+                    v = link.latest(sig)
+                    if v is not None:
+                        b[sl] = v[:sl.stop - sl.start]
             due = int((time.perf_counter() - t0) / TICK_S)
             if due - ticks > 0.1 / TICK_S:  # stalled (e.g. descheduled): skip ahead, never burst
                 t0 += (due - ticks) * TICK_S
