@@ -119,7 +119,7 @@ def test_rls_update_matches_reference_and_solves_least_squares():
     for _ in range(300):
         x = rng.standard_normal(n_f)
         e = W_true @ x - W.reshape(n_x, n_f) @ x
-        rls_update(W, P, Px, x, e, n_x, n_f, 1.0, lam, 1e9, 1e9, 1e12)
+        rls_update(W, P, Px, x, e, n_x, n_f, 1.0, lam, 1e9, 1e9, 1e12, 100.0)
         k = Pr @ x / (lam + x @ Pr @ x)  # textbook RLS (Haykin, Adaptive Filter Theory, ch. 10)
         Wr += np.outer(W_true @ x - Wr @ x, k)
         Pr = (Pr - np.outer(k, x @ Pr)) / lam
@@ -132,7 +132,7 @@ def test_rls_stops_forgetting_without_excitation():
     W, P, Px = np.zeros(n_f), np.eye(n_f).ravel(), np.zeros(n_f)
     x = np.array([1.0, 0.0, 0.0, 0.0])  # only one direction excited: P grows in the others
     for _ in range(20000):
-        rls_update(W, P, Px, x, np.array([0.0]), 1, n_f, 1.0, 0.99, 1.0, 1e3, 1e4)
+        rls_update(W, P, Px, x, np.array([0.0]), 1, n_f, 1.0, 0.99, 1.0, 1e3, 1e4, 1.0)
     assert np.isfinite(P).all() and np.trace(P.reshape(n_f, n_f)) < 1e4 * 1.02
 
 
@@ -191,10 +191,12 @@ class ReferenceForwardModel:
             p = self.Ad @ self.p + self.Bd @ u + self.W @ phi
         self.Y[k], self.U[k], self.PHI[k] = y.copy(), u.copy(), phi
         self.P[k] = p.copy()
-        spe = np.array([y[j] - self.get(self.P, k - self.d[j])[j] for j in range(self.n_x)])
-        xhat = p + self.Phi @ spe
+        mismatch = np.array([y[j] - self.get(self.P, k - self.d[j])[j] for j in range(self.n_x)])
+        xhat = p + self.Phi @ mismatch
         prediction = p.copy()
-        p = p + f[forward_model.F_KAPPA] * (self.Phi @ spe)
+        spe = np.array([y[j] - (self.get(self.E, k - self.d[j])[j] if self.d[j] > 0 else prediction[j])
+                        for j in range(self.n_x)])
+        p = p + f[forward_model.F_KAPPA] * (xhat - p)
         self.P[k], self.E[k], self.p, self.xhat = p, xhat, p, xhat
         estimate = self.get(self.E, k - self.lag) if cfg.predict else y
         if cfg.learn and k >= self.D + 1:
@@ -211,7 +213,7 @@ class ReferenceForwardModel:
         return prediction, estimate, spe
 
 
-def build_fm(cfg, delays_ticks=(30, 30, 12, 12), lag_s=0.0):
+def build_fm(cfg, delays_ticks=(30, 30, 12, 0), lag_s=0.0):
     ctx = context()
     ctx.bus.add("feedback", 4, "m", [f"feedback_x{j}" for j in range(4)])
     st = forward_model.build(cfg, ctx, np.array(delays_ticks), estimate_lag_s=lag_s)

@@ -6,12 +6,15 @@ Per tick k (after the plant, the observe stage and the feedback delay line):
 3. Purkinje readout z[k] = W phi[k]; prediction p[k] = Ad p[k-1] + Bd u[k] + z[k]: the nominal
    plant model plus a learned residual (nominal.py; Dean, Porrill, Ekerot & Jornell 2010).
    p[k] predicts the state after this tick's command; it goes into a ring of past predictions.
-4. Smith-predictor delay compensation (Smith 1957; Miall, Weir, Wolpert & Stein 1993):
-   spe_j = feedback_j[k] - p_j[k - D_j]  (sensory prediction error, channel j delayed D_j ticks);
-   xhat[k] = p[k] + Phi spe, Phi column j = column j of Ad^{D_j} (the error rolled forward
-   across the delay; Phi = I with roll_forward = false). Then p[k] += kappa Phi spe with
-   kappa = dt_s / anchor_tau_s, which keeps the internal simulation anchored to the senses
-   (bounded over long sessions; exact models keep spe = 0, so it changes nothing then).
+4. Smith-predictor delay compensation (Smith 1957; Miall, Weir, Wolpert & Stein 1993): with
+   the mismatch m_j = feedback_j[k] - p_j[k - D_j] (channel j delayed D_j ticks),
+   xhat[k] = p[k] + Phi m, Phi column j = column j of Ad^{D_j}: the delayed measurement plus the
+   prediction now minus the prediction made for the measured moment, rolled forward across the
+   delay (Phi = I with roll_forward = false: the classic form). Then p[k] += kappa (xhat - p),
+   kappa = dt_s / anchor_tau_s, keeps the internal simulation anchored to the senses (bounded
+   over long sessions; with an exact model m = 0 and this changes nothing).
+   spe_j = feedback_j[k] - xhat_j[k - D_j]: the sensed state minus what the forward model
+   estimated for that moment (from a ring of past estimates; the prediction p_j[k] if D_j = 0).
    `estimate` = xhat delayed by estimate_lag_s (cerebellar lesion, Miall et al. 2007, PLoS Biol
    5:e316), or = feedback when predict = false.
 5. SPE learning with an eligibility trace (Porrill & Dean 2007, PLoS Comput Biol 3:e197): the
@@ -54,7 +57,7 @@ class ForwardModelConfig(Strict):
     anchor_tau_s: float | None = Field(1.0, gt=0, description="re-anchoring time constant of the internal simulation, s (none: free-running)")
     learn: bool = Field(True, description="update the Purkinje weights from the SPE")
     rule: Literal["nlms", "rls"] = Field("nlms", description="learning rule")
-    learning_rate: float = Field(0.1, ge=0, le=2.0, description="mu: NLMS step (0..2) or RLS gain (1 = standard)")
+    learning_rate: float = Field(0.005, ge=0, le=2.0, description="mu: NLMS step (0..2) or RLS gain (1 = standard); small = learning over trials")
     eligibility_trace: bool = Field(True, description="correlate the delayed error with granule activity delayed to match (false: current activity)")
     nlms_eps: float = Field(1e-6, gt=0, description="NLMS regulariser added to |phi|^2")
     rls_forgetting: float = Field(0.9995, gt=0.9, le=1.0, description="RLS forgetting factor lambda per tick")
@@ -71,7 +74,7 @@ class ForwardModelConfig(Strict):
  S_G, S_PHI, S_W, S_P, S_PX, S_MOSSY, S_Z, S_E, S_XM, S_XM1, S_PCUR, S_XHAT,
  S_RP, S_RPHI, S_RU, S_RY, S_RE, I_DELAYS) = range(38)
 # f layout: scalars, then Ad, Bd, Phi, basis decay a, mossy scale
-(F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_KAPPA, F_LAM, F_P_TRACE_MAX, F_LEAK, F_AD) = range(9)
+(F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_KAPPA, F_LAM, F_P_TRACE_MAX, F_LEAK, F_P0, F_AD) = range(10)
 RULE_NLMS, RULE_RLS = 0, 1
 
 
@@ -124,7 +127,7 @@ def forward_model_step(f, s, i, bus):
                 s[ru + q * n_u + c] = 0.0
             for c in range(n_f):
                 s[rphi + q * n_f + c] = phi[c]
-        for q in range(lag + 1):
+        for q in range(max(lag, i[I_DLEARN]) + 1):
             for j in range(n_x):
                 s[re + q * n_x + j] = p[j]
     else:
@@ -147,21 +150,25 @@ def forward_model_step(f, s, i, bus):
         s[ru + r * n_u + c] = bus[u_off + c]
     for c in range(n_f):
         s[rphi + r * n_f + c] = phi[c]
-    # 4. SPE against the prediction stored for the measured moment; Smith estimate
-    for j in range(n_x):
-        d = i[I_DELAYS + j]
-        bus[i[I_SPE] + j] = bus[y_off + j] - s[rp + ((k - d) % R) * n_x + j]
+    # 4. Smith estimate from the open-loop model's mismatch over the delay
     kappa = f[F_KAPPA]
+    for j in range(n_x):
+        e[j] = bus[y_off + j] - s[rp + ((k - i[I_DELAYS + j]) % R) * n_x + j]  # scratch: mismatch
     for j in range(n_x):
         corr = 0.0
         for q in range(n_x):
-            corr += f[o_phi_m + j * n_x + q] * bus[i[I_SPE] + q]
+            corr += f[o_phi_m + j * n_x + q] * e[q]
         xhat[j] = p[j] + corr
         bus[i[I_PRED] + j] = p[j]
-        p[j] += kappa * corr
-        s[rp + r * n_x + j] = p[j]
-    RE = lag + 1
     for j in range(n_x):
+        p[j] = p[j] + kappa * (xhat[j] - p[j])
+        s[rp + r * n_x + j] = p[j]
+    # SPE against the estimate made for the measured moment (the prediction for now if undelayed)
+    RE = max(lag, i[I_DLEARN]) + 1
+    for j in range(n_x):
+        d = i[I_DELAYS + j]
+        before = s[re + ((k - d) % RE) * n_x + j] if d > 0 else bus[i[I_PRED] + j]
+        bus[i[I_SPE] + j] = bus[y_off + j] - before
         s[re + (k % RE) * n_x + j] = xhat[j]
     est_row = re + ((k - lag) % RE) * n_x
     for j in range(n_x):
@@ -191,7 +198,7 @@ def forward_model_step(f, s, i, bus):
             nlms_update(W, x, e, n_x, n_f, f[F_MU], f[F_EPS], f[F_ERR_MAX], f[F_W_MAX])
         else:
             rls_update(W, s[i[S_P]:i[S_P] + n_f * n_f], s[i[S_PX]:i[S_PX] + n_f], x, e, n_x, n_f,
-                       f[F_MU], f[F_LAM], f[F_ERR_MAX], f[F_W_MAX], f[F_P_TRACE_MAX])
+                       f[F_MU], f[F_LAM], f[F_ERR_MAX], f[F_W_MAX], f[F_P_TRACE_MAX], f[F_P0])
     leak = f[F_LEAK]
     if leak < 1.0:
         for q in range(n_x * n_f):
@@ -247,11 +254,11 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     leak = 1.0 if tau_keep is None else float(np.exp(-dt / (tau_keep * retention)))
     kappa = 0.0 if cfg.anchor_tau_s is None else min(1.0, dt / cfg.anchor_tau_s)
     f = np.concatenate([[cfg.learning_rate * spe_learning_gain, cfg.nlms_eps, cfg.max_error, cfg.max_weight, kappa,
-                         cfg.rls_forgetting, cfg.rls_p_trace_max, leak],
+                         cfg.rls_forgetting, cfg.rls_p_trace_max, leak, cfg.rls_p0],
                         Ad.ravel(), Bd.ravel(), Phi.ravel(), a, scale])
     sizes = [("g", n_in * n_b * order), ("phi", n_f), ("W", n_x * n_f), ("P", n_f * n_f if cfg.rule == "rls" else 0),
              ("Px", n_f), ("mossy", n_in), ("z", n_x), ("e", n_x), ("xm", n_x), ("xm1", n_x), ("p", n_x), ("xhat", n_x),
-             ("ring_p", R * n_x), ("ring_phi", R * n_f), ("ring_u", R * n_u), ("ring_y", R * n_x), ("ring_est", (lag + 1) * n_x)]
+             ("ring_p", R * n_x), ("ring_phi", R * n_f), ("ring_u", R * n_u), ("ring_y", R * n_x), ("ring_est", (max(lag, D) + 1) * n_x)]
     offs = np.concatenate([[0], np.cumsum([sz for _, sz in sizes])]).astype(np.int64)
     s = np.zeros(int(offs[-1]))
     if cfg.rule == "rls":

@@ -6,9 +6,11 @@ the nominal model gets wrong (a force field, an added mass). Models are given in
 dx/dt = A x + B u, and discretised once at build time with a zero-order hold,
 [Ad Bd; 0 I] = expm([A B; 0 0] dt_s).
 
-- "point_mass": x = [position (n), velocity (n)], u = force (n), A = [[0, I], [0, -c/m I]],
-  B = [[0], [I/m]] with mass m (kg) and viscous damping c (N*s/m). For the two-link arm the
-  state is the hand [x, y, vx, vy] and the command the endpoint force [fx, fy].
+- "point_mass": x = [position (n), velocity (n)], u = force (n), A = [[0, I], [0, -c M^-1]],
+  B = [[0], [M^-1]] with mass matrix M (kg): mass_kg I if set, else the plant's endpoint inertia
+  ctx.extra["nominal"]["mass_matrix_kg"] (the arm's Lambda = (J M_q^-1 J^T)^-1 at the start
+  posture; Hogan 1985), else its "mass_kg", else 1.5 kg; viscous damping c (N*s/m). For the
+  two-link arm the state is the hand [x, y, vx, vy] and the command the endpoint force [fx, fy].
 - "linear": A (n_x, n_x) and B (n_x, n_u) from the config.
 - "none": Ad = 0, Bd = 0: the prediction is the Purkinje output alone.
 """
@@ -25,7 +27,7 @@ class NominalConfig(Strict):
     """[forward_model.nominal]: the known part of the plant model."""
 
     kind: Literal["point_mass", "linear", "none"] = Field("point_mass", description="nominal model the readout corrects")
-    mass_kg: float | None = Field(None, gt=0, le=1000, description="point_mass: effective mass, kg (default: the plant's ctx.extra['nominal']['mass_kg'], else 1.5)")
+    mass_kg: float | None = Field(None, gt=0, le=1000, description="point_mass: isotropic mass, kg (default: the plant's endpoint mass matrix, else 1.5)")
     damping_ns_per_m: float = Field(0.0, ge=0, le=1e4, description="point_mass: viscous damping, N*s/m")
     A: list[list[float]] | None = Field(None, description="linear: continuous-time state matrix A (n_x rows of n_x), 1/s")
     B: list[list[float]] | None = Field(None, description="linear: continuous-time input matrix B (n_x rows of n_u), state units per command unit per s")
@@ -43,13 +45,19 @@ def continuous_matrices(cfg: NominalConfig, n_x: int, n_u: int, extra: dict, whe
         if n_x != 2 * n:
             raise ValueError(f"{where}.nominal.kind = 'point_mass' needs state = [position ({n}), velocity ({n})] "
                              f"for a {n}-channel force command, but the state has {n_x} channels; use kind = 'linear' or 'none'")
-        nominal = extra.get("nominal", {}) if isinstance(extra.get("nominal", {}), dict) else {}
-        mass = cfg.mass_kg if cfg.mass_kg is not None else float(nominal.get("mass_kg", DEFAULT_MASS_KG))
+        nominal = extra.get("nominal") or {}
+        if cfg.mass_kg is not None:
+            M = cfg.mass_kg * np.eye(n)
+        elif np.shape(nominal.get("mass_matrix_kg")) == (n, n):
+            M = np.asarray(nominal["mass_matrix_kg"], dtype=float)
+        else:
+            M = float(nominal.get("mass_kg", DEFAULT_MASS_KG)) * np.eye(n)
+        M_inv = np.linalg.inv(M)
         A = np.zeros((n_x, n_x))
         A[:n, n:] = np.eye(n)
-        A[n:, n:] = -cfg.damping_ns_per_m / mass * np.eye(n)
+        A[n:, n:] = -cfg.damping_ns_per_m * M_inv
         B = np.zeros((n_x, n_u))
-        B[n:, :] = np.eye(n) / mass
+        B[n:, :] = M_inv
         return A, B
     if cfg.A is None or cfg.B is None:
         raise ValueError(f"{where}.nominal: kind = 'linear' needs A ({n_x}x{n_x}) and B ({n_x}x{n_u})")

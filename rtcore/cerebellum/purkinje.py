@@ -6,8 +6,10 @@ granule activity x (n_f,) (Fujita 1982; Dean, Porrill, Ekerot & Jornell 2010):
 - NLMS: W_j += mu e_j x / (eps + x.x)          (the covariance/LMS rule, normalised)
 - RLS:  k = P x / (lam + x.P x);  W_j += mu e_j k;  P <- (P - k (P x)^T) / lam
 Bounds, so a large or repeated error never blows the weights up: e is clipped to +-err_max,
-every weight to +-w_max, and RLS stops forgetting (no division by lam) while trace(P) > p_trace_max.
+every weight to +-w_max, and RLS stops forgetting (no division by lam) while trace(P) > p_trace_max
+and restarts from P = p0 I if rounding ever makes x.P x negative or non-finite (absurd inputs).
 """
+import numpy as np
 from numba import njit
 
 
@@ -45,7 +47,7 @@ def nlms_update(W, x, e, n_x, n_f, mu, eps, err_max, w_max):
 
 
 @njit(cache=True, nogil=True)
-def rls_update(W, P, Px, x, e, n_x, n_f, mu, lam, err_max, w_max, p_trace_max):
+def rls_update(W, P, Px, x, e, n_x, n_f, mu, lam, err_max, w_max, p_trace_max, p0):
     """Exponentially weighted RLS (one P shared by all outputs: same regressors).
 
     P: (n_f * n_f,) inverse correlation; Px: (n_f,) scratch. Forgetting is suspended while
@@ -59,6 +61,11 @@ def rls_update(W, P, Px, x, e, n_x, n_f, mu, lam, err_max, w_max, p_trace_max):
             acc += P[row + c] * x[c]
         Px[r] = acc
         denom += x[r] * acc
+    if not (denom >= lam and np.isfinite(denom)):  # P lost positive definiteness: restart it
+        for r in range(n_f):
+            for c in range(n_f):
+                P[r * n_f + c] = p0 if r == c else 0.0
+        return
     trace = 0.0
     for r in range(n_f):
         trace += P[r * n_f + r]

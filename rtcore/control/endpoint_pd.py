@@ -1,6 +1,7 @@
 """Endpoint PD controller (role "controller"): target tracking on the state estimate.
 
 command = g (kp (target - x_hat) - kd v_hat) + motor noise, |command| <= max_force_n,
+(defaults 150 N/m, 40 N*s/m: damping well above the curl field's 16 N*s/m of negative damping),
 with x_hat = estimate[0:n], v_hat = estimate[n:2n] (n = target width; the two-link arm's
 [hand_x, hand_y, hand_vx, hand_vy]) and command the endpoint force [fx, fy], N. g is the
 lesion's online_correction_gain (Huntington's: poor within-movement correction, Smith, Brandt &
@@ -27,8 +28,8 @@ class EndpointPDConfig(Strict):
     """[controller] kind = "endpoint_pd"."""
 
     kind: Literal["endpoint_pd"]
-    kp_n_per_m: float = Field(100.0, ge=0, le=1e5, description="position gain (stiffness), N/m")
-    kd_ns_per_m: float = Field(15.0, ge=0, le=1e4, description="velocity gain (damping), N*s/m")
+    kp_n_per_m: float = Field(150.0, ge=0, le=1e5, description="position gain (stiffness), N/m")
+    kd_ns_per_m: float = Field(40.0, ge=0, le=1e4, description="velocity gain (damping), N*s/m")
     max_force_n: float = Field(40.0, gt=0, le=1e4, description="limit on the command's norm, N")
     motor_noise_n: float = Field(0.1, ge=0, le=100, description="SD of additive force noise per channel, N")
     target: str = Field("target", description="bus signal of the target position, m")
