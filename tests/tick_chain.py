@@ -23,6 +23,8 @@ def run_driven(kinds, foff, soff, ioff, F, S, I, bus, counts, in_idx, inputs, re
     for k in range(inputs.shape[0]):
         bus[B.TICK] = k
         bus[B.T_S] = k * bus[B.DT_S]
+        bus[B.HOLD] = bus[B.HOLD_NEXT]  # as the loop does: hold = last tick's requests
+        bus[B.HOLD_NEXT] = 0.0
         for j in range(in_idx.size):
             bus[in_idx[j]] = inputs[k, j]
         code, _ = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)

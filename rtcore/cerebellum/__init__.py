@@ -3,7 +3,10 @@
 Built after the plant (and the task's `observe` stage), before the controller. Without a
 [forward_model] section the delay line also writes `estimate` (= feedback), so the controller
 acts on delayed feedback. Lesion knobs from [lesion] (rtcore.learning.lesions) scale the SPE
-learning rate and weight retention and lag the estimate (cerebellar lesion).
+learning rate and weight retention and lag the estimate (cerebellar lesion); without a forward
+model there is no estimate to lag, so estimate_lag_s then has no effect.
+The forward model assumes the delay line's base delays; it does not follow a task's
+`extra_delay_ticks` (a delay-adaptation block is a mismatch the model has to live with).
 """
 from rtcore.cerebellum import feedback_delay, forward_model
 from rtcore.cerebellum.feedback_delay import FeedbackConfig

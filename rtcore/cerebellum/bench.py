@@ -19,48 +19,53 @@ from rtcore.stage import BuildContext
 
 
 @njit(cache=True, nogil=True)
-def _run_fm(f, s, i, bus, inputs, n):
+def _run_fm(f, s, i, bus, inputs, n, off):
     for k in range(n):
         row = inputs[k % inputs.shape[0]]
         for j in range(row.size):
-            bus[5 + j] = row[j]
+            bus[off + j] = row[j]
         forward_model.forward_model_step(f, s, i, bus)
 
 
 @njit(cache=True, nogil=True)
-def _run_fb(f, s, i, bus, inputs, n):
+def _run_fb(f, s, i, bus, inputs, n, off):
     for k in range(n):
         row = inputs[k % inputs.shape[0]]
         for j in range(row.size):
-            bus[5 + j] = row[j]
+            bus[off + j] = row[j]
         feedback_delay.feedback_delay_step(f, s, i, bus)
 
 
 @njit(cache=True, nogil=True)
-def _run_pd(f, s, i, bus, inputs, n):
+def _run_pd(f, s, i, bus, inputs, n, off):
     for k in range(n):
         row = inputs[k % inputs.shape[0]]
         for j in range(row.size):
-            bus[5 + j] = row[j]
+            bus[off + j] = row[j]
         endpoint_pd.endpoint_pd_step(f, s, i, bus)
 
 
 def _per_tick_us(run, args, n):
-    run(*args, 10)  # compile / warm up
+    *head, off = args
+    run(*head, 10, off)  # compile / warm up
     best = np.inf
     for _ in range(3):
         t = time.perf_counter()
-        run(*args, n)
+        run(*head, n, off)
         best = min(best, (time.perf_counter() - t) / n)
     return best * 1e6
 
 
 def _arm_bus(second: str = "state"):
-    """A bus whose first signals (from offset 5) are command [2] and `second` [4] (state or feedback)."""
+    """A bus whose first signals are command [2] and `second` [4] (state or feedback), adjacent."""
     ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
     ctx.bus.add("command", 2, "N", ("fx", "fy"))
     ctx.bus.add(second, 4, "m,m/s", ("hand_x", "hand_y", "hand_vx", "hand_vy"))
     return ctx
+
+
+def _off(ctx):
+    return ctx.bus.signals["command"].offset
 
 
 def _inputs(width):
@@ -77,15 +82,15 @@ def bench_forward_model(n: int = 20000) -> dict:
         st = forward_model.build(cfg, ctx, np.full(4, 100))  # 100 ms delay on every channel
         bus = ctx.bus.array()
         reps = max(n // (20 if rule == "rls" else 1), 500)
-        out[f"{label}_tick_us"] = _per_tick_us(_run_fm, (st.f, st.s, st.i, bus, _inputs(6)), reps)
+        out[f"{label}_tick_us"] = _per_tick_us(_run_fm, (st.f, st.s, st.i, bus, _inputs(6), _off(ctx)), reps)
         if label == "forward_model_50basis_nlms":
             out["forward_model_features"] = float(st.info["n_features"])
     ctx = _arm_bus()
     fb = feedback_delay.build(feedback_delay.FeedbackConfig(), ctx, write_estimate=True)
-    out["feedback_delay_4ch_tick_us"] = _per_tick_us(_run_fb, (fb.f, fb.s, fb.i, ctx.bus.array(), _inputs(6)), n)
+    out["feedback_delay_4ch_tick_us"] = _per_tick_us(_run_fb, (fb.f, fb.s, fb.i, ctx.bus.array(), _inputs(6), _off(ctx)), n)
     ctx.bus.add("target", 2, "m")
     pd = endpoint_pd.build(endpoint_pd.EndpointPDConfig(kind="endpoint_pd"), ctx, LesionEffects())
-    out["endpoint_pd_tick_us"] = _per_tick_us(_run_pd, (pd.f, pd.s, pd.i, ctx.bus.array(), _inputs(6)), n)
+    out["endpoint_pd_tick_us"] = _per_tick_us(_run_pd, (pd.f, pd.s, pd.i, ctx.bus.array(), _inputs(6), _off(ctx)), n)
     return out
 
 
