@@ -6,7 +6,9 @@ Other command channels get 0. theta_hat, omega_hat come from `estimate` (the mus
 [angle, angular_velocity], rad, rad/s); activations are 0..1. g is the lesion's
 online_correction_gain (Smith, Brandt & Shadmehr 2000); motor noise SD = motor_noise_sd times the
 lesion's motor_noise_gain. While bus HOLD is set: "posture" holds the angle latched at hold onset,
-"zero" relaxes every muscle. Defaults name the MyoSuite elbow's muscles (myoelbow_1dof6muscles).
+"zero" relaxes every muscle. Defaults name the MyoSuite elbow's muscles (myoelbow_1dof6muscles);
+its muscles are strong (0.5 activation sweeps the range in 0.6 s), so with a 50 ms feedback delay
+the default gains are low and co-contraction supplies the damping (higher kp oscillates).
 """
 from typing import Literal
 
@@ -26,9 +28,9 @@ class JointPDConfig(Strict):
     """[controller] kind = "joint_pd"."""
 
     kind: Literal["joint_pd"]
-    kp_per_rad: float = Field(2.0, ge=0, le=1e3, description="activation per rad of angle error")
-    kd_per_rad_s: float = Field(0.2, ge=0, le=1e3, description="activation per rad/s of angular velocity")
-    co_contraction: float = Field(0.0, ge=0, le=1, description="baseline activation of both groups, 0..1")
+    kp_per_rad: float = Field(0.2, ge=0, le=1e3, description="activation per rad of angle error")
+    kd_per_rad_s: float = Field(0.05, ge=0, le=1e3, description="activation per rad/s of angular velocity")
+    co_contraction: float = Field(0.2, ge=0, le=1, description="baseline activation of both groups, 0..1 (muscle stiffness and damping)")
     max_activation: float = Field(1.0, gt=0, le=1, description="activation limit, 0..1")
     motor_noise_sd: float = Field(0.005, ge=0, le=1, description="SD of additive activation noise per muscle")
     angle_index: int = Field(0, ge=0, description="estimate channel of the joint angle, rad")
