@@ -60,7 +60,8 @@ def main(rundir: str, ctrl_path: str) -> int:
             "columns": pipe.columns,
             "streams": [[n, u, list(lab), c] for n, u, lab, c in pipe.streams],
             "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
-            "build_s": build_s, "rt": granted, "info": pipe.info})
+            "build_s": build_s, "rt": granted, "info": pipe.info,
+            "model_path": pipe.ctx.extra.get("plant", {}).get("model_path")})
         ctrl[CTRL_STATE] = STATE_READY
         max_ticks = -1 if cfg.session.duration_s is None else int(round(cfg.session.duration_s * rate))
         c = pipe.chain

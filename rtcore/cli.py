@@ -78,7 +78,7 @@ def _final_lines(s: dict, out: str) -> str:
 def _add_bench(sub):
     p = sub.add_parser("bench", help="time the compiled tick vs the same code with the JIT off",
                        description="Benchmarks report; they never assert times.")
-    p.add_argument("--config", default=None, help="session to time (default: the packaged demo)")
+    p.add_argument("--config", default=None, help="session to time (default: configs/bench/tick.toml, the demo chain without I/O)")
     p.add_argument("--ticks", type=int, default=20000, help="compiled offline ticks")
     p.add_argument("--nojit-ticks", type=int, default=500, help="ticks with NUMBA_DISABLE_JIT=1")
     p.add_argument("--jitter-s", type=float, default=3.0, help="seconds of real-time 1 kHz wake jitter")

@@ -89,6 +89,7 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
     hung = False
     recorder = TickRecorder(out_dir)
     drain = None
+    viewer = None
     from rtcore.terminal import StatusView
     view_status = StatusView(cfg, enabled=live)
     try:
@@ -98,14 +99,16 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
             ring = shm.attach(ready["ring_path"], np.float64, (ready["ring_rows"], len(ready["columns"])))
             recorder.open(ready["columns"], ready["streams"])
             drain = Drain(ctrl, ring, recorder, ready["columns"])
-            viewer = _start_viewer(cfg, ready) if view else None
-            hung, stop_requested = _watch(cfg, child, ctrl, drain, recorder, view_status, viewer)
+            viewer = SessionViewer(ready, drain, messages) if view else None
+            hung, stop_requested = _watch(cfg, child, ctrl, drain, recorder, view_status)
     except KeyboardInterrupt:  # Ctrl-C while waiting for the child to get ready
         stop_requested = True
         ctrl[CTRL_STOP] = 1
         _reap(child, STOP_GRACE_S)
     finally:
         view_status.close()
+        if viewer is not None:
+            viewer.close()
         if drain is not None:
             drain()
         recorder.close()
@@ -139,7 +142,7 @@ def _wait_ready(child, ctrl, out_dir):
     return None
 
 
-def _watch(cfg, child, ctrl, drain, recorder, view_status, viewer):
+def _watch(cfg, child, ctrl, drain, recorder, view_status):
     """Drain, display and supervise until the child exits. Returns (hung, stop_requested)."""
     flush_every = cfg.record.flush_s
     last_flush = time.monotonic()
@@ -157,8 +160,6 @@ def _watch(cfg, child, ctrl, drain, recorder, view_status, viewer):
             if ticks != last_ticks:
                 last_ticks, last_progress = ticks, now
             view_status.update(ctrl, drain)
-            if viewer is not None:
-                viewer.update(drain.last_row)
             if child.poll() is not None:
                 return False, stop_requested
             if ctrl[CTRL_STATE] == STATE_RUNNING and now - last_progress > cfg.loop.heartbeat_timeout_s:
@@ -230,9 +231,36 @@ def _describe_exit(code) -> str:
     return f"exit code {code}"
 
 
-def _start_viewer(cfg, ready):
-    from sims.viewer import SessionViewer
-    return SessionViewer(cfg, ready)
+class SessionViewer:
+    """The passive MuJoCo viewer on a parent thread, drawing the latest recorded `qpos`."""
+
+    def __init__(self, ready, drain, messages):
+        import threading
+        from sims.viewer import run_viewer
+        cols = [k for k, c in enumerate(ready["columns"]) if c.startswith("qpos.")]
+        self.stop = threading.Event()
+
+        def qpos():
+            row = drain.last_row
+            return None if row is None else row[cols]
+
+        def show():
+            try:
+                run_viewer(ready["model_path"], qpos, self.stop)
+            except Exception as e:  # no display, no GL: the session goes on headless
+                messages.append(f"viewer: cannot open a window ({e}); the session ran headless")
+
+        if not cols or not ready.get("model_path"):
+            messages.append("viewer: this session has no MuJoCo plant to show")
+            self.thread = None
+            return
+        self.thread = threading.Thread(target=show, name="viewer", daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(2.0)
 
 
 def _emergency_safe_state(cfg, messages):

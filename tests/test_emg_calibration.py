@@ -108,7 +108,7 @@ def test_calibrate_emg_command_records_a_live_lsl_stream(tmp_path):
         # the command itself: a wrong name fails in one line listing the visible streams
         bad = parser.parse_args(["calibrate", "emg", "--stream", "no-such-stream", "--out", str(tmp_path / "x"),
                                  "--timeout-s", "0.5", "--yes"])
-        assert bad.func(bad) == 2
+        assert bad.handler(bad) == 2
         assert not (tmp_path / "x.npz").exists()
     finally:
         stop.set()

@@ -212,7 +212,10 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, com
     which must each drive one hinge/slide joint directly (a motor).
     outputs: Channels written every tick (the first is `state`). qpos0: start posture.
     Registers command, the outputs, gain_change [1], and with a hand site curl [4] and load [3].
+    Every MuJoCo plant also writes `qpos` [nq], what the passive viewer draws.
     """
+    outputs = list(outputs) + [Channels("qpos", "rad|m", tuple(f"qpos{k}" for k in range(m.nq)),
+                                        [(SRC_QPOS, k) for k in range(m.nq)])]
     from rtcore.dispatch import K_MUJOCO_PLANT
     m.opt.timestep = ctx.dt_s / substeps
     m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
