@@ -7,9 +7,13 @@ int64 in `i`; the step turns it back into a pointer or a numpy view without allo
     mj_step(voidptr(i[P_MODEL]), voidptr(i[P_DATA]))
 
 Both are plain LLVM inttoptr casts, so they cache to disk (`cache=True`). The caller keeps the
-owning Python object alive (Stage.keep) for as long as the address is used.
+owning Python object alive (Stage.keep) for as long as the address is used. Under
+NUMBA_DISABLE_JIT=1 (`rtcore bench` runs the same stages uncompiled) ctypes does the same.
 """
+import ctypes
+
 import numba
+import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -44,3 +48,11 @@ def voidptr(typingctx, addr):
 def f64_view(addr, n):
     """float64[n] view of the C buffer at addr (no copy, no allocation)."""
     return numba.carray(f64_ptr(addr), n)
+
+
+if numba.config.DISABLE_JIT:
+    def voidptr(addr):  # noqa: F811  (the uncompiled twin: ctypes takes the address as is)
+        return int(addr)
+
+    def f64_view(addr, n):  # noqa: F811
+        return np.ctypeslib.as_array((ctypes.c_double * int(n)).from_address(int(addr)))

@@ -17,8 +17,9 @@ Declared (mujoco.h, 3.17.0):
 import os
 
 import mujoco
-from llvmlite import binding as llvm
 from numba import types
+
+from rtcore.cbind import extern
 
 MUJOCO_VERSION = "3.17.0"  #: the version whose private struct API (._address) this module uses
 
@@ -27,15 +28,13 @@ if mujoco.__version__ != MUJOCO_VERSION:
                       f"install mujoco=={MUJOCO_VERSION}")
 
 LIBRARY_PATH = os.path.join(os.path.dirname(mujoco.__file__), f"libmujoco.so.{MUJOCO_VERSION}")
-llvm.load_library_permanently(LIBRARY_PATH)
-
-_model_data = types.void(types.voidptr, types.voidptr)
-mj_step = types.ExternalFunction("mj_step", _model_data)
-mj_step1 = types.ExternalFunction("mj_step1", _model_data)
-mj_step2 = types.ExternalFunction("mj_step2", _model_data)
-mj_forward = types.ExternalFunction("mj_forward", _model_data)
-mj_jacSite = types.ExternalFunction(
-    "mj_jacSite", types.void(types.voidptr, types.voidptr, types.voidptr, types.voidptr, types.int32))
+_MD = (types.voidptr, types.voidptr)
+mj_step = extern(LIBRARY_PATH, "mj_step", types.void, _MD)
+mj_step1 = extern(LIBRARY_PATH, "mj_step1", types.void, _MD)
+mj_step2 = extern(LIBRARY_PATH, "mj_step2", types.void, _MD)
+mj_forward = extern(LIBRARY_PATH, "mj_forward", types.void, _MD)
+mj_jacSite = extern(LIBRARY_PATH, "mj_jacSite", types.void,
+                    (types.voidptr, types.voidptr, types.voidptr, types.voidptr, types.int32))
 
 
 def model_address(m: mujoco.MjModel) -> int:
