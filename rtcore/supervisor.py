@@ -17,7 +17,7 @@ import numpy as np
 
 from rtcore import config as config_mod
 from rtcore import companions, shm, status
-from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_LAST_NS, CTRL_RING_READ,
+from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_RING_READ,
                          CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
 from rtcore.recording import TickRecorder

@@ -27,7 +27,6 @@ def build_chain(cfg, n_ch, per_tick, rate_hz=RATE_HZ):
 def run_chain(st, layout, bus, raw, per_tick, activation=False):
     """Feed raw [samples, n_ch] per_tick at a time; returns the output per tick (and codes)."""
     blk, n_off, out = layout.signals["input_block"], layout.signals["input_n"].offset, layout.signals[st.info["output"] if "output" in st.info else "intent"]
-    n_ch = raw.shape[1]
     outs, codes = [], []
     for k in range(0, raw.shape[0], per_tick):
         chunk = raw[k:k + per_tick]

@@ -22,7 +22,7 @@ N = 8
 
 def build(**kw):
     bus = Bus()
-    state = bus.add("state", 4, "m")
+    bus.add("state", 4, "m")
     target = bus.add("target", 2, "m")
     cfg = E.SyntheticEmgConfig(kind="synthetic_emg", n_channels=N, rate_hz=RATE, **kw)
     return bus, E.build(cfg, BuildContext(bus=bus, dt_s=DT, seed=5)), target, cfg

@@ -8,7 +8,6 @@ import pytest
 from scipy.signal import lfilter
 
 import rtcore  # noqa: F401
-from rtcore import bus as B
 from rtcore import status
 from rtcore.bus import Bus
 from rtcore.cerebellum import feedback_delay, forward_model
@@ -142,7 +141,7 @@ class ReferenceForwardModel:
     """A readable, dictionary-by-tick version of the forward model (see forward_model.py)."""
 
     def __init__(self, st, cfg, n_x, n_u):
-        f, lay = st.f, st.info["layout"]
+        f = st.f
         self.n_x, self.n_u = n_x, n_u
         o = forward_model.F_AD
         self.Ad = f[o:o + n_x * n_x].reshape(n_x, n_x)

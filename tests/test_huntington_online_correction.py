@@ -6,7 +6,6 @@ hundred ms; with the lesion's online_correction_gain (Smith, Brandt & Shadmehr 2
 403:544) the hand is still far from the new target. Trial-to-trial (SPE) learning is untouched.
 """
 import numpy as np
-import pytest
 
 from tick_chain import TickChain
 from rtcore import cerebellum, control

@@ -43,7 +43,7 @@ def session():
     O.lsl_outlet_step(out.f, out.s, out.i, b)
     reader.pull_chunk(timeout=0.5)
     go(peer)
-    rows, stamps, codes, recv_clock = [], [], [], []
+    rows, stamps, codes = [], [], []
     deadline = time.monotonic() + 20.0
     while len(rows) < COUNT and time.monotonic() < deadline:
         code = I.lsl_inlet_step(src.f, src.s, src.i, b)

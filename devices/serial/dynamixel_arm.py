@@ -253,27 +253,12 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
     i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / D.BUS_WATCHDOG_UNIT_MS))
     drv = DynamixelDriver(cfg, where)
-    drv.open()
-    try:
-        drv.configure()
-        q, qd, tau = drv.enable()
-    except Exception:
-        drv.close()
-        raise
-    i[L.I_FD] = drv.sp.fileno()
+    q, qd, tau = L.start(drv)
     L.seed_state(s, i, q, qd, tau)
     info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * D.BUS_WATCHDOG_UNIT_MS)
-    stage = Stage(where, K_DYNAMIXEL, f, s, i, keep=[drv], info=info)
-    stage.close = drv.close
-    stage.report = lambda: {f"{where}_device": L.device_report(stage.i)}
-    return stage
+    return L.device_stage(where, K_DYNAMIXEL, f, s, i, drv, info)
 
 
 def emergency_disable(cfg: DynamixelConfig) -> int:
-    """Open the port and turn torque off on every servo (the parent calls this if the child died)."""
-    drv = DynamixelDriver(cfg)
-    try:
-        drv.open()
-    except ValueError:
-        return status.DEVICE_LOST
-    return drv.close()
+    """Turn torque off on every servo (the parent calls this if the child died)."""
+    return L.emergency_disable(DynamixelDriver(cfg))

@@ -191,28 +191,13 @@ def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     from rtcore.dispatch import K_FRAMED_ARM
     f, s, i, info = L.layout(cfg, ctx, where)
     drv = FramedArmDriver(cfg, where)
-    drv.open()
-    try:
-        drv.configure()
-        flags, q, qd, tau = drv.enable()
-    except Exception:
-        drv.close()
-        raise
-    i[L.I_FD] = drv.sp.fileno()
+    flags, q, qd, tau = L.start(drv)
     i[L.I_DEV_FLAGS] = flags
     L.seed_state(s, i, q, qd, tau)
     info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=F.PROTOCOL_VERSION)
-    stage = Stage(where, K_FRAMED_ARM, f, s, i, keep=[drv], info=info)
-    stage.close = drv.close
-    stage.report = lambda: {f"{where}_device": L.device_report(stage.i)}
-    return stage
+    return L.device_stage(where, K_FRAMED_ARM, f, s, i, drv, info)
 
 
 def emergency_disable(cfg: FramedArmConfig) -> int:
-    """Open the port and send DISABLE (the parent calls this when the child died)."""
-    drv = FramedArmDriver(cfg)
-    try:
-        drv.open()
-    except ValueError:
-        return status.DEVICE_LOST
-    return drv.close()
+    """Send DISABLE (the parent calls this when the child died)."""
+    return L.emergency_disable(FramedArmDriver(cfg))

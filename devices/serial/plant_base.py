@@ -18,7 +18,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveFloat, model_validator
 
+from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.stage import Stage
 
 MODE_TORQUE = 0
 MODE_POSITION = 1
@@ -149,3 +151,33 @@ def device_report(i: np.ndarray) -> dict:
     return {"corrupt_frames": int(i[I_CORRUPT]), "states": int(i[I_STATES]),
             "missed_replies": int(i[I_MISSED]), "fault": int(i[I_FAULTED]),
             "device_flags": int(i[I_DEV_FLAGS])}
+
+
+def start(drv):
+    """The device lifecycle up to enable: open, configure, enable; the port is closed again if a
+    step fails. Returns what drv.enable() returns (the first measured state)."""
+    drv.open()
+    try:
+        drv.configure()
+        return drv.enable()
+    except Exception:
+        drv.close()
+        raise
+
+
+def device_stage(where: str, kind: int, f, s, i, drv, info: dict) -> Stage:
+    """The plant stage that owns drv's fd: disabled and closed after the loop, counters reported."""
+    i[I_FD] = drv.sp.fileno()
+    stage = Stage(where, kind, f, s, i, keep=[drv], info=info)
+    stage.close = drv.close
+    stage.report = lambda: {f"{where}_device": device_report(stage.i)}
+    return stage
+
+
+def emergency_disable(drv) -> int:
+    """Open the port and put the device in its safe state (the parent, when the child died)."""
+    try:
+        drv.open()
+    except ValueError:
+        return status.DEVICE_LOST
+    return drv.close()

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
-from rtcore.filters.sos import SOS_STATE, SOS_WIDTH, design_butter, sos_sample
+from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
 from rtcore.stage import Stage, bind_signal
 
 
