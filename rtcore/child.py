@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from rtcore import rt, shm
 from rtcore.config import SessionConfig
-from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, N_TIMING, STATE_FAILED,
+from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, CTRL_STOP, N_TIMING, STATE_FAILED,
                          STATE_READY, run_loop)
 from rtcore.pipeline import build
 from rtcore.session import compile_loop
@@ -29,9 +30,18 @@ def _write(path, obj):
     os.replace(tmp, path)
 
 
+def _stop_when_orphaned(ctrl, parent_pid: int, poll_s: float = 0.2) -> None:
+    """Ask the loop to stop once the parent is gone (kill -9): nobody drains the ring any more."""
+    while os.getppid() == parent_pid:
+        time.sleep(poll_s)
+    ctrl[CTRL_STOP] = 1
+
+
 def main(rundir: str, ctrl_path: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
+    threading.Thread(target=_stop_when_orphaned, args=(ctrl, os.getppid()), name="orphan-watch",
+                     daemon=True).start()
     with open(os.path.join(rundir, "config.json")) as fh:
         cfg = SessionConfig.model_validate(json.load(fh))
     config_path = cfg.session.name

@@ -58,6 +58,11 @@ def cmd_run(args) -> int:
     print(_final_lines(s, out))
     for m in outcome.messages:
         print(m)
+    try:
+        from rtcore import report
+        print(f"  report: {report.write(out)[1]}")
+    except Exception as e:  # a report problem never changes the session's exit code
+        print(f"  report: not written ({type(e).__name__}: {e})")
     return outcome.exit_code
 
 
@@ -101,8 +106,10 @@ def _add_family_commands(sub):
     from devices.emulators.cli import add_emulate_parser, add_ports_parser
     from devices.lsl.cli import add_source_parser, add_streams_parser
     from rtcore.decoders.calibrate_cli import add_calibrate_parser
+    from rtcore.replay_cli import add_replay_parser
+    from rtcore.report import add_report_parser
     for add in (add_streams_parser, add_source_parser, add_calibrate_parser, add_emulate_parser,
-                add_ports_parser):
+                add_ports_parser, add_replay_parser, add_report_parser):
         add(sub)
 
 

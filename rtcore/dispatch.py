@@ -12,6 +12,7 @@ from devices.lsl.inlet import lsl_inlet_step
 from devices.lsl.outlet import lsl_outlet_step
 from sims.users.emg import emg_user_step
 from sims.users.neural import neural_step
+from rtcore.replay import replay_step
 from rtcore.decoders.emg import emg_step
 from rtcore.decoders.kalman import kalman_step
 from sims.plants.cursor import cursor_step
@@ -27,6 +28,7 @@ K_LSL_INLET = 10
 K_LSL_OUTLET = 11
 K_SYNTH_NEURAL = 12
 K_SYNTH_EMG = 13
+K_REPLAY = 14
 # --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
 K_EMG = 30
 K_KALMAN = 31
@@ -69,6 +71,8 @@ def stage_step(kind, f, s, i, bus):
         return neural_step(f, s, i, bus)
     elif kind == K_SYNTH_EMG:
         return emg_user_step(f, s, i, bus)
+    elif kind == K_REPLAY:
+        return replay_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
     elif kind == K_EMG:
         return emg_step(f, s, i, bus)

@@ -32,8 +32,9 @@ FAMILIES = (
     "rtcore.stages.crash",
 )
 
-#: Signals not recorded by default (raw multi-sample blocks duplicate `input`).
-UNRECORDED = ("input_block",)
+#: Signals not recorded by default. None: input_block carries every input sample, which the XDF
+#: input stream and replay need (rtcore/xdf.py, rtcore/replay.py).
+UNRECORDED = ()
 
 
 @dataclass

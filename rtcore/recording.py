@@ -42,6 +42,39 @@ class TickRecorder:
             self.fh = None
 
 
+class Fanout:
+    """Several recorders behind one hook (ticks.f64 and session.xdf); rows and learning from them."""
+
+    def __init__(self, *recorders):
+        self.recorders = recorders
+
+    @property
+    def rows(self) -> int:
+        return self.recorders[0].rows
+
+    def open(self, columns: list, streams: list) -> None:
+        for r in self.recorders:
+            r.open(columns, streams)
+
+    def write(self, rows: np.ndarray) -> None:
+        for r in self.recorders:
+            r.write(rows)
+
+    def flush(self) -> None:
+        for r in self.recorders:
+            r.flush()
+
+    def close(self) -> None:
+        for r in self.recorders:
+            r.close()
+
+    def learning(self) -> dict:
+        out = {}
+        for r in self.recorders:
+            out.update(getattr(r, "learning", dict)())
+        return out
+
+
 def load(out_dir: str) -> dict:
     """{"columns": [...], "rows": [n, c], signal name: [n, width]} from a recorded session."""
     with open(os.path.join(out_dir, "ticks.json")) as fh:

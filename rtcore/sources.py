@@ -3,19 +3,22 @@
 A source writes `input` [n_ch] (latest sample), `input_block` [max_per_tick * n_ch] and
 `input_n` [1] (all samples of this tick, oldest first) and `input_time` [1].
 kinds: "lsl" (devices/lsl/inlet.py), "synthetic_emg" (sims/users/emg.py),
-"synthetic_neural" (sims/users/neural.py).
+"synthetic_neural" (sims/users/neural.py), "replay" (rtcore/replay.py: a recorded session.xdf).
 """
 from typing import Annotated, Union
 
 from pydantic import Field
 
 from devices.lsl import inlet
+from rtcore import replay
 from sims.users import emg, neural
 
-SourceConfig = Annotated[Union[inlet.LslSourceConfig, emg.SyntheticEmgConfig, neural.SyntheticNeuralConfig],
+SourceConfig = Annotated[Union[inlet.LslSourceConfig, emg.SyntheticEmgConfig, neural.SyntheticNeuralConfig,
+                               replay.ReplaySourceConfig],
                          Field(discriminator="kind")]
 
-BUILDERS = {"lsl": inlet.build, "synthetic_emg": emg.build, "synthetic_neural": neural.build}
+BUILDERS = {"lsl": inlet.build, "synthetic_emg": emg.build, "synthetic_neural": neural.build,
+            "replay": replay.build}
 
 
 def build(cfg, ctx):

@@ -1,0 +1,97 @@
+"""The replay source: recorded input samples fed back tick by tick (source kind "replay").
+
+`rtcore replay DIR/session.xdf` swaps the session's [source] for this stage and runs the rest of
+the recorded chain offline. Each tick it writes exactly what the recorded source wrote: the
+samples that arrived that tick into input_block (oldest first), their count into input_n, the
+newest into input (held when none arrived) and the recorded input_time. With the same config and
+seed every downstream stage sees bit-identical inputs, so the outputs are reproduced exactly.
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.configbase import Strict
+from rtcore.stage import Stage
+
+F_NCH, F_NT, F_HDR = 0, 1, 2  #: f = [n_ch, n_ticks, counts[n_ticks], input_time[n_ticks], samples[n, n_ch]]
+S_TICK, S_SAMPLE = 0, 1
+I_IN, I_BLOCK, I_N, I_TIME = 0, 1, 2, 3
+
+
+class ReplaySourceConfig(Strict):
+    """[source] kind = "replay": inputs from a recorded session.xdf."""
+
+    kind: Literal["replay"]
+    path: str = Field(description="the recorded session.xdf whose `input` stream is replayed")
+
+
+@njit(cache=True, nogil=True)
+def replay_step(f, s, i, bus):
+    """Write tick s[0]'s recorded samples to input_block/input_n/input/input_time; DURATION at the end."""
+    nch = int(f[F_NCH])
+    nt = int(f[F_NT])
+    t = int(s[S_TICK])
+    if t >= nt:
+        return status.DURATION
+    n = int(f[F_HDR + t])
+    bus[i[I_N]] = n
+    bus[i[I_TIME]] = f[F_HDR + nt + t]
+    base = F_HDR + 2 * nt + int(s[S_SAMPLE]) * nch
+    if i[I_BLOCK] >= 0:
+        for k in range(n * nch):
+            bus[i[I_BLOCK] + k] = f[base + k]
+    if n > 0:
+        for c in range(nch):
+            bus[i[I_IN] + c] = f[base + (n - 1) * nch + c]
+    s[S_SAMPLE] += n
+    s[S_TICK] = t + 1
+    return status.OK
+
+
+def recorded_inputs(rec: dict, where: str = "source.path"):
+    """(samples [n, n_ch], counts [ticks], input_time [ticks], labels, unit, max_per_tick) from xdf.load()."""
+    if "input" not in rec:
+        raise ValueError(f"{where}: the recording has no `input` stream; only sessions with a [source] replay")
+    st = rec["input"]
+    info = st["info"]
+    labels = [ch["label"][0] for ch in info["desc"][0]["channels"][0]["channel"]]
+    unit = info["desc"][0]["channels"][0]["channel"][0]["unit"][0]
+    meta = info["desc"][0]["rtcore"][0]
+    mx, per_tick = int(meta["max_per_tick"][0]), int(meta["per_tick"][0])
+    samples = np.asarray(st["time_series"], np.float64).reshape(-1, len(labels))
+    ticks = len(rec["timing"]["time_stamps"])
+    counts = (np.asarray(rec["input_n"]["time_series"], np.float64)[:, 0] if not per_tick and "input_n" in rec
+              else np.ones(ticks))
+    times = (np.asarray(rec["input_time"]["time_series"], np.float64)[:, 0] if "input_time" in rec
+             else np.zeros(ticks))
+    if counts.sum() != samples.shape[0] or counts.size != ticks:
+        raise ValueError(f"{where}: the recording's input ({samples.shape[0]} samples) does not match its "
+                         f"per-tick counts ({int(counts.sum())} over {counts.size} ticks); was it cut by a crash "
+                         f"mid-flush or did the ring drop rows?")
+    return samples, counts, times, labels, unit, (mx if not per_tick else 0)
+
+
+def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
+    """The replay stage; registers input, input_block, input_n, input_time as the recorded source did."""
+    from rtcore import xdf
+    from rtcore.dispatch import K_REPLAY
+    try:
+        rec = xdf.load(cfg.path)
+    except OSError as e:
+        raise ValueError(f"{where}.path: cannot read {cfg.path} ({e})") from None
+    samples, counts, times, labels, unit, mx = recorded_inputs(rec, f"{where}.path ({cfg.path})")
+    nch = len(labels)
+    i = np.full(4, -1, np.int64)
+    i[I_IN] = ctx.bus.add("input", nch, unit, labels).offset
+    if mx:
+        i[I_BLOCK] = ctx.bus.add("input_block", mx * nch, unit,
+                                 [f"{lab}@{r}" for r in range(mx) for lab in labels]).offset
+    i[I_N] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
+    i[I_TIME] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
+    f = np.concatenate([[nch, counts.size], counts, times, samples.ravel()])
+    return Stage(where, K_REPLAY, f, np.zeros(2), i,
+                 info={"kind": "replay", "path": cfg.path, "ticks": int(counts.size),
+                       "samples": int(samples.shape[0]), "n_channels": nch})

@@ -1,0 +1,257 @@
+"""Session recording as XDF (DIR/session.xdf), written by the supervising parent from ring rows.
+
+XDF (Kothe et al., sccn/xdf "Specifications", v1.0) is a chunked binary file: the magic
+"XDF:", then chunks [NumLengthBytes u8][Length][Tag u16][content], Length = 2 + len(content).
+Tags: 1 FileHeader, 2 StreamHeader, 3 Samples, 4 ClockOffset, 5 Boundary, 6 StreamFooter.
+
+Streams written (one per recorded bus signal group, all on the LSL/CLOCK_MONOTONIC time base):
+  input     every input sample (from input_block/input_n), stamped at the source's input_time
+            (LSL stamps already corrected to the local clock) or the tick time for in-process sources;
+  <signal>  every other recorded bus signal (command, state, prediction, spe, trial, ...), one
+            sample per tick, stamped at the tick's deadline (T0 + t_s), double64;
+  markers   the task's event codes as strings (irregular rate);
+  timing    wake_latency_us, compute_us per tick (float32).
+Each flush writes one Samples chunk per stream, a ClockOffset chunk per stream (offset 0: every
+stamp is already on this machine's clock) and a Boundary chunk, as one write followed by fsync-free
+flush, so a kill -9 of either process leaves a file pyxdf.load_xdf reads up to the last flush.
+close() writes the StreamFooters (first/last stamp, sample count, ring_dropped_rows).
+"""
+import io
+import os
+import struct
+import xml.sax.saxutils as sx
+
+import numpy as np
+
+from rtcore.loop import CTRL_RING_DROPPED, CTRL_T0_NS
+
+MAGIC = b"XDF:"
+FILE_HEADER, STREAM_HEADER, SAMPLES, CLOCK_OFFSET, BOUNDARY, STREAM_FOOTER = 1, 2, 3, 4, 5, 6
+#: The Boundary chunk's fixed 16-byte UUID (spec).
+BOUNDARY_UUID = bytes([0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F,
+                       0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4])
+#: Per-tick signals that are not their own stream (input is per sample, marker is a string stream).
+NOT_PER_TICK = ("input", "input_block", "marker")
+
+
+def varlen(n: int) -> bytes:
+    """XDF variable-length integer: [1|4|8 as u8][n as that many bytes, little endian]."""
+    if n < 256:
+        return struct.pack("<BB", 1, n)
+    if n < 2 ** 32:
+        return struct.pack("<BI", 4, n)
+    return struct.pack("<BQ", 8, n)
+
+
+def chunk(tag: int, content: bytes) -> bytes:
+    return varlen(len(content) + 2) + struct.pack("<H", tag) + content
+
+
+def numeric_samples(stream_id: int, stamps: np.ndarray, values: np.ndarray, dtype: str) -> bytes:
+    """A Samples chunk of numeric samples, each with its 8-byte timestamp. values: [n, n_ch]."""
+    n, nch = values.shape
+    rec = np.zeros(n, dtype=[("tsb", "u1"), ("ts", "<f8"), ("v", dtype, (nch,))])
+    rec["tsb"], rec["ts"], rec["v"] = 8, stamps, values
+    return chunk(SAMPLES, struct.pack("<I", stream_id) + varlen(n) + rec.tobytes())
+
+
+def string_samples(stream_id: int, stamps, texts) -> bytes:
+    """A Samples chunk of single-channel string samples with timestamps."""
+    body = io.BytesIO()
+    for t, s in zip(stamps, texts):
+        b = s.encode()
+        body.write(struct.pack("<Bd", 8, t) + varlen(len(b)) + b)
+    return chunk(SAMPLES, struct.pack("<I", stream_id) + varlen(len(texts)) + body.getvalue())
+
+
+def _xml(tag: str, inner) -> str:
+    if isinstance(inner, dict):
+        return f"<{tag}>" + "".join(_xml(k, v) for k, v in inner.items()) + f"</{tag}>"
+    if isinstance(inner, list):  # repeated child elements: [(tag, inner), ...]
+        return f"<{tag}>" + "".join(_xml(k, v) for k, v in inner) + f"</{tag}>"
+    return f"<{tag}>{sx.escape(str(inner))}</{tag}>"
+
+
+class _Stream:
+    def __init__(self, sid, name, stype, labels, units, rate, fmt, desc=None):
+        self.sid, self.name, self.labels, self.fmt = sid, name, labels, fmt
+        self.first, self.last, self.count = None, None, 0
+        channels = [("channel", {"label": lab, "unit": u}) for lab, u in zip(labels, units)]
+        info = {"name": name, "type": stype, "channel_count": len(labels), "nominal_srate": repr(float(rate)),
+                "channel_format": fmt, "source_id": f"rtcore.{name}", "created_at": "0",
+                "desc": [("channels", channels)] + list((desc or {}).items())}
+        self.header = chunk(STREAM_HEADER, struct.pack("<I", sid) + ('<?xml version="1.0"?>' + _xml("info", info)).encode())
+
+    def seen(self, stamps):
+        if len(stamps):
+            self.first = float(stamps[0]) if self.first is None else self.first
+            self.last = float(stamps[-1])
+            self.count += len(stamps)
+
+    def footer(self, extra: dict) -> bytes:
+        info = {"first_timestamp": repr(self.first or 0.0), "last_timestamp": repr(self.last or 0.0),
+                "sample_count": self.count, "clock_offsets": [("offset", {"time": repr(self.last or 0.0), "value": "0.0"})]}
+        info.update(extra)
+        return chunk(STREAM_FOOTER, struct.pack("<I", self.sid) + ('<?xml version="1.0"?>' + _xml("info", info)).encode())
+
+
+class XdfRecorder:
+    """The XDF recording hook: open(columns, streams), write(rows), flush(), close().
+
+    cfg: the SessionConfig (session name, loop and source rate, config text in the file header).
+    ctrl: the shared control block (first deadline T0 for the time base, ring_dropped_rows), or None
+    (offline: T0 = 0). Also accumulates |SPE| per trial for the summary's learning figures.
+    """
+
+    def __init__(self, out_dir: str, cfg, ctrl=None, file_name: str = "session.xdf"):
+        self.path = os.path.join(out_dir, file_name)
+        self.cfg, self.ctrl = cfg, ctrl
+        self.fh = None
+        self.t0 = None
+        self.pending = []
+        self.rows = 0
+        self.spe_sum, self.spe_n = np.zeros(0), np.zeros(0)
+
+    def open(self, columns: list, streams: list) -> None:
+        from rtcore import config as config_mod
+        cfg = self.cfg
+        self.columns = columns
+        self.sig = {name: (first, list(labels), unit) for name, unit, labels, first in streams}
+        src = cfg.source
+        self.lsl_time = src is not None and src.kind == "lsl"
+        self.src_rate = float(getattr(src, "rate_hz", 0.0) or 0.0) if src is not None else 0.0
+        rate = cfg.loop.rate_hz
+        self.streams, sid = [], 1
+        self.tick_streams = []
+        if "input" in self.sig:
+            first, labels, unit = self.sig["input"]
+            self.block = "input_block" in self.sig and "input_n" in self.sig
+            mx = len(self.sig["input_block"][1]) // len(labels) if self.block else 1
+            self.input = _Stream(sid, "input", "input", labels, [unit] * len(labels), self.src_rate or rate,
+                                 "double64", {"rtcore": {"max_per_tick": mx, "source_kind": src.kind if src else "",
+                                                         "per_tick": int(not self.block)}})
+            self.streams.append(self.input)
+            sid += 1
+        else:
+            self.input = None
+        for name, (first, labels, unit) in self.sig.items():
+            if name in NOT_PER_TICK:
+                continue
+            st = _Stream(sid, name, "rtcore", labels, [unit] * len(labels), rate, "double64")
+            self.tick_streams.append((st, first))
+            self.streams.append(st)
+            sid += 1
+        self.markers = _Stream(sid, "markers", "Markers", ["marker"], ["code"], 0.0, "string")
+        self.timing = _Stream(sid + 1, "timing", "rtcore.timing", ["wake_latency_us", "compute_us"], ["us", "us"],
+                              rate, "float32")
+        self.streams += [self.markers, self.timing]
+        head = {"version": "1.0", "datetime": "", "rtcore": {"session": cfg.session.name, "rate_hz": rate,
+                                                              "config_toml": config_mod.dump(cfg)}}
+        self.fh = open(self.path, "wb")
+        self._emit(MAGIC + chunk(FILE_HEADER, ('<?xml version="1.0"?>' + _xml("info", head)).encode())
+                   + b"".join(st.header for st in self.streams))
+
+    def _emit(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.fh.flush()
+
+    def write(self, rows: np.ndarray) -> None:
+        if rows.size:
+            self.pending.append(np.array(rows, dtype=np.float64, copy=True))
+            self.rows += rows.shape[0]
+
+    def _base(self) -> float:
+        if self.t0 is None:
+            self.t0 = float(self.ctrl[CTRL_T0_NS]) * 1e-9 if self.ctrl is not None else 0.0
+        return self.t0
+
+    def flush(self) -> None:
+        if self.fh is None or not self.pending:
+            return
+        rows = np.concatenate(self.pending)
+        self.pending = []
+        stamps = self._base() + rows[:, 1]
+        out = [self._input_chunk(rows, stamps)] if self.input is not None else []
+        for st, first in self.tick_streams:
+            st.seen(stamps)
+            out.append(numeric_samples(st.sid, stamps, rows[:, first:first + len(st.labels)], "<f8"))
+        self._learning(rows)
+        if "marker" in self.sig:
+            col = rows[:, self.sig["marker"][0]]
+            hit = np.nonzero(col)[0]
+            if hit.size:
+                from sims.paradigms.markers import NAMES
+                self.markers.seen(stamps[hit])
+                out.append(string_samples(self.markers.sid, stamps[hit],
+                                          [NAMES.get(int(col[k]), str(int(col[k]))) for k in hit]))
+        self.timing.seen(stamps)
+        out.append(numeric_samples(self.timing.sid, stamps, rows[:, 2:4], "<f4"))
+        for st in self.streams:
+            if st.last is not None:
+                out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, st.last, 0.0)))
+        out.append(chunk(BOUNDARY, BOUNDARY_UUID))
+        self._emit(b"".join(c for c in out if c))
+
+    def _input_chunk(self, rows, stamps) -> bytes:
+        first, labels, _unit = self.sig["input"]
+        nch = len(labels)
+        times = stamps
+        if "input_time" in self.sig:
+            t_in = rows[:, self.sig["input_time"][0]]
+            times = t_in if self.lsl_time else self._base() + t_in
+        if not self.block:
+            values, t = rows[:, first:first + nch], times
+        else:
+            b0 = self.sig["input_block"][0]
+            mx = len(self.sig["input_block"][1]) // nch
+            n = rows[:, self.sig["input_n"][0]].astype(np.int64)
+            blocks = rows[:, b0:b0 + mx * nch].reshape(-1, mx, nch)
+            keep = np.arange(mx)[None, :] < n[:, None]
+            values = blocks[keep]
+            age = (n[:, None] - 1 - np.arange(mx)[None, :]) / (self.src_rate or self.cfg.loop.rate_hz)
+            t = (times[:, None] - age)[keep]
+        if not len(t):
+            return b""
+        self.input.seen(t)
+        return numeric_samples(self.input.sid, t, values, "<f8")
+
+    def _learning(self, rows) -> None:
+        """Accumulate the mean |SPE| (position components) per trial index."""
+        if "spe" not in self.sig or "trial" not in self.sig:
+            return
+        f = self.sig["spe"][0]
+        w = min(2, len(self.sig["spe"][1]))
+        mag = np.linalg.norm(rows[:, f:f + w], axis=1)
+        trial = rows[:, self.sig["trial"][0]].astype(np.int64)
+        ok = (trial >= 0) & np.isfinite(mag)
+        m = int(trial[ok].max()) + 1 if ok.any() else 0
+        if m > self.spe_sum.size:
+            self.spe_sum = np.pad(self.spe_sum, (0, m - self.spe_sum.size))
+            self.spe_n = np.pad(self.spe_n, (0, m - self.spe_n.size))
+        self.spe_sum += np.bincount(trial[ok], mag[ok], self.spe_sum.size)
+        self.spe_n += np.bincount(trial[ok], None, self.spe_n.size)
+
+    def learning(self) -> dict:
+        """{"spe_per_trial_m": [...], ...}: mean |SPE| (m) per trial, for summary.json."""
+        with np.errstate(invalid="ignore"):
+            per = self.spe_sum / self.spe_n
+        vals = [None if not np.isfinite(v) else round(float(v), 9) for v in per]
+        return {"spe_per_trial_m": vals} if vals else {}
+
+    def close(self) -> None:
+        if self.fh is None:
+            return
+        self.flush()
+        dropped = int(self.ctrl[CTRL_RING_DROPPED]) if self.ctrl is not None else 0
+        self._emit(b"".join(st.footer({"ring_dropped_rows": dropped}) for st in self.streams))
+        self.fh.close()
+        self.fh = None
+
+
+def load(path: str) -> dict:
+    """{stream name: pyxdf stream dict} of a session.xdf (no clock sync or dejitter: stamps as written)."""
+    import pyxdf
+    streams, header = pyxdf.load_xdf(path, synchronize_clocks=False, dejitter_timestamps=False)
+    out = {s["info"]["name"][0]: s for s in streams}
+    out["_header"] = header
+    return out
