@@ -40,7 +40,8 @@ def _stop_when_orphaned(ctrl, parent_pid: int, poll_s: float = 0.2) -> None:
 def main(rundir: str, ctrl_path: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
-    threading.Thread(target=_stop_when_orphaned, args=(ctrl, os.getppid()), name="orphan-watch",
+    parent_pid = os.getppid()
+    threading.Thread(target=_stop_when_orphaned, args=(ctrl, parent_pid), name="orphan-watch",
                      daemon=True).start()
     with open(os.path.join(rundir, "config.json")) as fh:
         cfg = SessionConfig.model_validate(json.load(fh))
@@ -83,6 +84,8 @@ def main(rundir: str, ctrl_path: str) -> int:
         pipe.close()
     _write(os.path.join(rundir, "child_done.json"), {
         "exit_code": int(code), "exit_stage": int(ctrl[CTRL_EXIT_STAGE]), "reports": pipe.reports()})
+    if os.getppid() != parent_pid:  # orphaned: the parent cannot remove the shared memory any more
+        shm.remove(ring_path, counts_path, ctrl_path)
     return 0
 
 

@@ -12,7 +12,7 @@ import tomllib
 import numpy as np
 
 #: Engine outputs compared against the recording after a replay.
-COMPARED = ("command", "intent", "state", "prediction", "estimate", "spe")
+COMPARED = ("command", "intent", "state", "prediction", "estimate", "spe", "purkinje_norm")
 
 
 def replay_config(xdf_path: str, rec: dict, config_path: str | None = None):

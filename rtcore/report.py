@@ -95,6 +95,11 @@ def _spe(ax, rec):
     step = max(1, mag.size // 4000)
     ax.plot(t[::step], mag[::step], lw=0.6)
     _shade_blocks(ax, rec)
+    tw, wn = _series(rec, "purkinje_norm")
+    if tw is not None:
+        ax2 = ax.twinx()
+        ax2.plot(tw[::step], wn[::step, 0], color="tab:red", lw=0.8)
+        ax2.set_ylabel("Purkinje ||W|| (red)")
     ax.set_title("SPE over time")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("|SPE| position (mm)")

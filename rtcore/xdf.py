@@ -110,7 +110,8 @@ class XdfRecorder:
         self.t0 = None
         self.pending = []
         self.rows = 0
-        self.spe_sum, self.spe_n = np.zeros(0), np.zeros(0)
+        self.spe = {1: (np.zeros(0), np.zeros(0)), 2: (np.zeros(0), np.zeros(0))}  # by trial col: (sum, n)
+        self.w_norm = None
 
     def open(self, columns: list, streams: list) -> None:
         from rtcore import config as config_mod
@@ -137,7 +138,7 @@ class XdfRecorder:
         for name, (first, labels, unit) in self.sig.items():
             if name in NOT_PER_TICK:
                 continue
-            st = _Stream(sid, name, "rtcore", labels, [unit] * len(labels), rate, "double64")
+            st = _Stream(sid, name, "learning" if name == "purkinje_norm" else "rtcore", labels, [unit] * len(labels), rate, "double64")
             self.tick_streams.append((st, first))
             self.streams.append(st)
             sid += 1
@@ -216,27 +217,34 @@ class XdfRecorder:
         return numeric_samples(self.input.sid, t, values, "<f8")
 
     def _learning(self, rows) -> None:
-        """Accumulate the mean |SPE| (position components) per trial index."""
+        """Accumulate the mean |SPE| (position components) per trial and per block; the last ||W||."""
+        if "purkinje_norm" in self.sig:
+            self.w_norm = float(rows[-1, self.sig["purkinje_norm"][0]])
         if "spe" not in self.sig or "trial" not in self.sig:
             return
         f = self.sig["spe"][0]
         w = min(2, len(self.sig["spe"][1]))
         mag = np.linalg.norm(rows[:, f:f + w], axis=1)
-        trial = rows[:, self.sig["trial"][0]].astype(np.int64)
-        ok = (trial >= 0) & np.isfinite(mag)
-        m = int(trial[ok].max()) + 1 if ok.any() else 0
-        if m > self.spe_sum.size:
-            self.spe_sum = np.pad(self.spe_sum, (0, m - self.spe_sum.size))
-            self.spe_n = np.pad(self.spe_n, (0, m - self.spe_n.size))
-        self.spe_sum += np.bincount(trial[ok], mag[ok], self.spe_sum.size)
-        self.spe_n += np.bincount(trial[ok], None, self.spe_n.size)
+        for col, (total, count) in self.spe.items():
+            idx = rows[:, self.sig["trial"][0] + col - 1].astype(np.int64)
+            ok = (idx >= 0) & np.isfinite(mag)
+            m = max(int(idx[ok].max()) + 1 if ok.any() else 0, total.size)
+            total = np.pad(total, (0, m - total.size)) + np.bincount(idx[ok], mag[ok], m)
+            count = np.pad(count, (0, m - count.size)) + np.bincount(idx[ok], None, m)
+            self.spe[col] = (total, count)
 
     def learning(self) -> dict:
-        """{"spe_per_trial_m": [...], ...}: mean |SPE| (m) per trial, for summary.json."""
-        with np.errstate(invalid="ignore"):
-            per = self.spe_sum / self.spe_n
-        vals = [None if not np.isfinite(v) else round(float(v), 9) for v in per]
-        return {"spe_per_trial_m": vals} if vals else {}
+        """Learning figures for summary.json: mean |SPE| (m) per trial and per block, final ||W||."""
+        out = {}
+        for col, key in ((1, "spe_per_trial_m"), (2, "spe_per_block_m")):
+            total, count = self.spe[col]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per = total / count
+            if per.size:
+                out[key] = [None if not np.isfinite(v) else round(float(v), 9) for v in per]
+        if self.w_norm is not None:
+            out["purkinje_norm_final"] = self.w_norm
+        return out
 
     def close(self) -> None:
         if self.fh is None:

@@ -29,7 +29,7 @@ def test_pyxdf_reads_every_stream_with_its_channels(session, rec):
     s = summary(session)
     ticks = s["ticks"]
     expect = {"command": 2, "state": 4, "prediction": 4, "spe": 4, "feedback": 4, "estimate": 4, "trial": 3,
-              "target": 2, "input_n": 1, "input_time": 1, "hold": 1, "timing": 2, "input": 4}
+              "target": 2, "input_n": 1, "input_time": 1, "hold": 1, "timing": 2, "input": 4, "purkinje_norm": 2}
     for name, nch in expect.items():
         info = rec[name]["info"]
         assert int(info["channel_count"][0]) == nch, name
@@ -56,6 +56,8 @@ def test_summary_has_trials_and_learning_figures(session):
     assert s["task"]["n_done"] >= 1 and len(s["task"]["trials"]["perp_error_m"]) == s["task"]["n_done"]
     spe = s["learning"]["spe_per_trial_m"]
     assert len(spe) >= s["task"]["n_done"] and all(v is None or 0 <= v < 0.5 for v in spe)
+    assert len(s["learning"]["spe_per_block_m"]) >= 1
+    assert s["learning"]["purkinje_norm_final"] > 0  # the forward model learned during the reaches
 
 
 def test_replay_reproduces_the_recorded_outputs_exactly(session, rec):
@@ -63,7 +65,7 @@ def test_replay_reproduces_the_recorded_outputs_exactly(session, rec):
     r = run_cli("replay", session / "session.xdf", "--out", out)
     assert r.returncode == 0, r.stdout + r.stderr
     diffs = json.load(open(out / "summary.json"))["replay_max_abs_diff"]
-    assert set(diffs) >= {"command", "state", "prediction", "spe"}
+    assert set(diffs) >= {"command", "state", "prediction", "spe", "purkinje_norm"}
     assert all(d == 0.0 for d in diffs.values()), diffs
     from rtcore import xdf
     again = xdf.load(str(out / "session.xdf"))

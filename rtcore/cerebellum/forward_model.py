@@ -25,7 +25,8 @@ Per tick k (after the plant, the observe stage and the feedback delay line):
    without the trace it uses phi[k], which fails for signals faster than about 1/(4 D dt_s).
    NLMS or RLS (purkinje.py), bounded; weights leak with weight_retention_tau_s if set.
 
-Signals: reads `command` [n_u], `feedback` [n_x]; writes `prediction`, `estimate`, `spe` [n_x].
+Signals: reads `command` [n_u], `feedback` [n_x]; writes `prediction`, `estimate`, `spe` [n_x] and
+`purkinje_norm` [2]: ||W||_F and its change this tick (the learning trace the recording keeps).
 """
 from typing import Literal
 
@@ -70,9 +71,9 @@ class ForwardModelConfig(Strict):
 
 # i layout: bus offsets and sizes, flags, s offsets, state; then per-channel delays
 (I_U, I_NU, I_Y, I_NX, I_PRED, I_EST, I_SPE, I_NB, I_ORDER, I_NIN, I_NF, I_MOSSY_STATE, I_RING, I_DLEARN,
- I_PREDICT, I_LEARN, I_TRACE, I_RULE, I_LAG, I_COUNT,
+ I_PREDICT, I_LEARN, I_TRACE, I_RULE, I_LAG, I_COUNT, I_WNORM,
  S_G, S_PHI, S_W, S_P, S_PX, S_MOSSY, S_Z, S_E, S_XM, S_XM1, S_PCUR, S_XHAT,
- S_RP, S_RPHI, S_RU, S_RY, S_RE, I_DELAYS) = range(38)
+ S_RP, S_RPHI, S_RU, S_RY, S_RE, I_DELAYS) = range(39)
 # f layout: scalars, then Ad, Bd, Phi, basis decay a, mossy scale
 (F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_KAPPA, F_LAM, F_P_TRACE_MAX, F_LEAK, F_P0, F_AD) = range(10)
 RULE_NLMS, RULE_RLS = 0, 1
@@ -204,6 +205,12 @@ def forward_model_step(f, s, i, bus):
         for q in range(n_x * n_f):
             W[q] *= leak
     i[I_COUNT] = k + 1
+    w2 = 0.0
+    for q in range(n_x * n_f):
+        w2 += W[q] * W[q]
+    wn = np.sqrt(w2)
+    bus[i[I_WNORM] + 1] = wn - bus[i[I_WNORM]]
+    bus[i[I_WNORM]] = wn
     return status.OK
 
 
@@ -218,7 +225,7 @@ def _per_channel(value, n_x: int, key: str, labels) -> np.ndarray:
 
 def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_learning_gain: float = 1.0,
           retention: float = 1.0, estimate_lag_s: float = 0.0, where: str = "forward_model") -> Stage:
-    """The forward model on `command` and `feedback`; registers `prediction`, `estimate`, `spe`.
+    """The forward model on `command` and `feedback`; registers `prediction`, `estimate`, `spe`, `purkinje_norm`.
 
     feedback_delay_ticks (n_x,): the delay line's per-channel delay, assumed unless cfg.delay_s is set.
     spe_learning_gain multiplies the learning rate, retention multiplies weight_retention_tau_s,
@@ -266,9 +273,10 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     pred = ctx.bus.add("prediction", n_x, y.unit, [f"prediction_{lab}" for lab in state_labels])
     est = ctx.bus.add("estimate", n_x, y.unit, [f"estimate_{lab}" for lab in state_labels])
     spe = ctx.bus.add("spe", n_x, y.unit, [f"spe_{lab}" for lab in state_labels])
+    wnorm = ctx.bus.add("purkinje_norm", 2, "a.u.", ["w_norm", "w_change"])
     head = [u.offset, n_u, y.offset, n_x, pred.offset, est.offset, spe.offset, n_b, order, n_in, n_f,
             int(cfg.mossy_state), R, D, int(cfg.predict), int(cfg.learn), int(cfg.eligibility_trace),
-            RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag, 0]
+            RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag, 0, wnorm.offset]
     i = np.concatenate([head, offs[:-1], delays]).astype(np.int64)
     assert len(head) + len(sizes) == I_DELAYS
     return Stage(where, K_FORWARD_MODEL, f, s, i,
