@@ -20,8 +20,9 @@ from rtcore import companions, shm, status
 from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_RING_READ,
                          CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
-from rtcore.recording import TickRecorder
+from rtcore.recording import Fanout, TickRecorder
 from rtcore.summary import summarize
+from rtcore.xdf import XdfRecorder
 
 READY_TIMEOUT_S = 900.0  # first compile of the whole engine on a slow machine
 STOP_GRACE_S = 5.0
@@ -87,7 +88,7 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
     cleanup = [ctrl_path]
     stop_requested = False
     hung = False
-    recorder = TickRecorder(out_dir)
+    recorder = Fanout(TickRecorder(out_dir), XdfRecorder(out_dir, cfg, ctrl))
     drain = None
     viewer = None
     from rtcore.terminal import StatusView
@@ -144,7 +145,7 @@ def _wait_ready(child, ctrl, out_dir):
 
 def _watch(cfg, child, ctrl, drain, recorder, view_status):
     """Drain, display and supervise until the child exits. Returns (hung, stop_requested)."""
-    flush_every = cfg.record.flush_s
+    flush_every = min(cfg.record.flush_s, 1.0)  # session.xdf loads up to the last flush after a kill -9
     last_flush = time.monotonic()
     last_ticks, last_progress = -1, time.monotonic()
     stop_requested = False
@@ -217,6 +218,8 @@ def _outcome(cfg, out_dir, ctrl, ready, drain, child, code, hung, stop_requested
                         exit_text=exit_text, extra=(done or {}).get("reports"))
     summary["recorded_rows"] = drain.recorder.rows if drain is not None else 0
     summary["child_exit"] = _describe_exit(code)
+    if drain is not None:
+        summary["learning"] = drain.recorder.learning()
     return summary, 0 if summary["ok"] else 1
 
 
