@@ -59,8 +59,10 @@ def figure(run_dir: str):
     _learning_curve(fig.add_subplot(grid[0, 0]), task, blocks)
     _spe(fig.add_subplot(grid[0, 1]), rec)
     _timing(fig.add_subplot(grid[0, 2]), rec, summary)
+    tr = task.get("trials") or {}
+    catch = {int(n) for n, c in zip(tr.get("trial", []), tr.get("catch", [])) if c}
     for k in range(n_paths):
-        _paths(fig.add_subplot(grid[1, k]), rec, blocks, k)
+        _paths(fig.add_subplot(grid[1, k]), rec, blocks, k, catch)
     if max(3, n_paths) > n_paths:
         _decoder(fig.add_subplot(grid[1, n_paths:]), task)
     return fig
@@ -78,7 +80,7 @@ def _learning_curve(ax, task, blocks):
         sel = trial[block == b]
         if sel.size:
             ax.axvspan(sel.min() - 0.5, sel.max() + 0.5, color=BLOCK_COLORS[b % len(BLOCK_COLORS)], zorder=0)
-            ax.text(sel.mean(), 1.0, name, ha="center", va="bottom", transform=ax.get_xaxis_transform())
+            ax.text(sel.mean(), 0.98, name, ha="center", va="top", transform=ax.get_xaxis_transform())
     ax.plot(trial[~catch], err[~catch], "o-", ms=3, label="reach")
     ax.plot(trial[catch], err[catch], "rx", label="catch")
     ax.set_title("Learning curve")
@@ -116,7 +118,7 @@ def _shade_blocks(ax, rec):
         ax.axvspan(t[a], t[b], color=BLOCK_COLORS[int(block[a]) % len(BLOCK_COLORS)], zorder=0)
 
 
-def _paths(ax, rec, blocks, b):
+def _paths(ax, rec, blocks, b, catch=frozenset()):
     title = f"Hand paths: {blocks[b]}" if blocks else "Hand paths"
     ts, state = _series(rec, "state")
     tt, trial = _series(rec, "trial")
@@ -124,20 +126,25 @@ def _paths(ax, rec, blocks, b):
         return _empty(ax, title, "no hand state / trials recorded")
     idx = trial[:, 0].astype(int)
     in_block = np.unique(idx[trial[:, 1] == b])
-    early, late = in_block[:3], in_block[-3:]
-    for trials, color, label in ((early, "tab:orange", "early"), (late, "tab:blue", "late")):
+    caught = np.array([n for n in in_block if n in catch], int)
+    in_block = np.setdiff1d(in_block, caught)
+    half = in_block.size // 2
+    early, late = in_block[:min(3, half)], in_block[max(half, in_block.size - 3):]
+    for trials, style, label in ((early, "-", "early"), (late, "-", "late"), (caught, "--", "catch")):
+        color = {"early": "tab:orange", "late": "tab:blue", "catch": "tab:red"}[label]
         for k, n in enumerate(trials):
             sel = idx == n
-            ax.plot(state[sel, 0] * 100, state[sel, 1] * 100, color=color, lw=0.8,
+            ax.plot(state[sel, 0] * 100, state[sel, 1] * 100, style, color=color, lw=0.8,
                     label=label if k == 0 else None)
     _, tgt = _series(rec, "target")
-    if tgt is not None:
-        ax.plot(tgt[:, 0] * 100, tgt[:, 1] * 100, "k+", ms=8)
+    if tgt is not None and tgt.shape[0] == idx.size:
+        shown = tgt[trial[:, 1] == b]
+        ax.plot(shown[:, 0] * 100, shown[:, 1] * 100, "k+", ms=8)
     ax.set_title(title)
     ax.set_xlabel("x (cm)")
     ax.set_ylabel("y (cm)")
     ax.set_aspect("equal", adjustable="datalim")
-    if in_block.size:
+    if in_block.size or caught.size:
         ax.legend(loc="upper right", fontsize=8)
     else:
         ax.text(0.5, 0.5, "block not reached", ha="center", va="center", transform=ax.transAxes, color="gray")
