@@ -80,3 +80,17 @@ def test_run_writes_a_report_with_every_panel(session):
     titles = [ax.get_title() for ax in report.figure(str(session)).axes]
     for want in ("Learning curve", "SPE over time", "Timing", "Hand paths: baseline", "Decoder performance"):
         assert any(t.startswith(want) for t in titles), (want, titles)
+
+
+def test_replay_through_a_new_decoder_changes_only_what_follows_it(session, tmp_path):
+    # a lab re-decodes old data: same recorded EMG, half the decoder gain -> smaller commands
+    cfg = tmp_path / "half_gain.toml"
+    cfg.write_text((session / "config.toml").read_text().replace("torque_gain_nm = 8.0", "torque_gain_nm = 4.0"))
+    assert "torque_gain_nm = 4.0" in cfg.read_text()
+    out = tmp_path / "redecoded"
+    r = run_cli("replay", session / "session.xdf", "--config", cfg, "--out", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    from rtcore import xdf
+    old, new = xdf.load(str(session / "session.xdf")), xdf.load(str(out / "session.xdf"))
+    np.testing.assert_array_equal(new["input"]["time_series"], old["input"]["time_series"])
+    assert np.abs(np.asarray(new["command"]["time_series"]) - old["command"]["time_series"]).max() > 1e-3
