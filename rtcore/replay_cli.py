@@ -1,4 +1,5 @@
-"""`rtcore replay DIR/session.xdf`: the recorded inputs through the same pipeline, offline.
+"""`rtcore replay DIR/session.xdf`: the recorded inputs through the same pipeline, offline
+(or, with --lsl NAME, published in real time as an LSL stream: rtcore/replay_lsl.py).
 
 The config is the recorded one (embedded in the XDF file header) unless --config names another
 (e.g. a new decoder). Its [source] becomes kind "replay" and the session lasts as many ticks as
@@ -70,10 +71,18 @@ def add_replay_parser(sub):
     p.add_argument("xdf", help="recorded DIR/session.xdf")
     p.add_argument("--config", help="session config to replay through (default: the recorded one)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: DIR/replay)")
+    p.add_argument("--lsl", metavar="NAME", help="instead: publish the recorded inputs in real time as LSL stream NAME")
+    p.add_argument("--speed", type=float, default=1.0, help="with --lsl: playback speed factor (default 1)")
+    p.add_argument("--wait-s", type=float, default=30.0, help="with --lsl: wait this long for a consumer, s")
     p.set_defaults(handler=cmd_replay)
 
 
 def cmd_replay(args) -> int:
+    if args.lsl:
+        from rtcore.replay_lsl import stream_inputs
+        n = stream_inputs(args.xdf, args.lsl, args.speed, args.wait_s, announce=lambda m: print(m, flush=True))
+        print(f"pushed {n} samples")
+        return 0
     r = replay(args.xdf, args.config, args.out)
     print(f"replayed {r['ticks']} ticks into {r['out']}")
     for name, d in r["max_abs_diff"].items():

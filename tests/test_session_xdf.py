@@ -1,12 +1,15 @@
 """A supervised session leaves session.xdf (spec-conformant, read by pyxdf), a report, and a
 recording whose replay through the same config and seed reproduces every output to the bit."""
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from enginecli import run_cli, summary
+from enginecli import RTCORE, run_cli, summary
+from lsl_helpers import unique
 
 BENCH = str(Path(__file__).resolve().parent.parent / "configs/bench/tick.toml")
 
@@ -94,3 +97,27 @@ def test_replay_through_a_new_decoder_changes_only_what_follows_it(session, tmp_
     old, new = xdf.load(str(session / "session.xdf")), xdf.load(str(out / "session.xdf"))
     np.testing.assert_array_equal(new["input"]["time_series"], old["input"]["time_series"])
     assert np.abs(np.asarray(new["command"]["time_series"]) - old["command"]["time_series"]).max() > 1e-3
+
+
+def test_replay_as_an_lsl_outlet_sends_the_recorded_samples(session, rec):
+    import pylsl
+    name = unique("replay")
+    p = subprocess.Popen(RTCORE + ["replay", str(session / "session.xdf"), "--lsl", name, "--speed", "4"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        found = pylsl.resolve_byprop("name", name, timeout=30)
+        assert found, p.stdout.readline()
+        inlet = pylsl.StreamInlet(found[0])
+        assert inlet.info().channel_count() == 4 and inlet.info().nominal_srate() == 2000.0
+        want = np.asarray(rec["input"]["time_series"])
+        got = []
+        t_end = time.monotonic() + 30
+        while sum(len(c) for c in got) < want.shape[0] and time.monotonic() < t_end:
+            chunk, _ = inlet.pull_chunk(timeout=0.5)
+            if chunk:
+                got.append(np.asarray(chunk))
+        np.testing.assert_array_equal(np.concatenate(got), want)
+        assert p.wait(30) == 0
+    finally:
+        p.kill()
+        p.wait()
