@@ -1,9 +1,10 @@
-"""Tick recording in the parent: every ring row appended to DIR/ticks.f64, flushed often.
+"""Named per-tick arrays of a recorded session, rebuilt from DIR/session.xdf.
 
-ticks.json holds the columns and the signal streams (name, unit, labels, first column), so
-`load(DIR)` returns named arrays. A crash of either process keeps everything up to the last
-flush. This is the recording hook: a Recorder has open(columns, streams), write(rows), flush(),
-close(); the XDF recorder plugs in beside it.
+The parent records each session once, as XDF (rtcore/xdf.py). `load(DIR)` turns the file back
+into the ring's per-tick rows: the timing stream gives tick, t_s, wake latency and compute; every
+bus signal's stream its columns; `input` and `input_block` are rebuilt from the per-sample input
+stream and `input_n` (a slot holds its value until a sample overwrites it, as on the bus); `marker`
+from the marker stream. Everything up to the last flush loads after a crash of either process.
 """
 import json
 import os
@@ -11,78 +12,54 @@ import os
 import numpy as np
 
 
-class TickRecorder:
-    """Append-only float64 rows plus a JSON header."""
-
-    def __init__(self, out_dir: str):
-        self.path = os.path.join(out_dir, "ticks.f64")
-        self.header_path = os.path.join(out_dir, "ticks.json")
-        self.fh = None
-        self.rows = 0
-
-    def open(self, columns: list, streams: list) -> None:
-        with open(self.header_path, "w") as fh:
-            json.dump({"columns": columns,
-                       "streams": [{"name": n, "unit": u, "labels": list(lab), "first_column": c}
-                                   for n, u, lab, c in streams]}, fh, indent=1)
-        self.fh = open(self.path, "wb")
-
-    def write(self, rows: np.ndarray) -> None:
-        if rows.size:
-            self.fh.write(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
-            self.rows += rows.shape[0]
-
-    def flush(self) -> None:
-        if self.fh:
-            self.fh.flush()
-
-    def close(self) -> None:
-        if self.fh:
-            self.fh.close()
-            self.fh = None
-
-
-class Fanout:
-    """Several recorders behind one hook (ticks.f64 and session.xdf); rows and learning from them."""
-
-    def __init__(self, *recorders):
-        self.recorders = recorders
-
-    @property
-    def rows(self) -> int:
-        return self.recorders[0].rows
-
-    def open(self, columns: list, streams: list) -> None:
-        for r in self.recorders:
-            r.open(columns, streams)
-
-    def write(self, rows: np.ndarray) -> None:
-        for r in self.recorders:
-            r.write(rows)
-
-    def flush(self) -> None:
-        for r in self.recorders:
-            r.flush()
-
-    def close(self) -> None:
-        for r in self.recorders:
-            r.close()
-
-    def learning(self) -> dict:
-        out = {}
-        for r in self.recorders:
-            out.update(getattr(r, "learning", dict)())
-        return out
-
-
 def load(out_dir: str) -> dict:
     """{"columns": [...], "rows": [n, c], signal name: [n, width]} from a recorded session."""
-    with open(os.path.join(out_dir, "ticks.json")) as fh:
-        header = json.load(fh)
-    ncol = len(header["columns"])
-    raw = np.fromfile(os.path.join(out_dir, "ticks.f64"), dtype=np.float64)
-    rows = raw[: raw.size - raw.size % ncol].reshape(-1, ncol)
-    out = {"columns": header["columns"], "rows": rows}
-    for st in header["streams"]:
-        out[st["name"]] = rows[:, st["first_column"]:st["first_column"] + len(st["labels"])]
+    from rtcore import xdf
+    path = os.path.join(out_dir, "session.xdf")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no recording (did the session start?)")
+    rec = xdf.load(path)
+    head = rec["_header"]["info"]["rtcore"][0]
+    columns = json.loads(head["columns_json"][0])
+    streams = json.loads(head["streams_json"][0])
+    timing = np.asarray(rec["timing"]["time_series"], np.float64).reshape(-1, 4)
+    n = timing.shape[0]
+    rows = np.zeros((n, len(columns)))
+    rows[:, :4] = timing
+    width = {name: len(labels) for name, _u, labels, _c in streams}
+    first = {name: c for name, _u, labels, c in streams}
+    for name, _unit, labels, c in streams:
+        if name in rec and name not in ("input", "markers"):
+            rows[:, c:c + len(labels)] = np.asarray(rec[name]["time_series"], np.float64).reshape(-1, len(labels))[:n]
+    if "input" in first and "input" in rec:
+        _inputs(rows, rec, first, width)
+    if "marker" in first and "markers" in rec and len(rec["markers"]["time_stamps"]):
+        from sims.paradigms.markers import NAMES
+        code = {v: k for k, v in NAMES.items()}
+        at = np.searchsorted(np.asarray(rec["timing"]["time_stamps"]), rec["markers"]["time_stamps"])
+        rows[np.minimum(at, n - 1), first["marker"]] = [code.get(m[0], float(m[0]) if m[0].isdigit() else -1.0)
+                                                        for m in rec["markers"]["time_series"]]
+    out = {"columns": columns, "rows": rows}
+    for name, _unit, labels, c in streams:
+        out[name] = rows[:, c:c + len(labels)]
     return out
+
+
+def _inputs(rows, rec, first, width):
+    nch = width["input"]
+    samples = np.asarray(rec["input"]["time_series"], np.float64).reshape(-1, nch)
+    if "input_block" not in first or "input_n" not in first:  # recorded one input row per tick
+        rows[:, first["input"]:first["input"] + nch] = samples[:rows.shape[0]]
+        return
+    counts = rows[:, first["input_n"]].astype(np.int64)
+    b0, mx = first["input_block"], width["input_block"] // nch
+    block = np.zeros(mx * nch)
+    last = np.zeros(nch)
+    k = 0
+    for t, c in enumerate(counts):
+        if c > 0:
+            block[:c * nch] = samples[k:k + c].ravel()
+            last = samples[k + c - 1]
+            k += c
+        rows[t, b0:b0 + mx * nch] = block
+        rows[t, first["input"]:first["input"] + nch] = last

@@ -155,7 +155,7 @@ def _timing(ax, rec, summary):
     _, timing = _series(rec, "timing")
     if timing is None:
         return _empty(ax, title, "no timing stream")
-    for col, label in ((0, "wake latency"), (1, "compute")):
+    for col, label in ((2, "wake latency"), (3, "compute")):
         x = timing[:, col]
         if np.any(x):
             ax.hist(x, bins=60, alpha=0.6, label=label, log=True)

@@ -20,7 +20,6 @@ from rtcore import companions, shm, status
 from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_RING_READ,
                          CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
-from rtcore.recording import Fanout, TickRecorder
 from rtcore.summary import summarize
 from rtcore.xdf import XdfRecorder
 
@@ -88,7 +87,7 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
     cleanup = [ctrl_path]
     stop_requested = False
     hung = False
-    recorder = Fanout(TickRecorder(out_dir), XdfRecorder(out_dir, cfg, ctrl))
+    recorder = XdfRecorder(out_dir, cfg, ctrl)
     drain = None
     viewer = None
     from rtcore.terminal import StatusView

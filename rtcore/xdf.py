@@ -10,13 +10,16 @@ Streams written (one per recorded bus signal group, all on the LSL/CLOCK_MONOTON
   <signal>  every other recorded bus signal (command, state, prediction, spe, trial, ...), one
             sample per tick, stamped at the tick's deadline (T0 + t_s), double64;
   markers   the task's event codes as strings (irregular rate);
-  timing    wake_latency_us, compute_us per tick (float32).
+  timing    tick, t_s, wake_latency_us, compute_us per tick (double64).
+The file header keeps the resolved config (TOML) and the ring columns and signal streams (JSON), so
+rtcore.recording.load rebuilds the per-tick rows from the file alone.
 Each flush writes one Samples chunk per stream, a ClockOffset chunk per stream (offset 0: every
 stamp is already on this machine's clock) and a Boundary chunk, as one write followed by fsync-free
 flush, so a kill -9 of either process leaves a file pyxdf.load_xdf reads up to the last flush.
 close() writes the StreamFooters (first/last stamp, sample count, ring_dropped_rows).
 """
 import io
+import json
 import os
 import struct
 import xml.sax.saxutils as sx
@@ -143,11 +146,13 @@ class XdfRecorder:
             self.streams.append(st)
             sid += 1
         self.markers = _Stream(sid, "markers", "Markers", ["marker"], ["code"], 0.0, "string")
-        self.timing = _Stream(sid + 1, "timing", "rtcore.timing", ["wake_latency_us", "compute_us"], ["us", "us"],
-                              rate, "float32")
+        self.timing = _Stream(sid + 1, "timing", "rtcore.timing", ["tick", "t_s", "wake_latency_us", "compute_us"],
+                              ["tick", "s", "us", "us"], rate, "double64")
         self.streams += [self.markers, self.timing]
         head = {"version": "1.0", "datetime": "", "rtcore": {"session": cfg.session.name, "rate_hz": rate,
-                                                              "config_toml": config_mod.dump(cfg)}}
+                                                              "config_toml": config_mod.dump(cfg),
+                                                              "columns_json": json.dumps(columns),
+                                                              "streams_json": json.dumps([list(s) for s in streams])}}
         self.fh = open(self.path, "wb")
         self._emit(MAGIC + chunk(FILE_HEADER, ('<?xml version="1.0"?>' + _xml("info", head)).encode())
                    + b"".join(st.header for st in self.streams))
@@ -186,7 +191,7 @@ class XdfRecorder:
                 out.append(string_samples(self.markers.sid, stamps[hit],
                                           [NAMES.get(int(col[k]), str(int(col[k]))) for k in hit]))
         self.timing.seen(stamps)
-        out.append(numeric_samples(self.timing.sid, stamps, rows[:, 2:4], "<f4"))
+        out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:4], "<f8"))
         for st in self.streams:
             if st.last is not None:
                 out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, st.last, 0.0)))

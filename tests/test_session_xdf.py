@@ -32,7 +32,7 @@ def test_pyxdf_reads_every_stream_with_its_channels(session, rec):
     s = summary(session)
     ticks = s["ticks"]
     expect = {"command": 2, "state": 4, "prediction": 4, "spe": 4, "feedback": 4, "estimate": 4, "trial": 3,
-              "target": 2, "input_n": 1, "input_time": 1, "hold": 1, "timing": 2, "input": 4, "purkinje_norm": 2}
+              "target": 2, "input_n": 1, "input_time": 1, "hold": 1, "timing": 4, "input": 4, "purkinje_norm": 2}
     for name, nch in expect.items():
         info = rec[name]["info"]
         assert int(info["channel_count"][0]) == nch, name
