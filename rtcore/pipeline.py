@@ -32,10 +32,6 @@ FAMILIES = (
     "rtcore.stages.crash",
 )
 
-#: Signals not recorded by default. None: input_block carries every input sample, which the XDF
-#: input stream and replay need (rtcore/xdf.py, rtcore/replay.py).
-UNRECORDED = ()
-
 
 @dataclass
 class Pipeline:
@@ -104,8 +100,8 @@ def build(cfg, config_path: str = "<config>") -> Pipeline:
 
 def _recorded(cfg, layout: Bus, config_path: str):
     names = cfg.record.signals
-    if names is None:
-        names = [n for n, sig in layout.signals.items() if sig.offset >= B.HEADER and n not in UNRECORDED]
+    if names is None:  # everything, input_block included: the XDF input stream and replay need every sample
+        names = [n for n, sig in layout.signals.items() if sig.offset >= B.HEADER]
         names = ["hold", "marker"] + names
     idx, columns, streams = [], list(TIMING_COLUMNS), []
     for name in names:

@@ -267,10 +267,7 @@ class SessionViewer:
 
 def _emergency_safe_state(cfg, messages):
     """The child did not end normally: put devices in their safe state from here."""
-    try:
-        from devices.serial import emergency_disable
-    except ImportError:
-        return
+    from devices.serial import emergency_disable
     msg = emergency_disable(cfg)
     if msg:
         messages.append(msg)
