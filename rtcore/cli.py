@@ -108,8 +108,9 @@ def _add_family_commands(sub):
     from rtcore.decoders.calibrate_cli import add_calibrate_parser
     from rtcore.replay_cli import add_replay_parser
     from rtcore.report import add_report_parser
+    from rtcore.sweep_cli import add_sweep_parser
     for add in (add_streams_parser, add_source_parser, add_calibrate_parser, add_emulate_parser,
-                add_ports_parser, add_replay_parser, add_report_parser):
+                add_ports_parser, add_replay_parser, add_report_parser, add_sweep_parser):
         add(sub)
 
 
