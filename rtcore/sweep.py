@@ -221,10 +221,11 @@ class Progress:
 
 
 def run_sweep(path: str, out: str, address: str | None = None, workers: int | None = None,
-              max_points: int | None = None, stream=sys.stderr) -> dict:
+              max_points: int | None = None, use_ray: bool | None = None, stream=sys.stderr) -> dict:
     """Run (or resume) a sweep; returns {"total", "skipped", "ran", "failed", "wall_s", "backend"}.
 
     max_points: stop after this many new runs (the rest run on the next call).
+    use_ray: None = Ray when importable, False = serial in this process, True = Ray (must be installed).
     """
     sw, base, base_path = load_sweep(path)
     runs = expand(sw)
@@ -239,7 +240,7 @@ def run_sweep(path: str, out: str, address: str | None = None, workers: int | No
     todo = todo[:max_points] if max_points is not None else todo
     progress = Progress(len(runs), skipped, len(todo), stream)
     t0 = time.perf_counter()
-    name, backend = _backend(address, workers, stream)
+    name, backend = _backend(address, workers, use_ray, stream)
     last_csv = 0.0
     for rec in backend(base, base_path, todo, sw.metrics):
         with open(os.path.join(out, "points", rec["hash"] + ".json"), "w") as fh:
@@ -255,11 +256,15 @@ def run_sweep(path: str, out: str, address: str | None = None, workers: int | No
             "wall_s": time.perf_counter() - t0, "backend": name}
 
 
-def _backend(address, workers, stream):
+def _backend(address, workers, use_ray, stream):
     """("ray", Ray tasks) when ray is importable, else ("serial", in-process runs) and a one-line hint."""
+    if use_ray is False:
+        return "serial", serial
     try:
         import ray  # noqa: F401
     except ImportError:
+        if use_ray:
+            raise ConfigError("sweep: Ray is not installed (pip install -e \".[sweep]\")") from None
         stream.write("sweep: Ray is not installed, running serially in this process "
                      "(pip install -e \".[sweep]\" for parallel and cluster runs)\n")
         return "serial", serial
@@ -275,15 +280,20 @@ def serial(base, base_path, todo, metrics):
 def ray_tasks(base, base_path, todo, metrics, address=None, workers=None):
     """Runs as Ray tasks (local Ray, or the cluster at address), yielded as they finish."""
     import ray
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(address=None if address in (None, "local") else address,
                  num_cpus=workers if address in (None, "local") else None, log_to_driver=False)
-    task = ray.remote(num_cpus=1)(run_point)
-    base_ref = ray.put(base)
-    pending = [task.remote(base_ref, base_path, run, metrics) for run in todo]
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(ready[0])
+    try:
+        task = ray.remote(num_cpus=1)(run_point)
+        base_ref = ray.put(base)
+        pending = [task.remote(base_ref, base_path, run, metrics) for run in todo]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def write_csv(out: str, runs: list[dict]) -> list[dict]:
