@@ -7,7 +7,7 @@ def add_sweep_parser(sub):
                        description="Run every point of a sweep file offline; results keyed by config hash, "
                                    "so re-running resumes. Outputs: OUT/results.csv, OUT/points/*.json, "
                                    "OUT/sweep.png. Uses Ray when installed (pip install -e \".[sweep]\").")
-    p.add_argument("sweep", help="sweep file (TOML), e.g. sweeps/delay_vs_gain.toml")
+    p.add_argument("sweep", help="sweep file (TOML), e.g. configs/sweeps/delay_vs_gain.toml")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (re-use it to resume)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster: ray://host:port or auto (default: local Ray)")
     p.add_argument("--workers", type=int, metavar="N", help="local Ray worker CPUs (default: all cores)")

@@ -1,11 +1,15 @@
 """configs/README.md documents every key the validator accepts, and the shipped configs load."""
 import pathlib
+import tomllib
 
 import pytest
 
-from rtcore import config, configdoc
+from rtcore import config, configdoc, sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "configs").rglob("*.toml"))
+SWEEPS = [str(p) for p in SHIPPED if "base" in tomllib.loads(p.read_text())]  # sweep files name a base session
+SESSIONS = [str(p) for p in SHIPPED if str(p) not in SWEEPS]
 
 
 def test_reference_is_generated_from_the_models():
@@ -13,8 +17,18 @@ def test_reference_is_generated_from_the_models():
     assert committed == configdoc.render(), "regenerate: python -m rtcore.configdoc > configs/README.md"
 
 
-@pytest.mark.parametrize("path", sorted(str(p) for p in (ROOT / "configs").rglob("*.toml")))
+@pytest.mark.parametrize("path", SESSIONS)
 def test_shipped_configs_validate(path):
     cfg = config.load(path)
     # the resolved config written next to every run loads again to the same session
     assert config.validate(__import__("tomllib").loads(config.dump(cfg)), path) == cfg
+
+
+@pytest.mark.parametrize("path", SWEEPS)
+def test_shipped_sweeps_expand_to_valid_sessions(path):
+    sw, base, base_path = sweep.load_sweep(path)
+    runs = sweep.expand(sw)
+    assert runs
+    for run in runs:
+        cfg, _hash, error = sweep.resolve(base, base_path, run)
+        assert error is None and cfg is not None, error

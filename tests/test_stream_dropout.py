@@ -53,7 +53,9 @@ def result():
         "session": {"name": name, "duration_s": 120.0},
         "loop": {"rate_hz": 1000.0, "realtime": False},
         "source": {"kind": "lsl", "name": name, "channels": 2, "wait_s": 0.002,
-                   "stale_after_s": 0.2, "lost_after_s": 2.0},
+                   # B is a new Python process: under load it can take seconds to start and be
+                   # re-resolved, so the session waits well past that before declaring the stream lost
+                   "stale_after_s": 0.2, "lost_after_s": 8.0},
         "record": {"signals": ["hold", "marker", "input", "input_n"]},
     })
     res = run_session(cfg, max_ticks=200_000)  # the loop releases the GIL: the script runs meanwhile
