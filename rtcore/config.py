@@ -12,7 +12,7 @@ from typing import Literal
 import tomli_w
 from pydantic import Field, ValidationError
 
-from rtcore.configbase import ConfigError, Strict, format_error
+from rtcore.configbase import ConfigError, Strict, format_error, read_toml
 from rtcore.decoders import DecoderConfig
 from rtcore.sources import SourceConfig
 from devices.lsl.outlet import OutletConfig
@@ -91,13 +91,7 @@ class SessionConfig(Strict):
 
 def load(path: str, overrides: list[str] = ()) -> SessionConfig:
     """Read a TOML session, apply `a.b=value` overrides, validate. Raises ConfigError (one line each)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = read_toml(path, f"{path}: no such config file", f"{path}: not valid TOML")
     return validate(raw, path, overrides)
 
 

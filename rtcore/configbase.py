@@ -5,6 +5,7 @@ before anything starts. `format_error` turns a pydantic ValidationError into lin
     configs/demo.toml: loop.rate_hzz is not a known key (did you mean loop.rate_hz?)
 """
 import difflib
+import tomllib
 import typing
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,6 +19,18 @@ class Strict(BaseModel):
 
 class ConfigError(Exception):
     """A user's config mistake: printed as one line, no traceback."""
+
+
+def read_toml(path: str, missing: str, invalid: str) -> dict:
+    """Parse a TOML file; ConfigError(missing) if it does not exist, "invalid: parser's reason" if it
+    does not parse."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(missing) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{invalid}: {e}") from None
 
 
 def _models(annotation) -> list:

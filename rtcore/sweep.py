@@ -27,11 +27,10 @@ import math
 import os
 import sys
 import time
-import tomllib
 
 from pydantic import Field, ValidationError
 
-from rtcore.configbase import ConfigError, Strict, format_error
+from rtcore.configbase import ConfigError, Strict, format_error, read_toml
 
 #: Overrides every sweep run gets first: offline, no LSL outlets (a sweep publishes nothing).
 OFFLINE = ["loop.realtime=false", "outlet=[]"]
@@ -54,13 +53,7 @@ class SweepFile(Strict):
 
 def load_sweep(path: str) -> tuple[SweepFile, dict, str]:
     """Read and validate a sweep file; returns (sweep, raw base config, base path). ConfigError one line."""
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such sweep file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = read_toml(path, f"{path}: no such sweep file", f"{path}: not valid TOML")
     try:
         sw = SweepFile.model_validate(raw)
     except ValidationError as e:
@@ -71,13 +64,8 @@ def load_sweep(path: str) -> tuple[SweepFile, dict, str]:
         if not values:
             raise ConfigError(f"{path}: grid.{key}: empty list of values")
     base_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), sw.base))
-    try:
-        with open(base_path, "rb") as fh:
-            base = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: base: no such config file {base_path}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: base: {base_path} is not valid TOML: {e}") from None
+    base = read_toml(base_path, f"{path}: base: no such config file {base_path}",
+                     f"{path}: base: {base_path} is not valid TOML")
     return sw, base, base_path
 
 
