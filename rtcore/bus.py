@@ -18,7 +18,8 @@ DT_S = 2  #: control period, s
 HOLD = 3  #: 1.0 while the session is in its safe state this tick (read it; set it via request_hold)
 MARKER = 4  #: event code emitted this tick (0 = none); see sims.paradigms markers
 HOLD_NEXT = 5  #: hold requests made this tick, carried into the next tick by the loop
-HEADER = 6
+TICK_SHIFT_S = 6  #: a stage's request to move the next deadlines by this much, s (phase lock); the loop applies and clears it
+HEADER = 7
 
 
 @njit(cache=True, nogil=True)
@@ -57,7 +58,7 @@ class Bus:
     def __post_init__(self):
         for name, off, unit in (("tick", TICK, "1"), ("t", T_S, "s"), ("dt", DT_S, "s"),
                                 ("hold", HOLD, "bool"), ("marker", MARKER, "code"),
-                                ("hold_next", HOLD_NEXT, "bool")):
+                                ("hold_next", HOLD_NEXT, "bool"), ("tick_shift", TICK_SHIFT_S, "s")):
             self.signals[name] = Signal(name, off, 1, unit, (name,))
 
     def add(self, name: str, width: int, unit: str = "", labels=None) -> Signal:

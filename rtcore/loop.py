@@ -4,7 +4,9 @@ One @njit(nogil=True) function owns the whole session: it sleeps to each deadlin
 (clock_nanosleep TIMER_ABSTIME, then a short spin), runs the chain, measures wake latency
 (actual - deadline) and compute time, writes one row per tick into the shared-memory ring and
 updates the control block the supervising parent watches. On overrun it counts the missed
-deadlines and skips to the next future one: it never bursts to catch up.
+deadlines and skips to the next future one: it never bursts to catch up. A stage may move the
+schedule's phase (bus TICK_SHIFT_S, e.g. the LSL inlet locking ticks to sample arrival); the
+loop applies at most a quarter period per tick, so the rate stays nominal on average.
 """
 from numba import njit
 
@@ -84,6 +86,7 @@ def run_loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl,
         bus[B.MARKER] = 0.0
         bus[B.HOLD] = bus[B.HOLD_NEXT]
         bus[B.HOLD_NEXT] = 0.0
+        bus[B.TICK_SHIFT_S] = 0.0
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
         end = monotonic_ns(ts)
         # one row per tick; the parent drains the ring, and a full ring drops (and counts) rows
@@ -110,7 +113,8 @@ def run_loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl,
             code = status.STOPPED
             break
         if realtime:
-            deadline += period_ns
+            shift = int(bus[B.TICK_SHIFT_S] * 1e9)
+            deadline += period_ns + max(-period_ns // 4, min(period_ns // 4, shift))
             if end > deadline:
                 missed = (end - deadline) // period_ns + 1
                 ctrl[CTRL_MISSES] += missed

@@ -14,10 +14,16 @@ timeout, so the tick never waits). Silence past stale_after_s sets bus HOLD (saf
 MARKER_STREAM_STALE and returns STALE_STREAM once; the first sample after that clears HOLD,
 emits MARKER_STREAM_RESUMED and returns RESUMED (liblsl re-connects by source_id: recover).
 Silence past lost_after_s returns STREAM_LOST, which ends the session cleanly. Staleness is
-measured on the LSL local clock, so it is the same in real-time and offline runs.
+measured on the LSL local clock, so it is the same in real-time and offline runs. In real time,
+samples queued before the first tick (build and compile time) are dropped then (flush_at_start),
+so the loop starts on fresh data rather than working through seconds of backlog.
+
+Tick alignment (align_ticks): the step phase-locks the loop's ticks to sample arrival
+(rtcore.phaselock), so a sample waits about the LSL hop for its tick instead of up to a period.
 
 Bus signals written: input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest
-first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock).
+first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock), input_age [1]
+(s, tick time minus the newest sample's stamp, when samples came).
 """
 import math
 from typing import Literal
@@ -29,7 +35,7 @@ from pydantic import Field, model_validator
 
 from devices import lsl_c as C
 from rtcore import bus as B
-from rtcore import status
+from rtcore import phaselock, status
 from rtcore.configbase import Strict
 from rtcore.stage import Stage
 
@@ -55,6 +61,10 @@ class LslSourceConfig(Strict):
     lost_after_s: float = Field(10.0, gt=0.0, le=3600.0, description="silence that ends the session (STREAM_LOST), s")
     time_correction_every_s: float = Field(1.0, gt=0.0, le=60.0, description="refresh period of the clock offset, s")
     buffer_s: int = Field(10, ge=1, le=360, description="liblsl inlet buffer, s of samples")
+    flush_at_start: bool = Field(True, description="real time: drop samples queued before the first tick (stale by build and compile time)")
+    align_ticks: bool = Field(False, description="phase-lock the loop's ticks to sample arrival (cuts the wait for the next tick to about the LSL hop)")
+    align_late_frac: float = Field(0.02, gt=0.0, lt=0.5, description="with align_ticks: target fraction of samples that miss the first tick after their push")
+    align_step_us: float = Field(20.0, gt=0.0, le=200.0, description="with align_ticks: phase step, us (larger locks faster, jitters more)")
 
     @model_validator(mode="after")
     def _one_selector(self):
@@ -65,13 +75,14 @@ class LslSourceConfig(Strict):
         return self
 
 
-# f: parameters
-F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_LEN = range(5)
+# f: parameters (F_ALIGN_STEP_S = 0: no tick alignment)
+F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_ALIGN_LATE, F_ALIGN_STEP_S, F_FLUSH, F_LEN = range(8)
 # s: state, then prev [n_ch], stamps [max_per_tick]
 (S_OFFSET, S_LAST_ARRIVAL, S_NEXT_TC, S_SAMPLES, S_BAD, S_STALE_EVENTS, S_RESUMES, S_TC_FAILS,
- S_HDR) = range(9)
+ S_FLUSHED, S_LOCK) = range(10)
+S_HDR = S_LOCK + phaselock.PL_LEN
 # i: slots (I_EC is a zeroed int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian)
-I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_LEN = range(10)
+I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_AGE, I_LEN = range(11)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -98,6 +109,8 @@ def lsl_inlet_step(f, s, i, bus):
     now = C.lsl_local_clock()
     if s[S_LAST_ARRIVAL] == 0.0:  # first tick: the silence clock starts now, not at build
         s[S_LAST_ARRIVAL] = now
+        if f[F_FLUSH] != 0.0:
+            s[S_FLUSHED] = C.lsl_inlet_flush(h)
     if now >= s[S_NEXT_TC]:
         s[S_NEXT_TC] = now + f[F_TC_EVERY_S]
         offset = C.lsl_time_correction(h, 0.0, _call_ec(i))
@@ -140,6 +153,10 @@ def lsl_inlet_step(f, s, i, bus):
         for c in range(nch):
             bus[i[I_IN] + c] = s[prev + c]
         bus[i[I_TIME]] = s[stamps + got - 1] + s[S_OFFSET]
+        bus[i[I_AGE]] = now - bus[i[I_TIME]]
+        if f[F_ALIGN_STEP_S] > 0.0:
+            bus[B.TICK_SHIFT_S] += phaselock.observe(s[S_LOCK:S_LOCK + phaselock.PL_LEN], now, s[stamps:stamps + got],
+                                                     got, s[S_OFFSET], bus[B.DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S])
         s[S_SAMPLES] += got
         s[S_LAST_ARRIVAL] = now
         if i[I_STALE] != 0:
@@ -237,14 +254,18 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     sig_block = ctx.bus.add("input_block", mx * nch, unit, [f"{lab}@{r}" for r in range(mx) for lab in labels])
     sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
+    sig_age = ctx.bus.add("input_age", 1, "s", ["input_age"])
     f = np.zeros(F_LEN)
     f[F_STALE_S], f[F_LOST_S], f[F_TC_EVERY_S], f[F_WAIT_S] = (cfg.stale_after_s, cfg.lost_after_s,
                                                                cfg.time_correction_every_s, cfg.wait_s)
+    f[F_ALIGN_LATE], f[F_FLUSH] = cfg.align_late_frac, float(cfg.flush_at_start and ctx.realtime)
+    f[F_ALIGN_STEP_S] = cfg.align_step_us * 1e-6 if cfg.align_ticks and ctx.realtime else 0.0
     s = np.zeros(S_HDR + nch + mx)
     s[S_OFFSET] = offset
     i = np.zeros(I_LEN, dtype=np.int64)
     i[I_HANDLE], i[I_NCH], i[I_MAX] = C.handle(inlet), nch, mx
     i[I_IN], i[I_BLOCK], i[I_N], i[I_TIME] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset
+    i[I_AGE] = sig_age.offset
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
               "channels": nch, "rate_hz": rate, "format": C.NUMERIC_FORMATS[info.channel_format()],
               "max_per_tick": mx}
@@ -255,8 +276,14 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
 
 
 def counters(stage: Stage) -> dict:
-    """What the inlet saw: samples, bad samples, stale events, resumes, the clock offset."""
+    """What the inlet saw: samples, bad samples, stale events, resumes, the clock offset, samples
+    flushed at start, and with align_ticks the phase lock's late fraction and push kind."""
     s = stage.s
-    return {"samples": int(s[S_SAMPLES]), "bad_samples": int(s[S_BAD]), "stale_events": int(s[S_STALE_EVENTS]),
-            "resumes": int(s[S_RESUMES]), "time_correction_s": float(s[S_OFFSET]),
-            "time_correction_failures": int(s[S_TC_FAILS])}
+    out = {"samples": int(s[S_SAMPLES]), "bad_samples": int(s[S_BAD]), "stale_events": int(s[S_STALE_EVENTS]),
+           "resumes": int(s[S_RESUMES]), "time_correction_s": float(s[S_OFFSET]),
+           "time_correction_failures": int(s[S_TC_FAILS]), "flushed_at_start": int(s[S_FLUSHED])}
+    if stage.f[F_ALIGN_STEP_S] > 0.0:
+        lock = s[S_LOCK:S_LOCK + phaselock.PL_LEN]
+        out["phase_lock"] = {"late_frac": float(lock[phaselock.PL_LATE] / max(lock[phaselock.PL_JUDGED], 1.0)),
+                             "judged": int(lock[phaselock.PL_JUDGED]), "single_sample_pushes": bool(lock[phaselock.PL_SINGLE])}
+    return out

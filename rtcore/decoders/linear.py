@@ -1,8 +1,12 @@
-"""Linear decoder: y = W x + b, per tick, on the latest input sample.
+"""Linear decoder: y = W x + b, for every input sample of the tick.
 
 The common EMG-to-torque or features-to-velocity map. W comes from a .npy/.npz file or from a
 seeded standard-normal generator (np.random.default_rng(seed).standard_normal((n_out, n_in)),
 cast to float32 first when `float32_weights` is set, so that outputs match a float32 reference).
+
+When the input has a block companion (`input_block`/`input_n` from a source), every sample of the
+tick is decoded into `<output>_block` (oldest first), so a per-sample outlet publishes one output
+per input sample; `<output>` holds the newest (the decode of `input`, the newest valid sample).
 """
 from typing import Literal
 
@@ -27,16 +31,25 @@ class LinearDecoderConfig(Strict):
     output: str = Field("intent", description="bus signal written (y)")
 
 
-@njit(cache=True, nogil=True)
-def linear_step(f, s, i, bus):
-    """y = W x + b. f = [W (n_out*n_in, C order), b (n_out)]; i = [x_off, n_in, y_off, n_out]."""
-    x_off, n_in, y_off, n_out = i[0], i[1], i[2], i[3]
+@njit(cache=True, nogil=True, inline="always")
+def _decode(f, n_in, n_out, bus, x_off, y_off):
     for r in range(n_out):
         acc = f[n_out * n_in + r]
         row = r * n_in
         for c in range(n_in):
             acc += f[row + c] * bus[x_off + c]
         bus[y_off + r] = acc
+
+
+@njit(cache=True, nogil=True)
+def linear_step(f, s, i, bus):
+    """y = W x + b per sample. f = [W (n_out*n_in, C order), b (n_out)];
+    i = [x_off, n_in, y_off, n_out, x_block_off (-1: none), n_off, y_block_off, max_rows]."""
+    x_off, n_in, y_off, n_out = i[0], i[1], i[2], i[3]
+    if i[4] >= 0:
+        for r in range(min(int(bus[i[5]]), i[7])):
+            _decode(f, n_in, n_out, bus, i[4] + r * n_in, i[6] + r * n_out)
+    _decode(f, n_in, n_out, bus, x_off, y_off)
     return 0
 
 
@@ -76,5 +89,12 @@ def build(cfg: LinearDecoderConfig, ctx, where="decoder") -> Stage:
     x = ctx.bus.get(cfg.input, who=where)
     W, b = load_weights(cfg, x.width, where)
     y = ctx.bus.add(cfg.output, cfg.n_out, "a.u.")
-    return Stage(where, K_LINEAR, np.concatenate([W.ravel(), b]), np.zeros(0),
-                 np.array([x.offset, x.width, y.offset, y.width]), info={"n_in": x.width, "n_out": cfg.n_out})
+    i = np.array([x.offset, x.width, y.offset, y.width, -1, -1, -1, 0])
+    blk = ctx.bus.signals.get(f"{cfg.input}_block")
+    if blk is not None and ctx.bus.has("input_n") and blk.width % x.width == 0:
+        rows = blk.width // x.width
+        y_blk = ctx.bus.add(f"{cfg.output}_block", cfg.n_out * rows, "a.u.",
+                            [f"{cfg.output}{k}@{r}" for r in range(rows) for k in range(cfg.n_out)])
+        i[4:] = blk.offset, ctx.bus.get("input_n", 1, who=where).offset, y_blk.offset, rows
+    return Stage(where, K_LINEAR, np.concatenate([W.ravel(), b]), np.zeros(0), i,
+                 info={"n_in": x.width, "n_out": cfg.n_out})

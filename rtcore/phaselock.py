@@ -1,0 +1,46 @@
+"""Tick phase lock: move the loop's schedule so that ticks fall just after input samples arrive.
+
+With a free-running schedule a sample waits for the next tick for a time set by the phase between
+the source's clock and the loop's: anywhere up to one period, fixed for a whole run. A source
+stage that knows its samples' stamps calls `observe` each tick; it returns a phase shift (s) the
+stage adds to bus TICK_SHIFT_S, and the loop moves its next deadlines by it.
+
+The rule is stochastic approximation of a quantile (Robbins & Monro 1951). A sample is late if
+it missed the first tick after its stamp (age at this tick >= one period, so it arrived after the
+previous tick). Late: shift the schedule later by step * (1 - q); on time: earlier by step * q.
+The phase settles where a fraction q of samples are late: ticks land at the (1 - q) quantile of
+the push-to-inlet delay. Each move is a few us, so the rate stays nominal.
+
+Sources that push chunks stamp all but the newest sample of a chunk before the push, so those
+samples always look late and the quantile above is unreachable. When most arrivals bring more than
+one sample, only the newest sample of each tick is judged. Until the first WINDOW arrivals have
+shown that pushes are single samples, the lock judges newest samples only (safe for both).
+"""
+from numba import njit
+
+# state slots (float64), kept in the source stage's s array
+PL_LATE, PL_JUDGED, PL_ARRIVALS, PL_MULTI, PL_SINGLE, PL_LEN = range(6)
+WINDOW = 256  #: arrivals per decision on single-sample pushes
+
+
+@njit(cache=True, nogil=True)
+def observe(st, now, stamps, n, offset, dt, late_frac, step):
+    """Judge this tick's n samples (stamps[0:n], oldest first, source clock; local = stamp + offset)
+    at tick time `now` (s) with loop period dt (s). Returns the phase shift to request, s."""
+    st[PL_ARRIVALS] += 1.0
+    if n > 1:
+        st[PL_MULTI] += 1.0
+    if st[PL_ARRIVALS] >= WINDOW:
+        st[PL_SINGLE] = 1.0 if 2.0 * st[PL_MULTI] < st[PL_ARRIVALS] else 0.0
+        st[PL_ARRIVALS] = 0.0
+        st[PL_MULTI] = 0.0
+    first = 0 if st[PL_SINGLE] != 0.0 else n - 1
+    shift = 0.0
+    for r in range(first, n):
+        st[PL_JUDGED] += 1.0
+        if now - (stamps[r] + offset) >= dt:
+            st[PL_LATE] += 1.0
+            shift += step * (1.0 - late_frac)
+        else:
+            shift -= step * late_frac
+    return shift
