@@ -1,6 +1,6 @@
 """The loop process of a supervised session (`python -m rtcore.child RUNDIR CTRL_PATH`).
 
-It builds the pipeline, compiles the loop before the first deadline, maps the ring, tells the
+It compiles the loop (before any stream or device opens), builds the pipeline, maps the ring, tells the
 parent it is ready (RUNDIR/child_ready.json), runs the compiled loop, closes every stage (device
 disable, stream close) and writes RUNDIR/child_done.json. SIGINT is ignored here: the parent
 turns Ctrl-C into a stop request through the control block, so the loop ends between ticks.
@@ -46,6 +46,7 @@ def main(rundir: str, ctrl_path: str) -> int:
     with open(os.path.join(rundir, "config.json")) as fh:
         cfg = SessionConfig.model_validate(json.load(fh))
     config_path = cfg.session.name
+    compile_s = compile_loop()  # before any stream or device opens: a first compile takes minutes
     try:
         t = time.perf_counter()
         pipe = build(cfg, config_path)
@@ -56,7 +57,6 @@ def main(rundir: str, ctrl_path: str) -> int:
         ctrl[CTRL_STATE] = STATE_FAILED
         return 2
     try:
-        compile_s = compile_loop(pipe)
         rate = cfg.loop.rate_hz
         cap = int(cfg.loop.ring_s * rate)
         width = N_TIMING + pipe.rec_idx.size

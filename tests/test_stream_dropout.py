@@ -18,20 +18,12 @@ from devices.lsl import outlet
 from rtcore import config, sources, status
 from rtcore.bus import Bus
 from rtcore.loop import CTRL_SIZE, CTRL_TICKS, N_TIMING, run_loop
+from rtcore.session import compile_loop
 from rtcore.stage import BuildContext, pack
 from lsl_helpers import go, start_peer, unique
 
 N = 300
 RATE = 500.0
-
-
-def compile_loop():
-    """Compile (or load) the loop before any stream starts, so no sample waits for the compiler."""
-    z = np.zeros(1)
-    zi = np.zeros(1, np.int64)
-    run_loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(8), np.zeros((0, status.N_CODES), np.int64),
-             np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), 0, False,
-             1_000_000, 0, 0, np.zeros(2, np.int64))
 
 
 @pytest.fixture(scope="module")
