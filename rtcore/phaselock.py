@@ -24,9 +24,11 @@ WINDOW = 256  #: arrivals per decision on single-sample pushes
 
 
 @njit(cache=True, nogil=True)
-def observe(st, now, stamps, n, offset, dt, late_frac, step):
+def observe(st, now, stamps, n, offset, dt, late_frac, step, waited):
     """Judge this tick's n samples (stamps[0:n], oldest first, source clock; local = stamp + offset)
-    at tick time `now` (s) with loop period dt (s). Returns the phase shift to request, s."""
+    at tick time `now` (s) with loop period dt (s). waited: the tick had to wait for its first
+    sample (it was not queued at the tick), which counts as one late sample. Returns the phase
+    shift to request, s."""
     st[PL_ARRIVALS] += 1.0
     if n > 1:
         st[PL_MULTI] += 1.0
@@ -34,6 +36,10 @@ def observe(st, now, stamps, n, offset, dt, late_frac, step):
         st[PL_SINGLE] = 1.0 if 2.0 * st[PL_MULTI] < st[PL_ARRIVALS] else 0.0
         st[PL_ARRIVALS] = 0.0
         st[PL_MULTI] = 0.0
+    if waited:
+        st[PL_JUDGED] += 1.0
+        st[PL_LATE] += 1.0
+        return step * (1.0 - late_frac)
     first = 0 if st[PL_SINGLE] != 0.0 else n - 1
     shift = 0.0
     for r in range(first, n):

@@ -23,8 +23,10 @@ def hop_delays(rng, n):
     return 80e-6 + rng.lognormal(np.log(60e-6), 0.6, n)
 
 
-def simulate(stamps, arrivals, phase0, align=True, seconds=None):
-    """Run the loop over the pushes; returns (tick times, consume time per sample, lock state)."""
+def simulate(stamps, arrivals, phase0, align=True, seconds=None, due_wait=0.0):
+    """Run the loop over the pushes; returns (tick times, consume time per sample, lock state).
+    due_wait > 0: when the next sample is due (its 1 ms has passed) but has not arrived, the tick
+    waits up to due_wait for it, as the LSL inlet does with due_wait_frac."""
     st = np.zeros(phaselock.PL_LEN)
     n_ticks = int((seconds or stamps[-1]) / DT) - 2
     t = stamps[0] + phase0
@@ -34,11 +36,14 @@ def simulate(stamps, arrivals, phase0, align=True, seconds=None):
     for k in range(n_ticks):
         ticks[k] = t
         hi = np.searchsorted(arrivals, t, side="right")
+        waited = False
+        if due_wait and hi == nxt < stamps.size and t >= stamps[nxt - 1] + 1e-3 and arrivals[nxt] <= t + due_wait:
+            waited, hi = True, nxt + 1
         shift = 0.0
         if hi > nxt:
-            consumed[nxt:hi] = t
+            consumed[nxt:hi] = max(t, arrivals[hi - 1]) if waited else t
             if align:
-                shift = phaselock.observe(st, t, stamps[nxt:hi], hi - nxt, 0.0, DT, Q, STEP)
+                shift = phaselock.observe(st, t, stamps[nxt:hi], hi - nxt, 0.0, DT, Q, STEP, waited)
             nxt = hi
         t += DT + min(DT / 4, max(-DT / 4, shift))
     return ticks, consumed, st
@@ -68,6 +73,24 @@ def test_lock_settles_at_the_delay_quantile_from_any_phase(phase0):
     # the rate stays nominal: settled ticks average one period apart (to 0.1%)
     period = np.diff(ticks[len(ticks) // 2:]).mean()
     assert period == pytest.approx(DT, rel=1e-3)
+
+
+def test_due_wait_rescues_late_samples_without_dragging_the_phase():
+    """Waiting up to 0.3 ms for a due sample: almost no sample waits a whole extra period, and the
+    lock still settles at the same phase (a waited tick counts as late)."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    stamps = np.arange(n) * 1e-3 + rng.uniform(0, 20e-6, n)
+    arrivals = np.maximum.accumulate(stamps + hop_delays(rng, n))
+    _, plain, _ = simulate(stamps, arrivals, 0.5e-3)
+    _, rescued, st = simulate(stamps, arrivals, 0.5e-3, due_wait=0.3e-3)
+    settled = slice(n // 2, n - 10)
+    wait_plain, wait_rescued = (plain - stamps)[settled], (rescued - stamps)[settled]
+    assert (wait_plain >= DT).mean() > 0.01
+    assert (wait_rescued >= DT).mean() < 0.002
+    assert np.percentile(wait_rescued, 99) < 0.6 * np.percentile(wait_plain, 99)
+    assert abs(np.median(wait_rescued) - np.median(wait_plain)) < 30e-6
+    assert abs(st[phaselock.PL_LATE] / st[phaselock.PL_JUDGED] - Q) < 0.02
 
 
 def test_chunked_source_is_detected_and_does_not_drag_the_schedule():

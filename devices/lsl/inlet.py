@@ -20,6 +20,9 @@ so the loop starts on fresh data rather than working through seconds of backlog.
 
 Tick alignment (align_ticks): the step phase-locks the loop's ticks to sample arrival
 (rtcore.phaselock), so a sample waits about the LSL hop for its tick instead of up to a period.
+A sample that still misses its tick waits a whole period for the next one; with due_wait_frac
+the tick instead waits (blocked in liblsl, no spinning) up to that fraction of a period for a
+sample the source's nominal rate says is due, and the phase lock counts that tick as late.
 
 Bus signals written: input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest
 first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock), input_age [1]
@@ -65,6 +68,7 @@ class LslSourceConfig(Strict):
     align_ticks: bool = Field(False, description="phase-lock the loop's ticks to sample arrival (cuts the wait for the next tick to about the LSL hop)")
     align_late_frac: float = Field(0.02, gt=0.0, lt=0.5, description="with align_ticks: target fraction of samples that miss the first tick after their push")
     align_step_us: float = Field(20.0, gt=0.0, le=200.0, description="with align_ticks: phase step, us (larger locks faster, jitters more)")
+    due_wait_frac: float = Field(0.0, ge=0.0, le=0.5, description="real time: when the next sample is due but not queued, wait up to this fraction of the loop period for it (0: never)")
 
     @model_validator(mode="after")
     def _one_selector(self):
@@ -75,11 +79,12 @@ class LslSourceConfig(Strict):
         return self
 
 
-# f: parameters (F_ALIGN_STEP_S = 0: no tick alignment)
-F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_ALIGN_LATE, F_ALIGN_STEP_S, F_FLUSH, F_LEN = range(8)
+# f: parameters (F_ALIGN_STEP_S = 0: no tick alignment; F_DUE_WAIT_S = 0: no wait for due samples)
+(F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_ALIGN_LATE, F_ALIGN_STEP_S, F_FLUSH, F_DUE_WAIT_S, F_SAMPLE_PERIOD_S,
+ F_LEN) = range(10)
 # s: state, then prev [n_ch], stamps [max_per_tick]
 (S_OFFSET, S_LAST_ARRIVAL, S_NEXT_TC, S_SAMPLES, S_BAD, S_STALE_EVENTS, S_RESUMES, S_TC_FAILS,
- S_FLUSHED, S_LOCK) = range(10)
+ S_FLUSHED, S_LAST_STAMP, S_DUE_WAITS, S_LOCK) = range(12)
 S_HDR = S_LOCK + phaselock.PL_LEN
 # i: slots (I_EC is a zeroed int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian)
 I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_AGE, I_LEN = range(11)
@@ -121,11 +126,18 @@ def lsl_inlet_step(f, s, i, bus):
     got = 0
     bus_addr = bus.ctypes.data
     s_addr = s.ctypes.data
-    if f[F_WAIT_S] > 0.0 and C.lsl_samples_available(h) == 0:
-        t = C.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, f[F_WAIT_S], _call_ec(i))
+    wait = f[F_WAIT_S]
+    due = f[F_DUE_WAIT_S] > 0.0 and now >= s[S_LAST_STAMP] + s[S_OFFSET] + f[F_SAMPLE_PERIOD_S]
+    if due:  # the source should have pushed its next sample by now: give it a moment to arrive
+        wait = max(wait, f[F_DUE_WAIT_S])
+    waited = False
+    if wait > 0.0 and C.lsl_samples_available(h) == 0:
+        t = C.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, wait, _call_ec(i))
         if t != 0.0:
             s[stamps] = t
             got = 1
+            waited = due
+            s[S_DUE_WAITS] += 1.0 if due else 0.0
     if got < mx:
         values = C.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
                                     (mx - got) * nch, mx - got, 0.0, _call_ec(i))
@@ -152,11 +164,13 @@ def lsl_inlet_step(f, s, i, bus):
     if got > 0:
         for c in range(nch):
             bus[i[I_IN] + c] = s[prev + c]
-        bus[i[I_TIME]] = s[stamps + got - 1] + s[S_OFFSET]
+        s[S_LAST_STAMP] = s[stamps + got - 1]
+        bus[i[I_TIME]] = s[S_LAST_STAMP] + s[S_OFFSET]
         bus[i[I_AGE]] = now - bus[i[I_TIME]]
         if f[F_ALIGN_STEP_S] > 0.0:
             bus[B.TICK_SHIFT_S] += phaselock.observe(s[S_LOCK:S_LOCK + phaselock.PL_LEN], now, s[stamps:stamps + got],
-                                                     got, s[S_OFFSET], bus[B.DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S])
+                                                     got, s[S_OFFSET], bus[B.DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S],
+                                                     waited)
         s[S_SAMPLES] += got
         s[S_LAST_ARRIVAL] = now
         if i[I_STALE] != 0:
@@ -260,6 +274,8 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
                                                                cfg.time_correction_every_s, cfg.wait_s)
     f[F_ALIGN_LATE], f[F_FLUSH] = cfg.align_late_frac, float(cfg.flush_at_start and ctx.realtime)
     f[F_ALIGN_STEP_S] = cfg.align_step_us * 1e-6 if cfg.align_ticks and ctx.realtime else 0.0
+    f[F_DUE_WAIT_S] = cfg.due_wait_frac * ctx.dt_s if ctx.realtime and rate > 0 else 0.0
+    f[F_SAMPLE_PERIOD_S] = 1.0 / rate if rate > 0 else math.inf
     s = np.zeros(S_HDR + nch + mx)
     s[S_OFFSET] = offset
     i = np.zeros(I_LEN, dtype=np.int64)
@@ -281,7 +297,8 @@ def counters(stage: Stage) -> dict:
     s = stage.s
     out = {"samples": int(s[S_SAMPLES]), "bad_samples": int(s[S_BAD]), "stale_events": int(s[S_STALE_EVENTS]),
            "resumes": int(s[S_RESUMES]), "time_correction_s": float(s[S_OFFSET]),
-           "time_correction_failures": int(s[S_TC_FAILS]), "flushed_at_start": int(s[S_FLUSHED])}
+           "time_correction_failures": int(s[S_TC_FAILS]), "flushed_at_start": int(s[S_FLUSHED]),
+           "due_waits": int(s[S_DUE_WAITS])}
     if stage.f[F_ALIGN_STEP_S] > 0.0:
         lock = s[S_LOCK:S_LOCK + phaselock.PL_LEN]
         out["phase_lock"] = {"late_frac": float(lock[phaselock.PL_LATE] / max(lock[phaselock.PL_JUDGED], 1.0)),
