@@ -66,7 +66,7 @@ class LslSourceConfig(Strict):
     buffer_s: int = Field(10, ge=1, le=360, description="liblsl inlet buffer, s of samples")
     flush_at_start: bool = Field(True, description="real time: drop samples queued before the first tick (stale by build and compile time)")
     align_ticks: bool = Field(False, description="phase-lock the loop's ticks to sample arrival (cuts the wait for the next tick to about the LSL hop)")
-    align_late_frac: float = Field(0.02, gt=0.0, lt=0.5, description="with align_ticks: target fraction of samples that miss the first tick after their push")
+    align_late_frac: float = Field(0.02, gt=0.0, lt=0.5, description="with align_ticks: target fraction of samples that miss the first tick after their push (with due_wait_frac, e.g. 0.2)")
     align_step_us: float = Field(20.0, gt=0.0, le=200.0, description="with align_ticks: phase step, us (larger locks faster, jitters more)")
     due_wait_frac: float = Field(0.0, ge=0.0, le=0.5, description="real time: when the next sample is due but not queued, wait up to this fraction of the loop period for it (0: never)")
 
