@@ -29,15 +29,18 @@ from devices.protocols import framed as F
 
 
 @njit(cache=True, nogil=True)
+def _link_buffers():
+    """Scratch of one end of the framed link: timespec, read buffer, frame accumulator and its
+    state, frame body, wire frame."""
+    return (np.zeros(2, np.int64), np.zeros(1024, np.uint8), np.zeros(F.MAX_WIRE, np.uint8),
+            np.zeros(1, np.int64), np.zeros(F.MAX_BODY, np.uint8), np.zeros(F.MAX_WIRE, np.uint8))
+
+
+@njit(cache=True, nogil=True)
 def _reflect(fd, n_joints, seconds):
     """Far end: answer every valid frame on fd with a STATE acknowledging its seq, for `seconds`."""
-    ts = np.zeros(2, np.int64)
-    rx = np.zeros(1024, np.uint8)
-    acc = np.zeros(F.MAX_WIRE, np.uint8)
-    st = np.zeros(1, np.int64)
-    body = np.zeros(F.MAX_BODY, np.uint8)
+    ts, rx, acc, st, body, wire = _link_buffers()
     reply = np.zeros(F.MAX_BODY, np.uint8)
-    wire = np.zeros(F.MAX_WIRE, np.uint8)
     q = np.zeros(n_joints)
     end = monotonic_ns(ts) + int(seconds * 1e9)
     while monotonic_ns(ts) < end:
@@ -64,12 +67,7 @@ def _command_wire(seq, n_joints, body, wire):
 def _roundtrips_fd(fd, n_joints, n, lat_ns, timeout_ns):
     """Host: write a COMMAND, spin on non-blocking reads until the STATE acknowledging its seq
     is back (stale replies of timed-out exchanges are skipped); n times. lat_ns[j] = -1: lost."""
-    ts = np.zeros(2, np.int64)
-    rx = np.zeros(1024, np.uint8)
-    acc = np.zeros(F.MAX_WIRE, np.uint8)
-    st = np.zeros(1, np.int64)
-    body = np.zeros(F.MAX_BODY, np.uint8)
-    wire = np.zeros(F.MAX_WIRE, np.uint8)
+    ts, rx, acc, st, body, wire = _link_buffers()
     for j in range(n):
         seq = j & 0xFF
         m = _command_wire(seq, n_joints, body, wire)
