@@ -33,13 +33,13 @@ def read_toml(path: str, missing: str, invalid: str) -> dict:
         raise ConfigError(f"{invalid}: {e}") from None
 
 
-def _models(annotation) -> list:
+def models_in(annotation) -> list:
     """The BaseModel classes inside an annotation (Optional, list[...], tagged unions)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     out = []
     for arg in typing.get_args(annotation):
-        out.extend(_models(arg))
+        out.extend(models_in(arg))
     return out
 
 
@@ -68,7 +68,7 @@ def _walk(root, loc):
         parent = model
         path.append(part)
         field = model.model_fields.get(part) if model is not None else None
-        candidates = _models(field.annotation) if field is not None else []
+        candidates = models_in(field.annotation) if field is not None else []
     return path, parent
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from rtcore.config import SessionConfig
+from rtcore.configbase import models_in
 
 INTRO = """# Session config reference
 
@@ -46,19 +47,10 @@ def _default(field) -> str:
     return "none" if value is None else f"`{value!r}`"
 
 
-def _models(ann) -> list:
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [ann]
-    out = []
-    for a in typing.get_args(ann):
-        out.extend(_models(a))
-    return out
-
-
 def _table(model) -> list[str]:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, f in model.model_fields.items():
-        typ = "section" if _models(f.annotation) else _type_name(f.annotation)
+        typ = "section" if models_in(f.annotation) else _type_name(f.annotation)
         cells = [f"`{name}`", typ, _default(f), f.description or ""]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return rows
@@ -78,7 +70,7 @@ def _section(path: str, model, lines: list, seen: set, heading: bool) -> None:
     doc = [doc[0], ""] if doc and not doc[0].startswith("[") else []
     lines += [""] + ([f"### {path}{_kind(model)}", ""] if heading else []) + doc + _table(model)
     for name, f in model.model_fields.items():
-        for sub in _models(f.annotation):
+        for sub in models_in(f.annotation):
             _section(f"{path}.{name}", sub, lines, seen, heading=True)
 
 
@@ -86,7 +78,7 @@ def render() -> str:
     lines = [INTRO]
     seen = set()
     for name, f in SessionConfig.model_fields.items():
-        members = _models(f.annotation)
+        members = models_in(f.annotation)
         is_list = "list[" in str(f.annotation)
         lines += ["", f"## [[{name}]]" if is_list else f"## [{name}]"]
         for m in members:
