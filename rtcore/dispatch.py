@@ -1,106 +1,135 @@
-"""Stage kinds and the compiled dispatch from a kind code to its step function.
+"""The compiled dispatch from a stage's kind code to its step function.
 
-Each stage family owns one block below: its kind constants and its `elif` lines. Keep the
-codes unique; they are stored in the packed chain, never in files.
+Each stage file declares its kind code once, in its SPEC (rtcore.registry.StageSpec); the pairs
+below are read from there. `stage_step` is a static `elif` chain so that Numba caches it (no code
+generation). When this module is imported it checks that the codes are unique and that the chain
+covers every member of every family (rtcore.families): a stage missing here fails at import,
+not in the middle of a session.
 """
+import ast
+import inspect
+import textwrap
+
 from numba import njit
 
-from rtcore import status
-from rtcore.stages.crash import crash_step
-from rtcore.decoders.linear import linear_step
-from devices.lsl.inlet import lsl_inlet_step
-from devices.lsl.outlet import lsl_outlet_step
-from sims.users.emg import emg_user_step
-from sims.users.neural import neural_step
-from rtcore.replay import replay_step
-from rtcore.decoders.emg import emg_step
-from rtcore.decoders.kalman import kalman_step
-from sims.plants.cursor import cursor_step
-from sims.plants.mujoco_plant import mujoco_plant_step
-from sims.paradigms.center_out import center_out_step
-from sims.paradigms.observe import observe_step
+from devices.lsl import inlet, outlet
+from devices.serial import dynamixel_arm, framed_arm
+from rtcore import families, replay, status
+from rtcore.cerebellum import feedback_delay, forward_model
+from rtcore.control import endpoint_pd, joint_pd, passthrough
+from rtcore.decoders import emg, kalman, linear
+from rtcore.stages import crash
+from sims.paradigms import center_out, observe
+from sims.plants import cursor, mujoco_plant
+from sims.users import emg as emg_user
+from sims.users import neural
 
-# --- core (rtcore/stages) --------------------------------------------------------------
-K_CRASH = 1
-K_LINEAR = 2
-# --- sources and outlets (devices/lsl, sims/users) 10..29 ------------------------------
-K_LSL_INLET = 10
-K_LSL_OUTLET = 11
-K_SYNTH_NEURAL = 12
-K_SYNTH_EMG = 13
-K_REPLAY = 14
-# --- decoders (rtcore/decoders) 30..49 ---------------------------------------------------
-K_EMG = 30
-K_KALMAN = 31
-# --- control, feedback delay, forward model (rtcore/control, rtcore/cerebellum) 50..69 --
-from rtcore.cerebellum.feedback_delay import feedback_delay_step
-from rtcore.cerebellum.forward_model import forward_model_step
-from rtcore.control.endpoint_pd import endpoint_pd_step
-from rtcore.control.joint_pd import joint_pd_step
-from rtcore.control.passthrough import passthrough_step
-K_FEEDBACK_DELAY = 50
-K_FORWARD_MODEL = 51
-K_ENDPOINT_PD = 52
-K_JOINT_PD = 53
-K_PASSTHROUGH = 54
-# --- paradigms and plants (sims/paradigms, sims/plants) 70..89 --------------------------
-K_MUJOCO_PLANT = 70
-K_CENTER_OUT = 71
-K_OBSERVE = 72
-K_CURSOR = 85
-# --- serial devices (devices/serial) 90..109 --------------------------------------------
-from devices.serial.framed_arm import framed_arm_step  # noqa: E402
-from devices.serial.dynamixel_arm import dynamixel_arm_step  # noqa: E402
-K_FRAMED_ARM = 90
-K_DYNAMIXEL = 91
+# --- core (rtcore/stages) ------------------------------------------------------ codes 1..9
+CRASH, crash_step = crash.SPEC.kind, crash.SPEC.step
+LINEAR, linear_step = linear.SPEC.kind, linear.SPEC.step
+# --- sources and outlets (devices/lsl, sims/users, rtcore/replay) ---------- codes 10..29
+LSL_INLET, lsl_inlet_step = inlet.SPEC.kind, inlet.SPEC.step
+LSL_OUTLET, lsl_outlet_step = outlet.SPEC.kind, outlet.SPEC.step
+SYNTH_NEURAL, neural_step = neural.SPEC.kind, neural.SPEC.step
+SYNTH_EMG, emg_user_step = emg_user.SPEC.kind, emg_user.SPEC.step
+REPLAY, replay_step = replay.SPEC.kind, replay.SPEC.step
+# --- decoders (rtcore/decoders) --------------------------------------------- codes 30..49
+EMG, emg_step = emg.SPEC.kind, emg.SPEC.step
+KALMAN, kalman_step = kalman.SPEC.kind, kalman.SPEC.step
+# --- feedback delay, forward model, control (rtcore/cerebellum, rtcore/control) codes 50..69
+FEEDBACK_DELAY, feedback_delay_step = feedback_delay.SPEC.kind, feedback_delay.SPEC.step
+FORWARD_MODEL, forward_model_step = forward_model.SPEC.kind, forward_model.SPEC.step
+ENDPOINT_PD, endpoint_pd_step = endpoint_pd.SPEC.kind, endpoint_pd.SPEC.step
+JOINT_PD, joint_pd_step = joint_pd.SPEC.kind, joint_pd.SPEC.step
+PASSTHROUGH, passthrough_step = passthrough.SPEC.kind, passthrough.SPEC.step
+# --- paradigms and plants (sims/paradigms, sims/plants) --------------------- codes 70..89
+MUJOCO_PLANT, mujoco_plant_step = mujoco_plant.SPEC.kind, mujoco_plant.SPEC.step
+CENTER_OUT, center_out_step = center_out.SPEC.kind, center_out.SPEC.step
+OBSERVE, observe_step = observe.SPEC.kind, observe.SPEC.step
+CURSOR, cursor_step = cursor.SPEC.kind, cursor.SPEC.step
+# --- serial devices (devices/serial) --------------------------------------- codes 90..109
+FRAMED_ARM, framed_arm_step = framed_arm.SPEC.kind, framed_arm.SPEC.step
+DYNAMIXEL, dynamixel_arm_step = dynamixel_arm.SPEC.kind, dynamixel_arm.SPEC.step
 
 
 @njit(cache=True, nogil=True)
 def stage_step(kind, f, s, i, bus):
     """Run one stage's step; returns its status code."""
-    if kind == K_CRASH:
+    if kind == CRASH:
         return crash_step(f, s, i, bus)
-    elif kind == K_LINEAR:
+    elif kind == LINEAR:
         return linear_step(f, s, i, bus)
     # --- sources and outlets -----------------------------------------------------------
-    elif kind == K_LSL_INLET:
+    elif kind == LSL_INLET:
         return lsl_inlet_step(f, s, i, bus)
-    elif kind == K_LSL_OUTLET:
+    elif kind == LSL_OUTLET:
         return lsl_outlet_step(f, s, i, bus)
-    elif kind == K_SYNTH_NEURAL:
+    elif kind == SYNTH_NEURAL:
         return neural_step(f, s, i, bus)
-    elif kind == K_SYNTH_EMG:
+    elif kind == SYNTH_EMG:
         return emg_user_step(f, s, i, bus)
-    elif kind == K_REPLAY:
+    elif kind == REPLAY:
         return replay_step(f, s, i, bus)
     # --- decoders ----------------------------------------------------------------------
-    elif kind == K_EMG:
+    elif kind == EMG:
         return emg_step(f, s, i, bus)
-    elif kind == K_KALMAN:
+    elif kind == KALMAN:
         return kalman_step(f, s, i, bus)
     # --- control, feedback delay, forward model ---------------------------------------
-    elif kind == K_FEEDBACK_DELAY:
+    elif kind == FEEDBACK_DELAY:
         return feedback_delay_step(f, s, i, bus)
-    elif kind == K_FORWARD_MODEL:
+    elif kind == FORWARD_MODEL:
         return forward_model_step(f, s, i, bus)
-    elif kind == K_ENDPOINT_PD:
+    elif kind == ENDPOINT_PD:
         return endpoint_pd_step(f, s, i, bus)
-    elif kind == K_JOINT_PD:
+    elif kind == JOINT_PD:
         return joint_pd_step(f, s, i, bus)
-    elif kind == K_PASSTHROUGH:
+    elif kind == PASSTHROUGH:
         return passthrough_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
-    elif kind == K_MUJOCO_PLANT:
+    elif kind == MUJOCO_PLANT:
         return mujoco_plant_step(f, s, i, bus)
-    elif kind == K_CENTER_OUT:
+    elif kind == CENTER_OUT:
         return center_out_step(f, s, i, bus)
-    elif kind == K_OBSERVE:
+    elif kind == OBSERVE:
         return observe_step(f, s, i, bus)
-    elif kind == K_CURSOR:
+    elif kind == CURSOR:
         return cursor_step(f, s, i, bus)
     # --- serial devices ----------------------------------------------------------------
-    elif kind == K_FRAMED_ARM:
+    elif kind == FRAMED_ARM:
         return framed_arm_step(f, s, i, bus)
-    elif kind == K_DYNAMIXEL:
+    elif kind == DYNAMIXEL:
         return dynamixel_arm_step(f, s, i, bus)
     return status.OK
+
+
+def chain_pairs() -> dict:
+    """{kind code: step} as the elif chain of stage_step dispatches them (read from its source)."""
+    step = getattr(stage_step, "py_func", stage_step)  # plain Python under NUMBA_DISABLE_JIT=1
+    tree = ast.parse(textwrap.dedent(inspect.getsource(step)))
+    names = globals()
+    pairs, codes = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            code = names[node.test.comparators[0].id]
+            codes.append(code)
+            pairs[code] = names[node.body[0].value.func.id]
+    if len(codes) != len(pairs):
+        raise RuntimeError(f"rtcore.dispatch: a kind code appears twice in stage_step: {sorted(codes)}")
+    return pairs
+
+
+def check_registry() -> None:
+    """Codes unique (one step per code) and every family's stages dispatched; raises naming the stage."""
+    chain = chain_pairs()
+    seen = {}
+    for family, spec in families.specs():
+        where = f"{family.__name__}: stage '{spec.name}' (kind {spec.kind})"
+        other = seen.setdefault(spec.kind, spec)
+        if other.step is not spec.step:
+            raise RuntimeError(f"{where} reuses the kind code of '{other.name}' for another step; pick a free code")
+        if chain.get(spec.kind) is not spec.step:
+            raise RuntimeError(f"{where} is not in rtcore.dispatch.stage_step; add its (kind, step) pair and elif line")
+
+
+check_registry()

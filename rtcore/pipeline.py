@@ -3,34 +3,19 @@
 Families are built in BUILD order (the plant registers `command` before the controller that
 writes it; the forward model registers `estimate` before the controller that reads it) and run
 in RUN order (the scientific order of the tick: pull, decode, task, control, act, sense, predict
-and learn, publish). Each family module exposes `build_from_session(cfg, ctx) -> list[Stage]`
-and returns no stages when its sections are absent.
+and learn, publish). The families and their BUILD order are in rtcore.families.
 """
-import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import bus as B
-from rtcore import status
-from rtcore.bus import Bus
+from rtcore import families, status
+from rtcore.bus import DT_S, HEADER, Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
 from rtcore.stage import BuildContext, Chain, pack, run_links
 
 RUN_ORDER = ("source", "decoder", "task", "learning", "controller", "plant", "observe",
              "feedback", "forward_model", "outlet", "test")
-
-#: Family modules in BUILD order; each has build_from_session(cfg, ctx) -> list[Stage].
-FAMILIES = (
-    "rtcore.sources",
-    "rtcore.decoders",
-    "sims.plants",
-    "sims.paradigms",
-    "rtcore.cerebellum",
-    "rtcore.control",
-    "devices.lsl.outlet",
-    "rtcore.stages.crash",
-)
 
 
 @dataclass
@@ -81,9 +66,8 @@ def build(cfg, config_path: str = "<config>") -> Pipeline:
     ctx = BuildContext(bus=layout, dt_s=dt_s, seed=cfg.session.seed, realtime=cfg.loop.realtime,
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
-    for modname in FAMILIES:
-        module = importlib.import_module(modname)
-        stages.extend(module.build_from_session(cfg, ctx))
+    for family in families.BUILD_ORDER:
+        stages.extend(family.build_from_session(cfg, ctx))
     run_links(ctx)
     unknown = [st.name for st in stages if st.name not in RUN_ORDER]
     if unknown:
@@ -91,7 +75,7 @@ def build(cfg, config_path: str = "<config>") -> Pipeline:
     stages.sort(key=lambda st: RUN_ORDER.index(st.name))
     chain = pack(stages)
     bus = layout.array()
-    bus[B.DT_S] = dt_s
+    bus[DT_S] = dt_s
     rec_idx, columns, streams = _recorded(cfg, layout, config_path)
     counts = np.zeros((len(stages), status.N_CODES), np.int64)
     return Pipeline(chain, layout, bus, rec_idx, columns, streams, ctx, counts,
@@ -101,7 +85,7 @@ def build(cfg, config_path: str = "<config>") -> Pipeline:
 def _recorded(cfg, layout: Bus, config_path: str):
     names = cfg.record.signals
     if names is None:  # everything, input_block included: the XDF input stream and replay need every sample
-        names = [n for n, sig in layout.signals.items() if sig.offset >= B.HEADER]
+        names = [n for n, sig in layout.signals.items() if sig.offset >= HEADER]
         names = ["hold", "marker"] + names
     idx, columns, streams = [], list(TIMING_COLUMNS), []
     for name in names:

@@ -12,8 +12,9 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import status
+from rtcore import status, xdf_load
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 F_NCH, F_NT, F_HDR = 0, 1, 2  #: f = [n_ch, n_ticks, counts[n_ticks], input_time[n_ticks], samples[n, n_ch]]
@@ -52,7 +53,7 @@ def replay_step(f, s, i, bus):
 
 
 def recorded_inputs(rec: dict, where: str = "source.path"):
-    """(samples [n, n_ch], counts [ticks], input_time [ticks], labels, unit, max_per_tick) from xdf.load()."""
+    """(samples [n, n_ch], counts [ticks], input_time [ticks], labels, unit, max_per_tick) from xdf_load.load()."""
     if "input" not in rec:
         raise ValueError(f"{where}: the recording has no `input` stream; only sessions with a [source] replay")
     st = rec["input"]
@@ -76,10 +77,8 @@ def recorded_inputs(rec: dict, where: str = "source.path"):
 
 def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
     """The replay stage; registers input, input_block, input_n, input_time as the recorded source did."""
-    from rtcore import xdf
-    from rtcore.dispatch import K_REPLAY
     try:
-        rec = xdf.load(cfg.path)
+        rec = xdf_load.load(cfg.path)
     except OSError as e:
         raise ValueError(f"{where}.path: cannot read {cfg.path} ({e})") from None
     samples, counts, times, labels, unit, mx = recorded_inputs(rec, f"{where}.path ({cfg.path})")
@@ -92,6 +91,9 @@ def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
     i[I_N] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
     i[I_TIME] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
     f = np.concatenate([[nch, counts.size], counts, times, samples.ravel()])
-    return Stage(where, K_REPLAY, f, np.zeros(2), i,
+    return Stage(where, SPEC.kind, f, np.zeros(2), i,
                  info={"kind": "replay", "path": cfg.path, "ticks": int(counts.size),
                        "samples": int(samples.shape[0]), "n_channels": nch})
+
+
+SPEC = StageSpec(kind=14, name="replay", step=replay_step, config=ReplaySourceConfig, build=build)

@@ -5,20 +5,21 @@ A source writes `input` [n_ch] (latest sample), `input_block` [max_per_tick * n_
 kinds: "lsl" (devices/lsl/inlet.py), "synthetic_emg" (sims/users/emg.py),
 "synthetic_neural" (sims/users/neural.py), "replay" (rtcore/replay.py: a recorded session.xdf).
 """
-from typing import Annotated, Union
-
-from pydantic import Field
-
 from devices.lsl import inlet
 from rtcore import replay
+from rtcore.registry import builders, tagged_union
 from sims.users import emg, neural
 
-SourceConfig = Annotated[Union[inlet.LslSourceConfig, emg.SyntheticEmgConfig, neural.SyntheticNeuralConfig,
-                               replay.ReplaySourceConfig],
-                         Field(discriminator="kind")]
+#: The sources, one line each (their SPEC); `kind` selects one.
+MEMBERS = (
+    inlet,
+    emg,
+    neural,
+    replay,
+)
 
-BUILDERS = {"lsl": inlet.build, "synthetic_emg": emg.build, "synthetic_neural": neural.build,
-            "replay": replay.build}
+SourceConfig = tagged_union(MEMBERS)
+BUILDERS = builders(MEMBERS)
 
 
 def build(cfg, ctx):

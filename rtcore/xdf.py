@@ -27,6 +27,7 @@ import xml.sax.saxutils as sx
 import numpy as np
 
 from rtcore.loop import CTRL_RING_DROPPED, CTRL_T0_NS
+from rtcore.xdf_load import load  # noqa: F401  (the reader; xdf.load is its public name)
 
 MAGIC = b"XDF:"
 FILE_HEADER, STREAM_HEADER, SAMPLES, CLOCK_OFFSET, BOUNDARY, STREAM_FOOTER = 1, 2, 3, 4, 5, 6
@@ -259,12 +260,3 @@ class XdfRecorder:
         self._emit(b"".join(st.footer({"ring_dropped_rows": dropped}) for st in self.streams))
         self.fh.close()
         self.fh = None
-
-
-def load(path: str) -> dict:
-    """{stream name: pyxdf stream dict} of a session.xdf (no clock sync or dejitter: stamps as written)."""
-    import pyxdf
-    streams, header = pyxdf.load_xdf(path, synchronize_clocks=False, dejitter_timestamps=False)
-    out = {s["info"]["name"][0]: s for s in streams}
-    out["_header"] = header
-    return out

@@ -40,6 +40,7 @@ from devices import lsl_c as C
 from rtcore import bus as B
 from rtcore import phaselock, status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 MARKER_STREAM_STALE = 900  #: marker code: the input stream went silent, session in safe hold
@@ -249,7 +250,6 @@ def channel_labels(info: pylsl.StreamInfo) -> tuple[list[str], str]:
 
 def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     """Resolve, check and open the stream; register input, input_block, input_n, input_time."""
-    from rtcore.dispatch import K_LSL_INLET
     info = resolve(cfg, where)
     check(cfg, info, where)
     inlet = pylsl.StreamInlet(info, max_buflen=cfg.buffer_s, recover=True)
@@ -285,7 +285,7 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
               "channels": nch, "rate_hz": rate, "format": C.NUMERIC_FORMATS[info.channel_format()],
               "max_per_tick": mx}
-    stage = Stage(where, K_LSL_INLET, f, s, i, keep=[inlet], info={"lsl_in": stream})
+    stage = Stage(where, SPEC.kind, f, s, i, keep=[inlet], info={"lsl_in": stream})
     stage.close = lambda: C.release(stage, I_HANDLE)
     stage.report = lambda: {"lsl_in": {**stream, **counters(stage)}}
     return stage
@@ -304,3 +304,6 @@ def counters(stage: Stage) -> dict:
         out["phase_lock"] = {"late_frac": float(lock[phaselock.PL_LATE] / max(lock[phaselock.PL_JUDGED], 1.0)),
                              "judged": int(lock[phaselock.PL_JUDGED]), "single_sample_pushes": bool(lock[phaselock.PL_SINGLE])}
     return out
+
+
+SPEC = StageSpec(kind=10, name="lsl", step=lsl_inlet_step, config=LslSourceConfig, build=build)

@@ -30,6 +30,7 @@ from pydantic import Field
 from devices import lsl_c as C
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 DEFAULT_SIGNALS = ("command", "prediction", "state", "spe", "target")  #: published by default when present
@@ -118,7 +119,6 @@ def _companion(bus, sig, rows_max: int):
 
 def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     """Create the LSL outlet for cfg and the stage that pushes it."""
-    from rtcore.dispatch import K_LSL_OUTLET
     bus = ctx.bus
     key = f"rtcore-{ctx.session_name}-{cfg.stream}"
     picks = [select(bus, text, f"{where}.signals") for text in cfg.signals]
@@ -160,7 +160,7 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     i[I_HDR:I_HDR + nch], i[I_HDR + nch:] = offsets, strides
     s = np.zeros(S_HDR + rows_max * nch)
     desc = {"name": cfg.name or key, "source_id": key, "channels": labels, "rate_hz": rate, "type": cfg.type}
-    stage = Stage("outlet", K_LSL_OUTLET, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
+    stage = Stage("outlet", SPEC.kind, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
     stage.close = lambda: C.release(stage, I_HANDLE)
     stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S_PUSHES]),
                                                       "push_failures": int(stage.s[S_FAILS])}}
@@ -188,3 +188,6 @@ def build_all(cfgs, ctx) -> list:
 def build_from_session(cfg, ctx) -> list:
     """Pipeline hook: the [[outlet]] stages (or the defaults of a real-time session)."""
     return build_all(cfg.outlet, ctx)
+
+
+SPEC = StageSpec(kind=11, name="lsl_outlet", step=lsl_outlet_step, config=OutletConfig, build=build)

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.clock import monotonic_ns
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from devices import serial_port as T
 from devices.protocols import dynamixel as D
@@ -247,7 +248,6 @@ class DynamixelDriver:
 
 def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     """Open, configure and enable the servos; the stage then owns the fd until close()."""
-    from rtcore.dispatch import K_DYNAMIXEL
     if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < D.BROADCAST_ID for k in cfg.ids):
         raise ValueError(f"{where}.ids = {cfg.ids}: IDs must be distinct, 0..253")
     f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
@@ -256,9 +256,12 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     q, qd, tau = L.start(drv)
     L.seed_state(s, i, q, qd, tau)
     info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * D.BUS_WATCHDOG_UNIT_MS)
-    return L.device_stage(where, K_DYNAMIXEL, f, s, i, drv, info)
+    return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
 
 
 def emergency_disable(cfg: DynamixelConfig) -> int:
     """Turn torque off on every servo (the parent calls this if the child died)."""
     return L.emergency_disable(DynamixelDriver(cfg))
+
+
+SPEC = StageSpec(kind=91, name="dynamixel", step=dynamixel_arm_step, config=DynamixelConfig, build=build)

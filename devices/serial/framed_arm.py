@@ -18,6 +18,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.clock import monotonic_ns
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from devices import serial_port as T
 from devices.protocols import framed as F
@@ -188,16 +189,18 @@ class FramedArmDriver:
 
 def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     """Open, handshake and enable the arm; the stage then owns the fd until close()."""
-    from rtcore.dispatch import K_FRAMED_ARM
     f, s, i, info = L.layout(cfg, ctx, where)
     drv = FramedArmDriver(cfg, where)
     flags, q, qd, tau = L.start(drv)
     i[L.I_DEV_FLAGS] = flags
     L.seed_state(s, i, q, qd, tau)
     info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=F.PROTOCOL_VERSION)
-    return L.device_stage(where, K_FRAMED_ARM, f, s, i, drv, info)
+    return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
 
 
 def emergency_disable(cfg: FramedArmConfig) -> int:
     """Send DISABLE (the parent calls this when the child died)."""
     return L.emergency_disable(FramedArmDriver(cfg))
+
+
+SPEC = StageSpec(kind=90, name="framed_arm", step=framed_arm_step, config=FramedArmConfig, build=build)

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 MAX_DELAY_S = 0.3  #: longest sensory delay the line accepts, s
@@ -107,7 +108,6 @@ def channel_delays_s(cfg: FeedbackConfig, labels: tuple, where: str) -> np.ndarr
 
 def build(cfg: FeedbackConfig, ctx, write_estimate: bool, where: str = "feedback") -> Stage:
     """The delay line on `observed`/`state`; registers `feedback` (and `estimate` if asked)."""
-    from rtcore.dispatch import K_FEEDBACK_DELAY
     name = cfg.input or ("observed" if ctx.bus.has("observed") else "state")
     x = ctx.bus.get(name, who=where)
     delays_s = channel_delays_s(cfg, x.labels, where)
@@ -120,5 +120,8 @@ def build(cfg: FeedbackConfig, ctx, write_estimate: bool, where: str = "feedback
     extra = ctx.bus.get(cfg.extra_delay, 1, who=where) if ctx.bus.has(cfg.extra_delay) else None
     i = np.concatenate([[x.offset, x.width, out.offset, est.offset if est else -1,
                          extra.offset if extra else -1, R, 0], ticks])
-    return Stage(where, K_FEEDBACK_DELAY, np.zeros(0), np.zeros(R * x.width), i,
+    return Stage(where, SPEC.kind, np.zeros(0), np.zeros(R * x.width), i,
                  info={"input": name, "delay_s": [float(d) for d in delays_s], "extra_delay": extra is not None})
+
+
+SPEC = StageSpec(kind=50, name="feedback_delay", step=feedback_delay_step, config=FeedbackConfig, build=build)

@@ -39,6 +39,7 @@ from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granul
 from rtcore.cerebellum.nominal import NominalConfig, continuous_matrices, discretise, roll_forward_matrix
 from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout, rls_update
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 
@@ -231,7 +232,6 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     spe_learning_gain multiplies the learning rate, retention multiplies weight_retention_tau_s,
     estimate_lag_s delays the estimate the controller sees (rtcore.learning.lesions.LesionEffects).
     """
-    from rtcore.dispatch import K_FORWARD_MODEL
     dt = ctx.dt_s
     u = ctx.bus.get("command", who=where)
     y = ctx.bus.get("feedback", who=where)
@@ -279,7 +279,10 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
             RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag, 0, wnorm.offset]
     i = np.concatenate([head, offs[:-1], delays]).astype(np.int64)
     assert len(head) + len(sizes) == I_DELAYS
-    return Stage(where, K_FORWARD_MODEL, f, s, i,
+    return Stage(where, SPEC.kind, f, s, i,
                  info={"n_features": n_f, "rule": cfg.rule, "assumed_delay_s": [float(d * dt) for d in delays],
                        "nominal": cfg.nominal.kind, "predict": cfg.predict, "learn": cfg.learn,
                        "estimate_lag_s": lag * dt, "layout": {name: int(o) for (name, _), o in zip(sizes, offs)}})
+
+
+SPEC = StageSpec(kind=51, name="forward_model", step=forward_model_step, config=ForwardModelConfig, build=build)

@@ -5,17 +5,19 @@ joint_pd: target angle to agonist/antagonist activations (muscle elbow); passthr
 decoder's intent as the command. Lesion effects from [lesion] (rtcore.learning.lesions) scale
 the feedback-correction gains (huntington) and the motor noise (cerebellar).
 """
-from typing import Annotated, Union
-
-from pydantic import Field
-
 from rtcore.control import endpoint_pd, joint_pd, passthrough
 from rtcore.learning.lesions import LesionConfig, lesion_effects
+from rtcore.registry import builders, tagged_union
 
-ControllerConfig = Annotated[Union[endpoint_pd.EndpointPDConfig, joint_pd.JointPDConfig, passthrough.PassthroughConfig],
-                             Field(discriminator="kind")]
+#: The controller stages, one line each (their SPEC); `kind` selects one.
+MEMBERS = (
+    endpoint_pd,
+    joint_pd,
+    passthrough,
+)
 
-BUILDERS = {"endpoint_pd": endpoint_pd.build, "joint_pd": joint_pd.build, "passthrough": passthrough.build}
+ControllerConfig = tagged_union(MEMBERS)
+BUILDERS = builders(MEMBERS)
 
 
 def build(cfg, ctx, lesion: LesionConfig | None = None) -> list:

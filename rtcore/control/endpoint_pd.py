@@ -20,6 +20,7 @@ from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import clip_norm, hold_latch
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.users.rng import normal, seed_state
 
@@ -63,7 +64,6 @@ def endpoint_pd_step(f, s, i, bus):
 
 def build(cfg: EndpointPDConfig, ctx, effects, where: str = "controller") -> Stage:
     """The controller stage; effects: rtcore.learning.lesions.LesionEffects (online_correction_gain, motor_noise_gain)."""
-    from rtcore.dispatch import K_ENDPOINT_PD
     tgt = ctx.bus.get(cfg.target, who=where)
     n = tgt.width
     est = ctx.bus.get("estimate", who=where)
@@ -76,5 +76,8 @@ def build(cfg: EndpointPDConfig, ctx, effects, where: str = "controller") -> Sta
     f = [cfg.kp_n_per_m * g, cfg.kd_ns_per_m * g, cfg.max_force_n, cfg.motor_noise_n * effects.motor_noise_gain]
     i = [est.offset, est.width, tgt.offset, n, cmd.offset, 1 if cfg.on_hold == "posture" else 0, 0,
          seed_state(ctx.seed, 0xC0117)]
-    return Stage(where, K_ENDPOINT_PD, np.array(f), np.zeros(n), np.array(i, dtype=np.int64),
+    return Stage(where, SPEC.kind, np.array(f), np.zeros(n), np.array(i, dtype=np.int64),
                  info={"kp_n_per_m": f[0], "kd_ns_per_m": f[1], "motor_noise_n": f[3]})
+
+
+SPEC = StageSpec(kind=52, name="endpoint_pd", step=endpoint_pd_step, config=EndpointPDConfig, build=build)

@@ -20,6 +20,7 @@ from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import hold_latch
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.users.rng import normal, seed_state
 
@@ -78,7 +79,6 @@ def joint_pd_step(f, s, i, bus):
 
 def build(cfg: JointPDConfig, ctx, effects, where: str = "controller") -> Stage:
     """The controller stage; effects: rtcore.learning.lesions.LesionEffects (online_correction_gain, motor_noise_gain)."""
-    from rtcore.dispatch import K_JOINT_PD
     est = ctx.bus.get("estimate", who=where)
     cmd = ctx.bus.get("command", who=where)
     for key, idx in (("angle_index", cfg.angle_index), ("velocity_index", cfg.velocity_index)):
@@ -102,5 +102,8 @@ def build(cfg: JointPDConfig, ctx, effects, where: str = "controller") -> Stage:
     i = [est.offset, cfg.angle_index, -1 if cfg.velocity_index is None else cfg.velocity_index, tgt_off,
          cmd.offset, cmd.width, 1 if cfg.on_hold == "posture" else 0, 0, seed_state(ctx.seed, 0xC0118),
          len(cfg.agonists), len(cfg.antagonists)] + channels
-    return Stage(where, K_JOINT_PD, np.array(f), np.zeros(1), np.array(i, dtype=np.int64),
+    return Stage(where, SPEC.kind, np.array(f), np.zeros(1), np.array(i, dtype=np.int64),
                  info={"agonists": cfg.agonists, "antagonists": cfg.antagonists, "kp_per_rad": f[0]})
+
+
+SPEC = StageSpec(kind=53, name="joint_pd", step=joint_pd_step, config=JointPDConfig, build=build)

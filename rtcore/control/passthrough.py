@@ -13,6 +13,7 @@ from pydantic import Field
 from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.users.rng import normal, seed_state
 
@@ -62,7 +63,6 @@ def passthrough_step(f, s, i, bus):
 
 def build(cfg: PassthroughConfig, ctx, effects, where: str = "controller") -> Stage:
     """The passthrough stage; effects: rtcore.learning.lesions.LesionEffects (motor_noise_gain)."""
-    from rtcore.dispatch import K_PASSTHROUGH
     src = ctx.bus.get(cfg.input, who=where)
     cmd = ctx.bus.get("command", who=where)
     if src.width != cmd.width:
@@ -74,5 +74,8 @@ def build(cfg: PassthroughConfig, ctx, effects, where: str = "controller") -> St
         raise ValueError(f"{where}: lower ({lo}) is above upper ({hi})")
     f = [cfg.gain, lo, hi, cfg.motor_noise_sd * effects.motor_noise_gain]
     i = [src.offset, cmd.offset, cmd.width, 1 if cfg.on_hold == "last" else 0, seed_state(ctx.seed, 0xC0119)]
-    return Stage(where, K_PASSTHROUGH, np.array(f), np.zeros(0),
+    return Stage(where, SPEC.kind, np.array(f), np.zeros(0),
                  np.array(i, dtype=np.int64), info={"input": cfg.input, "gain": cfg.gain})
+
+
+SPEC = StageSpec(kind=54, name="passthrough", step=passthrough_step, config=PassthroughConfig, build=build)

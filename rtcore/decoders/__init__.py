@@ -1,15 +1,16 @@
 """Decoders: the decode stage of the tick (family [decoder], tagged by `kind`)."""
-from typing import Annotated, Union
-
-from pydantic import Field
-
 from rtcore.decoders import emg, kalman, linear
+from rtcore.registry import builders, tagged_union
 
-# Add each decoder's config model here; `kind` selects it.
-DecoderConfig = Annotated[Union[linear.LinearDecoderConfig, emg.EmgDecoderConfig, kalman.KalmanDecoderConfig],
-                          Field(discriminator="kind")]
+#: The decoder stages, one line each (their SPEC); `kind` selects one.
+MEMBERS = (
+    linear,
+    emg,
+    kalman,
+)
 
-BUILDERS = {"linear": linear.build, "emg": emg.build, "kalman": kalman.build}
+DecoderConfig = tagged_union(MEMBERS)
+BUILDERS = builders(MEMBERS)
 
 
 def build_from_session(cfg, ctx) -> list:

@@ -10,9 +10,8 @@ import time
 import numpy as np
 
 from rtcore.decoders import persistence
-from rtcore.decoders.emg import EmgDecoderConfig, chain_arrays, emg_envelope_block
+from rtcore.decoders.emg import CALIBRATION_KIND, EmgDecoderConfig, chain_arrays, emg_envelope_block
 
-KIND = "emg_calibration"
 SETTLE_S = 0.25  #: start-up transient dropped from each recording, s
 MIN_USE_S = 0.5  #: recording needed after the transient, s
 MVC_PERCENTILE = 99.0  #: envelope percentile taken as the MVC level
@@ -71,15 +70,4 @@ def save_emg_calibration(path, cal: dict, rate_hz: float, cfg: EmgDecoderConfig,
     meta = {"units": {"rest": "V", "mvc": "V"}, "rate_hz": rate_hz, "n_ch": int(cal["rest"].size),
             "fit_time": time.strftime("%Y-%m-%dT%H:%M:%S"), "stream": stream, "filters": settings,
             "config_hash": persistence.config_hash(settings)}
-    return str(persistence.save(path, KIND, {"rest": cal["rest"], "mvc": cal["mvc"]}, meta))
-
-
-def load_emg_calibration(path, n_ch: int, where: str) -> dict:
-    """rest, mvc [n_ch] from a calibration file; errors name the key and file."""
-    arrays, meta = persistence.load(path, KIND, ("rest", "mvc"), where)
-    if arrays["rest"].shape != (n_ch,) or arrays["mvc"].shape != (n_ch,):
-        raise ValueError(f"{where}: '{path}' calibrates {arrays['rest'].size} channels, the input has {n_ch}; "
-                         f"calibrate this stream again")
-    if np.any(arrays["mvc"] <= arrays["rest"]):
-        raise ValueError(f"{where}: '{path}' has a channel with mvc <= rest; calibrate again")
-    return {"rest": arrays["rest"], "mvc": arrays["mvc"], "meta": meta}
+    return str(persistence.save(path, CALIBRATION_KIND, {"rest": cal["rest"], "mvc": cal["mvc"]}, meta))

@@ -22,8 +22,12 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.decoders import persistence
 from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
+
+CALIBRATION_KIND = "emg_calibration"  #: kind of a calibration file (rtcore.decoders.persistence)
 
 
 class EmgDecoderConfig(Strict):
@@ -165,10 +169,19 @@ def chain_arrays(cfg: EmgDecoderConfig, n_ch: int, rate_hz: float, rest, mvc, M,
     return np.concatenate(parts), np.zeros(s_act + n_ch), i
 
 
+def load_emg_calibration(path, n_ch: int, where: str) -> dict:
+    """rest, mvc [n_ch] from a calibration file; errors name the key and file."""
+    arrays, meta = persistence.load(path, CALIBRATION_KIND, ("rest", "mvc"), where)
+    if arrays["rest"].shape != (n_ch,) or arrays["mvc"].shape != (n_ch,):
+        raise ValueError(f"{where}: '{path}' calibrates {arrays['rest'].size} channels, the input has {n_ch}; "
+                         f"calibrate this stream again")
+    if np.any(arrays["mvc"] <= arrays["rest"]):
+        raise ValueError(f"{where}: '{path}' has a channel with mvc <= rest; calibrate again")
+    return {"rest": arrays["rest"], "mvc": arrays["mvc"], "meta": meta}
+
+
 def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     """EMG chain on the bus: designs the filters, loads the calibration, wires input and output."""
-    from rtcore.decoders.calibration import load_emg_calibration
-    from rtcore.dispatch import K_EMG
     bus = ctx.bus
     x = bus.get(cfg.input, who=where)
     n_ch = x.width
@@ -194,7 +207,7 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     i[I_IN] = x.offset
     if block is not None:
         i[[I_BLOCK, I_NOFF, I_MAXN]] = [block.offset, n_sig.offset, block.width // n_ch]
-    stage = Stage(where, K_EMG, f, s, i,
+    stage = Stage(where, SPEC.kind, f, s, i,
                   info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
                         "calibrated": bool(cfg.calibration_file)})
 
@@ -203,3 +216,6 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     else:
         stage.i[I_OUT] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
     return stage
+
+
+SPEC = StageSpec(kind=30, name="emg", step=emg_step, config=EmgDecoderConfig, build=build)

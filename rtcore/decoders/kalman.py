@@ -34,6 +34,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
 D = 5  #: state size: px, py, vx, vy, offset
@@ -532,7 +533,6 @@ def decode_counts(model, counts, steady_state: bool = False) -> np.ndarray:
 def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
     """The KF decoder on the bus: loads the decoder file, checks bin and units, wires the signals."""
     from rtcore.decoders.kalman_fit import load_kalman
-    from rtcore.dispatch import K_KALMAN
     bus = ctx.bus
     bin_ticks = round(cfg.bin_s / ctx.dt_s)
     if bin_ticks < 1 or abs(bin_ticks * ctx.dt_s - cfg.bin_s) > 1e-9:
@@ -558,7 +558,7 @@ def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
         i[[I_BLOCK, I_NOFF]] = [block.offset, bus.get("input_n", 1, who=where).offset]
     y = bus.add(cfg.output, 2, "m/s", ("vx", "vy"))
     i[I_OUT] = y.offset
-    stage = Stage(where, K_KALMAN, f, s, i,
+    stage = Stage(where, SPEC.kind, f, s, i,
                   info={"n_units": n, "bin_s": cfg.bin_s, "decoder_file": cfg.decoder_file,
                         "config_hash": model.meta.get("config_hash", ""),
                         "clda": cfg.clda.method if cfg.clda else "off", "steady_state": cfg.steady_state})
@@ -569,3 +569,5 @@ def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
     bind_signal(ctx, stage, I_TGT, cfg.target, 0, 2, f"{where}.target", required=cfg.clda is not None)
     return stage
 
+
+SPEC = StageSpec(kind=31, name="kalman", step=kalman_step, config=KalmanDecoderConfig, build=build)

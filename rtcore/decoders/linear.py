@@ -15,6 +15,7 @@ from numba import njit
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 
@@ -85,7 +86,6 @@ def load_weights(cfg: LinearDecoderConfig, n_in: int, where: str) -> tuple[np.nd
 
 
 def build(cfg: LinearDecoderConfig, ctx, where="decoder") -> Stage:
-    from rtcore.dispatch import K_LINEAR
     x = ctx.bus.get(cfg.input, who=where)
     W, b = load_weights(cfg, x.width, where)
     y = ctx.bus.add(cfg.output, cfg.n_out, "a.u.")
@@ -96,5 +96,8 @@ def build(cfg: LinearDecoderConfig, ctx, where="decoder") -> Stage:
         y_blk = ctx.bus.add(f"{cfg.output}_block", cfg.n_out * rows, "a.u.",
                             [f"{cfg.output}{k}@{r}" for r in range(rows) for k in range(cfg.n_out)])
         i[4:] = blk.offset, ctx.bus.get("input_n", 1, who=where).offset, y_blk.offset, rows
-    return Stage(where, K_LINEAR, np.concatenate([W.ravel(), b]), np.zeros(0), i,
+    return Stage(where, SPEC.kind, np.concatenate([W.ravel(), b]), np.zeros(0), i,
                  info={"n_in": x.width, "n_out": cfg.n_out})
+
+
+SPEC = StageSpec(kind=2, name="linear", step=linear_step, config=LinearDecoderConfig, build=build)

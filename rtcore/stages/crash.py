@@ -11,6 +11,7 @@ from rtcore import bus as B
 from rtcore import status
 from rtcore.cbind import extern
 from rtcore.clock import LIBC
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 _abort = extern(LIBC, "abort", types.void, ())
@@ -33,8 +34,10 @@ def crash_step(f, s, i, bus):
 
 def build_from_session(cfg, ctx) -> list:
     """The crash stage, only when [test] crash_at_tick is set."""
-    from rtcore.dispatch import K_CRASH
     t = cfg.test
     if t.crash_at_tick is None:
         return []
-    return [Stage("test", K_CRASH, np.zeros(0), np.zeros(1), np.array([t.crash_at_tick, MODES[t.crash_mode]]))]
+    return [Stage("test", SPEC.kind, np.zeros(0), np.zeros(1), np.array([t.crash_at_tick, MODES[t.crash_mode]]))]
+
+
+SPEC = StageSpec(kind=1, name="crash", step=crash_step)

@@ -4,16 +4,21 @@ A task builds two stages: role "task" (before the controller: trial state machin
 markers, per-block perturbation inputs to the plant) and role "observe" (after the plant: the
 fed-back hand, `observed`, under rotation or clamp). Blocks: sims/paradigms/blocks.py.
 """
-from typing import Annotated, Union
-
-from pydantic import Field
-
-from sims.paradigms import center_out
+from rtcore.registry import builders, tagged_union
+from sims.paradigms import center_out, observe
 from sims.paradigms.blocks import BlockConfig
 
-TaskConfig = Annotated[Union[center_out.CenterOutConfig, center_out.CenterOutConfig], Field(discriminator="kind")]
+#: The tasks, one line each (their SPEC); `kind` selects one.
+MEMBERS = (
+    center_out,
+)
+#: Stages a task builds beside its own (no config tag of their own).
+HELPERS = (
+    observe,
+)
 
-BUILDERS = {"center_out": center_out.build}
+TaskConfig = tagged_union(MEMBERS)
+BUILDERS = builders(MEMBERS)
 
 __all__ = ["BlockConfig", "TaskConfig", "build", "build_from_session"]
 

@@ -32,6 +32,7 @@ from pydantic import Field
 from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import markers as MK
 from sims.paradigms.blocks import (T_BLOCK, T_CATCH, T_CLAMP, T_COLS, T_CURL, T_DELAY_TICKS, T_GAIN_CHANGE,
@@ -255,7 +256,6 @@ def block_summary(metrics: dict, block_names: list) -> list:
 
 def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     """The task and observe stages for a center-out session with these blocks."""
-    from rtcore.dispatch import K_CENTER_OUT
     from sims.paradigms import observe
     bus = ctx.bus
     if not blocks:
@@ -299,7 +299,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     head[F_TOL], head[F_CX], head[F_CY] = cfg.target_tolerance_m, center[0], center[1]
     head[F_RADIUS], head[F_DT], head[F_RETURN] = cfg.radius_m, ctx.dt_s, float(cfg.return_to_center)
     names = [blk.name for blk in blocks]
-    stage = Stage(where, K_CENTER_OUT, np.concatenate([head, sched.ravel()]), np.zeros(S_HEADER + n * M_COLS),
+    stage = Stage(where, SPEC.kind, np.concatenate([head, sched.ravel()]), np.zeros(S_HEADER + n * M_COLS),
                   ints, info={"kind": "center_out", "n_trials": n, "blocks": names,
                               "center_m": [float(c) for c in center]})
 
@@ -311,3 +311,6 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
 
     stage.report = report
     return [stage, obs_stage]
+
+
+SPEC = StageSpec(kind=71, name="center_out", step=center_out_step, config=CenterOutConfig, build=build)

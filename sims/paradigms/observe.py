@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 
@@ -44,7 +45,9 @@ def observe_step(f, s, i, bus):
 
 def build(ctx, state, target, visuomotor) -> Stage:
     """The observe stage: registers `observed` with the state's width, unit and labels."""
-    from rtcore.dispatch import K_OBSERVE
     obs = ctx.bus.add("observed", state.width, state.unit, state.labels)
-    return Stage("observe", K_OBSERVE, np.zeros(0), np.zeros(0),
+    return Stage("observe", SPEC.kind, np.zeros(0), np.zeros(0),
                  np.array([state.offset, state.width, target.offset, visuomotor.offset, obs.offset]))
+
+
+SPEC = StageSpec(kind=72, name="observe", step=observe_step)

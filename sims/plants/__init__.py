@@ -7,19 +7,23 @@ A plant registers `command` (what the controller writes), `state` (the true sens
 `gain_change`, and with a hand `curl` and `load` (perturbation inputs the task writes), and
 publishes ctx.extra["plant"] (model, data, start hand position ...).
 """
-from typing import Annotated, Union
-
-from pydantic import Field
-
-from sims.plants import cursor, mjcf, muscle_elbow, two_link_arm
 from devices.serial import dynamixel_arm, framed_arm
+from rtcore.registry import builders, tagged_union
+from sims.plants import cursor, mjcf, muscle_elbow, two_link_arm
 
-PlantConfig = Annotated[Union[two_link_arm.TwoLinkArmConfig, muscle_elbow.MuscleElbowConfig,
-                              mjcf.MjcfPlantConfig, cursor.CursorConfig,
-                              framed_arm.FramedArmConfig, dynamixel_arm.DynamixelConfig], Field(discriminator="kind")]
+#: The plants, one line each (their SPEC); `kind` selects one. The MuJoCo kinds share
+#: sims.plants.mujoco_plant's step and kind code.
+MEMBERS = (
+    two_link_arm,
+    muscle_elbow,
+    mjcf,
+    cursor,
+    framed_arm,
+    dynamixel_arm,
+)
 
-BUILDERS = {"two_link_arm": two_link_arm.build, "muscle_elbow": muscle_elbow.build, "mjcf": mjcf.build,
-            "cursor": cursor.build, "framed_arm": framed_arm.build, "dynamixel": dynamixel_arm.build}
+PlantConfig = tagged_union(MEMBERS)
+BUILDERS = builders(MEMBERS)
 
 
 def build(cfg, ctx) -> list:

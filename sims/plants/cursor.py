@@ -16,6 +16,7 @@ from pydantic import Field
 from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 
@@ -49,7 +50,6 @@ def cursor_step(f, s, i, bus):
 
 def build(cfg: CursorConfig, ctx, where: str = "plant") -> Stage:
     """The cursor: registers `state` (and `command` unless velocity_signal names another signal)."""
-    from rtcore.dispatch import K_CURSOR
     if max(abs(cfg.start_m[0]), abs(cfg.start_m[1])) > cfg.bound_m:
         raise ValueError(f"{where}.start_m: {list(cfg.start_m)} is outside +/- bound_m = {cfg.bound_m} m")
     if cfg.velocity_signal == "command":
@@ -58,5 +58,8 @@ def build(cfg: CursorConfig, ctx, where: str = "plant") -> Stage:
         v = ctx.bus.get(cfg.velocity_signal, 2, who=f"{where}.velocity_signal")
     st = ctx.bus.add("state", 4, "m,m/s", ("x", "y", "vx", "vy"))
     ctx.extra["plant"] = {"kind": "cursor", "start_hand_m": np.array(cfg.start_m, dtype=float)}
-    return Stage(where, K_CURSOR, np.array([ctx.dt_s, cfg.bound_m]), np.array(cfg.start_m, dtype=float),
+    return Stage(where, SPEC.kind, np.array([ctx.dt_s, cfg.bound_m]), np.array(cfg.start_m, dtype=float),
                  np.array([v.offset, st.offset]), info={"kind": "cursor", "velocity_signal": cfg.velocity_signal})
+
+
+SPEC = StageSpec(kind=85, name="cursor", step=cursor_step, config=CursorConfig, build=build)

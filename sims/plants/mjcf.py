@@ -19,6 +19,7 @@ import mujoco
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
                                       SRC_QVEL, SRC_SENSOR, HINGE_SLIDE, Channels, build_plant, load_model, object_names)
 
@@ -110,3 +111,6 @@ def build(cfg: MjcfPlantConfig, ctx, where: str = "plant"):
                         hand_site=cfg.hand_site, qpos0=cfg.start_qpos, info={"model_path": str(path)})
     ctx.extra["plant"]["model_path"] = str(path)
     return stage
+
+
+SPEC = mujoco_plant.SPEC.variant(name="mjcf", config=MjcfPlantConfig, build=build)

@@ -31,6 +31,7 @@ from numba import njit
 from rtcore import bus as B
 from rtcore import status
 from rtcore.cptr import f64_view, voidptr
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.mujoco_c import (array_address, data_address, mj_jacSite, mj_step1, mj_step2,
                            model_address)
@@ -216,7 +217,6 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, com
     """
     outputs = list(outputs) + [Channels("qpos", "rad|m", tuple(f"qpos{k}" for k in range(m.nq)),
                                         [(SRC_QPOS, k) for k in range(m.nq)])]
-    from rtcore.dispatch import K_MUJOCO_PLANT
     m.opt.timestep = ctx.dt_s / substeps
     m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
     d = mujoco.MjData(m)
@@ -296,4 +296,7 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, com
     stage_info = {"kind": kind, "nq": int(m.nq), "nv": int(m.nv), "nu": int(m.nu), "substeps": substeps,
                   "timestep_s": float(m.opt.timestep), "command": list(cmd.labels), "state": list(state_labels)}
     stage_info.update(info or {})
-    return Stage("plant", K_MUJOCO_PLANT, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
+    return Stage("plant", SPEC.kind, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
+
+
+SPEC = StageSpec(kind=70, name="mujoco_plant", step=mujoco_plant_step)

@@ -14,6 +14,7 @@ import mujoco
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import MODE_ACTUATOR, SRC_QPOS, SRC_QVEL, Channels, build_plant, load_model
 
 MUSCLES = ("TRIlong", "TRIlat", "TRImed", "BIClong", "BICshort", "BRA")
@@ -53,3 +54,6 @@ def build(cfg: MuscleElbowConfig, ctx, where: str = "plant"):
                         substeps=cfg.substeps, qpos0=qpos0, info={"model_path": str(path)})
     ctx.extra["plant"]["model_path"] = str(path)
     return stage
+
+
+SPEC = mujoco_plant.SPEC.variant(name="muscle_elbow", config=MuscleElbowConfig, build=build)

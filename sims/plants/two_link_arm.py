@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
                                       SRC_QVEL, Channels, build_plant, load_model)
 
@@ -81,3 +82,6 @@ def build(cfg: TwoLinkArmConfig, ctx, where: str = "plant"):
     stage.info["start_hand_m"] = start_hand
     stage.info["nominal_mass_kg"] = ctx.extra["nominal"]["mass_kg"]
     return stage
+
+
+SPEC = mujoco_plant.SPEC.variant(name="two_link_arm", config=TwoLinkArmConfig, build=build)

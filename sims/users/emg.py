@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 from sims.users import rng
 
@@ -159,7 +160,6 @@ def emg_user_step(f, s, i, bus):
 
 def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     """The EMG user as the session's source stage."""
-    from rtcore.dispatch import K_SYNTH_EMG
     n, dims = cfg.n_channels, cfg.dims
     sos = design_butter("bandpass", list(cfg.band_hz), 2, cfg.rate_hz, f"{where}.band_hz")
     nsec = sos.shape[0]
@@ -186,10 +186,13 @@ def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     i[I_N], i[I_DIMS], i[I_NSEC] = n, dims, nsec
     i[I_IN], i[I_BLOCK], i[I_N_OFF], i[I_TIME], i[I_ACT] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset, sig_a.offset
     i[I_MAX], i[I_TICKS], i[I_RNG] = mx, 0, rng.seed_state(ctx.seed, cfg.seed, 0x656D67)
-    stage = Stage(where, K_SYNTH_EMG, f, s, i, info={"kind": "synthetic_emg", "n_channels": n, "rate_hz": cfg.rate_hz,
+    stage = Stage(where, SPEC.kind, f, s, i, info={"kind": "synthetic_emg", "n_channels": n, "rate_hz": cfg.rate_hz,
                                                      "max_per_tick": mx, "force_map_W": (cfg.max_force_n * U).tolist()})
     who = f"{where} (synthetic_emg)"
     bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, dims, who + ".position")
     bind_signal(ctx, stage, I_VEL, cfg.position, cfg.velocity_index, dims, who + ".velocity_index")
     bind_signal(ctx, stage, I_TGT, cfg.target, 0, dims, who + ".target")
     return stage
+
+
+SPEC = StageSpec(kind=13, name="synthetic_emg", step=emg_user_step, config=SyntheticEmgConfig, build=build)

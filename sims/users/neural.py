@@ -31,6 +31,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 from sims.users import rng
 
@@ -174,7 +175,6 @@ def neural_step(f, s, i, bus):
 
 def build(cfg: SyntheticNeuralConfig, ctx, where: str = "source") -> Stage:
     """The population as the session's source stage (registers input, input_block, input_n, input_time, intended_velocity)."""
-    from rtcore.dispatch import K_SYNTH_NEURAL
     bin_ticks = round(cfg.bin_s / ctx.dt_s)
     if bin_ticks < 1 or abs(bin_ticks * ctx.dt_s - cfg.bin_s) > 1e-9 * max(1.0, cfg.bin_s) + 1e-12:
         raise ValueError(f"{where}.bin_s = {cfg.bin_s} is not a whole number of loop periods ({ctx.dt_s:g} s); "
@@ -204,7 +204,7 @@ def build(cfg: SyntheticNeuralConfig, ctx, where: str = "source") -> Stage:
     i[I_TIME], i[I_IV], i[I_BIN_TICKS], i[I_TICK_IN_BIN], i[I_TICKS] = sig_t.offset, sig_iv.offset, bin_ticks, 0, 0
     i[I_DROP_TICK] = -1 if cfg.drop_at_s is None else round(cfg.drop_at_s / ctx.dt_s)
     i[I_RNG] = rng.seed_state(*seed, 0x73706B)
-    stage = Stage(where, K_SYNTH_NEURAL, f, s, i,
+    stage = Stage(where, SPEC.kind, f, s, i,
                   info={"kind": "synthetic_neural", "n_units": n, "bin_s": bin_s})
     stage.report = lambda: {"synthetic_neural": {"units_alive": int(stage.s[2 * n:3 * n].sum()), "n_units": n}}
     bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, 2, f"{where} (synthetic_neural).position")
@@ -222,3 +222,6 @@ def alive_of(stage: Stage) -> np.ndarray:
     """Which units are alive (1.0) or lost (0.0), [n_units]."""
     n = int(stage.i[I_N])
     return stage.s[2 * n:3 * n].copy()
+
+
+SPEC = StageSpec(kind=12, name="synthetic_neural", step=neural_step, config=SyntheticNeuralConfig, build=build)

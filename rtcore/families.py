@@ -1,0 +1,25 @@
+"""The stage families of a session, in BUILD order, as real imports.
+
+Each family module exposes `build_from_session(cfg, ctx) -> list[Stage]` (none when its
+sections are absent) and lists its stage files once: MEMBERS (selected by a config `kind`),
+HELPERS (stages another member builds), or, for a one-stage family, its own SPEC.
+The plant registers `command` before the controller that writes it; the forward model
+registers `estimate` before the controller that reads it.
+"""
+from devices.lsl import outlet
+from rtcore import cerebellum, control, decoders, sources
+from rtcore.stages import crash
+from sims import paradigms, plants
+
+BUILD_ORDER = (sources, decoders, plants, paradigms, cerebellum, control, outlet, crash)
+
+
+def specs() -> list:
+    """(family module, StageSpec) for every stage the families can build."""
+    out = []
+    for family in BUILD_ORDER:
+        members = getattr(family, "MEMBERS", ()) + getattr(family, "HELPERS", ())
+        out.extend((family, m.SPEC) for m in members)
+        if hasattr(family, "SPEC"):
+            out.append((family, family.SPEC))
+    return out
