@@ -23,44 +23,44 @@ import numpy as np
 from numba import njit
 
 from rtcore.clock import monotonic_ns
-from devices import serial_port as T
-from devices.protocols import dynamixel as D
-from devices.protocols import framed as F
+from devices import serial_port
+from devices.protocols import dynamixel
+from devices.protocols import framed
 
 
 @njit(cache=True, nogil=True)
 def _link_buffers():
     """Scratch of one end of the framed link: timespec, read buffer, frame accumulator and its
     state, frame body, wire frame."""
-    return (np.zeros(2, np.int64), np.zeros(1024, np.uint8), np.zeros(F.MAX_WIRE, np.uint8),
-            np.zeros(1, np.int64), np.zeros(F.MAX_BODY, np.uint8), np.zeros(F.MAX_WIRE, np.uint8))
+    return (np.zeros(2, np.int64), np.zeros(1024, np.uint8), np.zeros(framed.MAX_WIRE, np.uint8),
+            np.zeros(1, np.int64), np.zeros(framed.MAX_BODY, np.uint8), np.zeros(framed.MAX_WIRE, np.uint8))
 
 
 @njit(cache=True, nogil=True)
 def _reflect(fd, n_joints, seconds):
     """Far end: answer every valid frame on fd with a STATE acknowledging its seq, for `seconds`."""
     ts, rx, acc, st, body, wire = _link_buffers()
-    reply = np.zeros(F.MAX_BODY, np.uint8)
+    reply = np.zeros(framed.MAX_BODY, np.uint8)
     q = np.zeros(n_joints)
     end = monotonic_ns(ts) + int(seconds * 1e9)
     while monotonic_ns(ts) < end:
-        r = T.fd_read(fd, rx)
+        r = serial_port.fd_read(fd, rx)
         if r < 0:
             return
         pos = 0
         while pos < r:
-            pos, k = F.next_frame(acc, st, rx, pos, r, body)
+            pos, k = framed.next_frame(acc, st, rx, pos, r, body)
             if k > 0:
-                nb = F.put_state(reply, 0, F.FLAG_ENABLED, body[1], q, q, q, n_joints)
-                m = F.frame_encode(reply, nb, wire)
-                T.fd_write(fd, wire[:m])
+                nb = framed.put_state(reply, 0, framed.FLAG_ENABLED, body[1], q, q, q, n_joints)
+                m = framed.frame_encode(reply, nb, wire)
+                serial_port.fd_write(fd, wire[:m])
 
 
 @njit(cache=True, nogil=True)
 def _command_wire(seq, n_joints, body, wire):
     """A COMMAND frame with this seq (zeros), as the plant sends each device period."""
     q = np.zeros(n_joints)
-    return F.frame_encode(body, F.put_command(body, seq, F.MODE_POSITION, q, n_joints), wire)
+    return framed.frame_encode(body, framed.put_command(body, seq, framed.MODE_POSITION, q, n_joints), wire)
 
 
 @njit(cache=True, nogil=True)
@@ -72,14 +72,14 @@ def _roundtrips_fd(fd, n_joints, n, lat_ns, timeout_ns):
         seq = j & 0xFF
         m = _command_wire(seq, n_joints, body, wire)
         t0 = monotonic_ns(ts)
-        T.fd_write(fd, wire[:m])
+        serial_port.fd_write(fd, wire[:m])
         got = False
         while not got and monotonic_ns(ts) - t0 < timeout_ns:
-            r = T.fd_read(fd, rx)
+            r = serial_port.fd_read(fd, rx)
             pos = 0
             while pos < r:
-                pos, k = F.next_frame(acc, st, rx, pos, r, body)
-                if k > 0 and body[0] == F.MSG_STATE and body[3] == seq:
+                pos, k = framed.next_frame(acc, st, rx, pos, r, body)
+                if k > 0 and body[0] == framed.MSG_STATE and body[3] == seq:
                     got = True
         lat_ns[j] = monotonic_ns(ts) - t0 if got else -1
 
@@ -88,22 +88,22 @@ def _roundtrips_fd(fd, n_joints, n, lat_ns, timeout_ns):
 def _roundtrips_dxl(fd, request, n_replies, n, lat_ns, timeout_ns):
     """Host: one sync write + sync read, spin until n_replies status packets are back; n times."""
     ts = np.zeros(2, np.int64)
-    acc = np.zeros(D.MAX_PACKET, np.uint8)
+    acc = np.zeros(dynamixel.MAX_PACKET, np.uint8)
     st = np.zeros(1, np.int64)
     out = np.zeros(256, np.uint8)
     for j in range(n):
         t0 = monotonic_ns(ts)
-        T.fd_write(fd, request)
+        serial_port.fd_write(fd, request)
         got = 0
         while got < n_replies and monotonic_ns(ts) - t0 < timeout_ns:
-            r = T.fd_read(fd, acc[st[0]:])
+            r = serial_port.fd_read(fd, acc[st[0]:])
             if r > 0:
                 st[0] += r
                 while True:
-                    m, _, inst = D.next_packet(acc, st, out)
-                    if m == D.NEED_MORE:
+                    m, _, inst = dynamixel.next_packet(acc, st, out)
+                    if m == dynamixel.NEED_MORE:
                         break
-                    if m >= 0 and inst == D.INST_STATUS:
+                    if m >= 0 and inst == dynamixel.INST_STATUS:
                         got += 1
         lat_ns[j] = monotonic_ns(ts) - t0 if got == n_replies else -1
 
@@ -115,7 +115,7 @@ def _empty_reads(fd, n):
     buf = np.zeros(256, np.uint8)
     t0 = monotonic_ns(ts)
     for _ in range(n):
-        T.fd_read(fd, buf)
+        serial_port.fd_read(fd, buf)
     return (monotonic_ns(ts) - t0) / n
 
 
@@ -136,10 +136,10 @@ def _ring_push(ring, ht, data):
 def _roundtrips_ring(tx, tx_ht, rx, rx_ht, n_joints, n, lat_ns, timeout_ns):
     """Host over rings: push a COMMAND to tx, spin on rx until its STATE; n times (as _roundtrips_fd)."""
     ts = np.zeros(2, np.int64)
-    acc = np.zeros(F.MAX_WIRE, np.uint8)
+    acc = np.zeros(framed.MAX_WIRE, np.uint8)
     st = np.zeros(1, np.int64)
-    body = np.zeros(F.MAX_BODY, np.uint8)
-    wire = np.zeros(F.MAX_WIRE, np.uint8)
+    body = np.zeros(framed.MAX_BODY, np.uint8)
+    wire = np.zeros(framed.MAX_WIRE, np.uint8)
     one = np.zeros(1, np.uint8)
     for j in range(n):
         seq = j & 0xFF
@@ -151,8 +151,8 @@ def _roundtrips_ring(tx, tx_ht, rx, rx_ht, n_joints, n, lat_ns, timeout_ns):
             while rx_ht[1] < rx_ht[0] and not got:
                 one[0] = rx[rx_ht[1] & (RING - 1)]
                 rx_ht[1] += 1
-                _, k = F.next_frame(acc, st, one, 0, 1, body)
-                got = k > 0 and body[0] == F.MSG_STATE and body[3] == seq
+                _, k = framed.next_frame(acc, st, one, 0, 1, body)
+                got = k > 0 and body[0] == framed.MSG_STATE and body[3] == seq
         lat_ns[j] = monotonic_ns(ts) - t0 if got else -1
 
 
@@ -236,7 +236,7 @@ def bench_serial(n: int = 2000) -> dict:
     timeout_ns = 200_000_000
     proc, path = _far_end("reflector", 120.0)
     try:
-        sp = T.open_port(path, 1_000_000, "bench")
+        sp = serial_port.open_port(path, 1_000_000, "bench")
         fd = sp.fileno()
         lat = np.zeros(n, np.int64)
         _roundtrips_fd(fd, 2, 20, lat, timeout_ns)  # warm up (and compile)
@@ -250,14 +250,14 @@ def bench_serial(n: int = 2000) -> dict:
             out.update(_stats("reflector_thread", lat))
         finally:
             io.close()
-        T.close_port(sp)
+        serial_port.close_port(sp)
     finally:
         proc.kill()
         proc.wait()
     for what in ("framed", "dynamixel"):
         proc, path = _far_end(what, 120.0)
         try:
-            sp = T.open_port(path, 1_000_000, "bench")
+            sp = serial_port.open_port(path, 1_000_000, "bench")
             fd = sp.fileno()
             lat = np.zeros(n, np.int64)
             if what == "framed":
@@ -266,15 +266,15 @@ def bench_serial(n: int = 2000) -> dict:
             else:
                 ids = np.array([1, 2])
                 params = np.zeros(64, np.uint8)
-                k = D.sync_write_params(params, D.GOAL_POSITION_ADDR, 4, ids, np.array([2048, 2048]), 2)
-                req = D.packet(D.BROADCAST_ID, D.INST_SYNC_WRITE, params[:k].tobytes())
-                k = D.sync_read_params(params, D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN, ids, 2)
-                req += D.packet(D.BROADCAST_ID, D.INST_SYNC_READ, params[:k].tobytes())
+                k = dynamixel.sync_write_params(params, dynamixel.GOAL_POSITION_ADDR, 4, ids, np.array([2048, 2048]), 2)
+                req = dynamixel.packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params[:k].tobytes())
+                k = dynamixel.sync_read_params(params, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN, ids, 2)
+                req += dynamixel.packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params[:k].tobytes())
                 req = np.frombuffer(req, np.uint8).copy()
                 _roundtrips_dxl(fd, req, 2, 20, lat, timeout_ns)
                 _roundtrips_dxl(fd, req, 2, n, lat, timeout_ns)
             out.update(_stats(f"{what}_emulator", lat))
-            T.close_port(sp)
+            serial_port.close_port(sp)
         finally:
             proc.kill()
             proc.wait()

@@ -33,6 +33,14 @@ def request_hold(bus):
     bus[HOLD_NEXT] = 1.0
 
 
+class MissingSignal(KeyError):
+    """A stage reads a bus signal that no earlier stage writes: a wiring mistake in the user's config,
+    reported as one line (a KeyError for older callers; any other KeyError is a bug)."""
+
+    def __str__(self) -> str:  # the message as is (KeyError would quote it)
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass(frozen=True)
 class Signal:
     """A named slice of the bus: bus[offset : offset + width]."""
@@ -78,7 +86,7 @@ class Bus:
         sig = self.signals.get(name)
         if sig is None:
             have = ", ".join(self.signals)
-            raise KeyError(f"{who + ': ' if who else ''}needs bus signal '{name}', "
+            raise MissingSignal(f"{who + ': ' if who else ''}needs bus signal '{name}', "
                            f"which no earlier stage writes; have: {have}")
         if width is not None and sig.width != width:
             raise ValueError(f"{who + ': ' if who else ''}bus signal '{name}' has "

@@ -16,6 +16,7 @@ import traceback
 import numpy as np
 
 from rtcore import rt, shm
+from rtcore.bus import MissingSignal
 from rtcore.config import SessionConfig
 from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, CTRL_STOP, N_TIMING, STATE_FAILED,
                          STATE_READY, run_loop)
@@ -51,9 +52,8 @@ def main(rundir: str, ctrl_path: str) -> int:
         t = time.perf_counter()
         pipe = build(cfg, config_path)
         build_s = time.perf_counter() - t
-    except (ValueError, KeyError, OSError) as e:  # a user's wiring/config/device mistake: one line
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        _write(os.path.join(rundir, "child_error.json"), {"error": msg})
+    except (ValueError, MissingSignal, OSError) as e:  # a user's wiring/config/device mistake: one line
+        _write(os.path.join(rundir, "child_error.json"), {"error": str(e)})
         ctrl[CTRL_STATE] = STATE_FAILED
         return 2
     try:

@@ -30,7 +30,6 @@ CTRL_RING_DROPPED = 10  #: rows dropped because the ring was full
 CTRL_HOLD_TICKS = 11  #: ticks spent in safe hold
 CTRL_SIZE = 16
 
-STATE_BUILDING = 0
 STATE_READY = 1
 STATE_RUNNING = 2
 STATE_DONE = 3

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HEADER
 from rtcore.loop import CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_TICKS, N_TIMING, run_loop
 from rtcore.pipeline import Pipeline, build
 from rtcore.summary import summarize
@@ -46,7 +46,7 @@ def compile_loop() -> float:
     """
     t = time.perf_counter()
     z, zi = np.zeros(1), np.zeros(1, np.int64)
-    run_loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(B.HEADER), np.zeros((0, status.N_CODES), np.int64),
+    run_loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(HEADER), np.zeros((0, status.N_CODES), np.int64),
              np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), 0, False,
              1_000_000, 0, 0, np.zeros(2, np.int64))
     return time.perf_counter() - t

@@ -6,6 +6,7 @@ import pytest
 
 import bci_harness as h
 from rtcore.decoders import kalman, kalman_fit
+from rtcore.decoders.clda import CLDAConfig
 
 
 def curve(ev, seconds, window_s):
@@ -19,7 +20,7 @@ def poor_decoder():
 
 @pytest.mark.parametrize("method,batch_s,half_life_s", [("rml", 0.1, 20.0), ("smoothbatch", 10.0, 60.0)])
 def test_success_rate_rises_from_near_zero_to_a_plateau(method, batch_s, half_life_s, tmp_path):
-    clda = kalman.ClDAConfig(method=method, batch_s=batch_s, half_life_s=half_life_s)
+    clda = CLDAConfig(method=method, batch_s=batch_s, half_life_s=half_life_s)
     adapting = h.Sim(poor_decoder(), tmp=tmp_path, clda=clda)
     _, ev = adapting.run(240.0)
     fixed = h.Sim(poor_decoder(), tmp=tmp_path)
@@ -47,7 +48,7 @@ def fitted(tmp_path_factory):
                                   {"drift_rad_per_sqrt_s": 0.05}], ids=["unit_loss", "tuning_drift"])
 def test_clda_recovers_after_unit_loss_or_tuning_drift(user, fitted, tmp_path):
     runs = {}
-    for name, clda in (("rml", kalman.ClDAConfig(method="rml")), ("fixed", None)):
+    for name, clda in (("rml", CLDAConfig(method="rml")), ("fixed", None)):
         sim = h.Sim(fitted, tmp=tmp_path, clda=clda, user=user)
         _, ev = sim.run(300.0)
         runs[name] = ev
@@ -63,7 +64,7 @@ def test_clda_recovers_after_unit_loss_or_tuning_drift(user, fitted, tmp_path):
 
 def test_rml_statistics_equal_weighted_least_squares(fitted, tmp_path):
     """R, S, T after a closed-loop run = sum_t lam^(N-1-t) z_t z_t^T etc. from the recorded bins."""
-    clda = kalman.ClDAConfig(method="rml", batch_s=h.BIN_S, half_life_s=5.0)
+    clda = CLDAConfig(method="rml", batch_s=h.BIN_S, half_life_s=5.0)
     sim = h.Sim(fitted, tmp=tmp_path, clda=clda)
     rec, _ = sim.run(20.0)
     c = sim.cols

@@ -11,24 +11,24 @@ import numpy as np
 
 from devices.emulators.joint_model import JointModel
 from devices.emulators.pty_device import PtyDevice
-from devices.protocols import framed as F
+from devices.protocols import framed
 
 
 class FramedArmEmulator(PtyDevice):
     """A fake n-joint arm on a pty; `path` is the port to give the engine."""
 
     def __init__(self, n_joints: int = 2, watchdog_ms: float = 100.0, tau_s: float = 0.05,
-                 rate_hz: float = 1000.0, protocol_version: int = F.PROTOCOL_VERSION, q0_rad=None):
+                 rate_hz: float = 1000.0, protocol_version: int = framed.PROTOCOL_VERSION, q0_rad=None):
         super().__init__(rate_hz)
         self.n = n_joints
         self.watchdog_s = watchdog_ms * 1e-3
         self.version = protocol_version
         self.joints = JointModel(n_joints, tau_s=tau_s, q0_rad=q0_rad)
-        self.reader = F.FrameReader()
-        self.reader.feed(F.encode(F.MSG_HEARTBEAT, 0))  # load the compiled parser now, not mid-reply
+        self.reader = framed.FrameReader()
+        self.reader.feed(framed.encode(framed.MSG_HEARTBEAT, 0))  # load the compiled parser now, not mid-reply
         self.enabled = False
         self.flags = 0
-        self.mode = F.MODE_POSITION
+        self.mode = framed.MODE_POSITION
         self.goal = self.joints.q.copy()
         self.seq = 0
         self.last_host_s = None
@@ -42,66 +42,66 @@ class FramedArmEmulator(PtyDevice):
     def on_bytes(self, data: bytes, now: float) -> None:
         for msg, seq, payload in self.reader.feed(data):
             self.last_host_s = now
-            if msg == F.MSG_HELLO:
+            if msg == framed.MSG_HELLO:
                 if payload[:1] == bytes([self.version]):
-                    self._reply(F.MSG_HELLO_ACK, struct.pack("<BBH", self.version, self.n, int(self.watchdog_s * 1e3)))
+                    self._reply(framed.MSG_HELLO_ACK, struct.pack("<BBH", self.version, self.n, int(self.watchdog_s * 1e3)))
                 else:
-                    self._reply(F.MSG_FAULT, bytes([F.FAULT_BAD_VERSION]))
-            elif msg == F.MSG_ENABLE:
+                    self._reply(framed.MSG_FAULT, bytes([framed.FAULT_BAD_VERSION]))
+            elif msg == framed.MSG_ENABLE:
                 self.enabled = True
                 self.armed = False
-                self.flags = F.FLAG_ENABLED
-                self.goal = self.joints.q.copy() if self.mode == F.MODE_POSITION else np.zeros(self.n)
+                self.flags = framed.FLAG_ENABLED
+                self.goal = self.joints.q.copy() if self.mode == framed.MODE_POSITION else np.zeros(self.n)
                 self._state(seq)
-            elif msg == F.MSG_DISABLE:
+            elif msg == framed.MSG_DISABLE:
                 self._disable()
                 self._state(seq)
-            elif msg == F.MSG_COMMAND:
+            elif msg == framed.MSG_COMMAND:
                 self._command(seq, payload)
-            elif msg == F.MSG_HEARTBEAT:
+            elif msg == framed.MSG_HEARTBEAT:
                 self._state(seq)
 
     def _command(self, seq: int, payload: bytes) -> None:
         if len(payload) < 2 or payload[1] != self.n or len(payload) != 2 + 4 * self.n \
-                or payload[0] not in (F.MODE_TORQUE, F.MODE_POSITION):
+                or payload[0] not in (framed.MODE_TORQUE, framed.MODE_POSITION):
             self._disable()
-            self.flags |= F.FLAG_FAULT
-            self._reply(F.MSG_FAULT, bytes([F.FAULT_BAD_COMMAND]))
+            self.flags |= framed.FLAG_FAULT
+            self._reply(framed.MSG_FAULT, bytes([framed.FAULT_BAD_COMMAND]))
             self._state(seq)
             return
         self.commands += 1
         self.armed = True
         if self.enabled:
             self.mode = payload[0]
-            self.goal = np.array(struct.unpack(f"<{self.n}i", payload[2:]), dtype=float) / F.FIXED_SCALE
+            self.goal = np.array(struct.unpack(f"<{self.n}i", payload[2:]), dtype=float) / framed.FIXED_SCALE
         self._state(seq)
 
     def _disable(self) -> None:
         self.enabled = False
-        self.flags &= ~F.FLAG_ENABLED
+        self.flags &= ~framed.FLAG_ENABLED
 
     def _reply(self, msg: int, payload: bytes) -> None:
-        self.send(F.encode(msg, self.seq, payload))
+        self.send(framed.encode(msg, self.seq, payload))
         self.seq = (self.seq + 1) & 0xFF
 
     def _state(self, ack_seq: int) -> None:
         j = self.joints
-        vals = np.stack([j.q, j.qd, j.tau], axis=1).ravel() * F.FIXED_SCALE
+        vals = np.stack([j.q, j.qd, j.tau], axis=1).ravel() * framed.FIXED_SCALE
         payload = struct.pack("<BBB", self.flags, ack_seq & 0xFF, self.n) + \
             struct.pack(f"<{3 * self.n}i", *np.round(vals).astype(np.int64))
-        self._reply(F.MSG_STATE, payload)
+        self._reply(framed.MSG_STATE, payload)
 
     # --- model and watchdog --------------------------------------------------------------
     def on_tick(self, now: float) -> None:
         if self.enabled and self.armed and now - self.last_host_s > self.watchdog_s:
             self._disable()
-            self.flags |= F.FLAG_WATCHDOG
+            self.flags |= framed.FLAG_WATCHDOG
             self.watchdog_trips += 1
             self.trip_after_s = now - self.last_host_s
-            self._reply(F.MSG_FAULT, bytes([F.FAULT_WATCHDOG]))
+            self._reply(framed.MSG_FAULT, bytes([framed.FAULT_WATCHDOG]))
         dt = 0.0 if self.last_step_s is None else now - self.last_step_s
         self.last_step_s = now
-        self.joints.step(min(dt, 0.05), self.enabled, self.mode == F.MODE_POSITION, self.goal)
+        self.joints.step(min(dt, 0.05), self.enabled, self.mode == framed.MODE_POSITION, self.goal)
 
     def _snapshot(self) -> dict:
         return {"q": self.joints.q.copy(), "qd": self.joints.qd.copy(), "enabled": self.enabled,

@@ -30,9 +30,9 @@ import numpy as np
 import pylsl
 from numba import njit
 
-from devices import lsl_c as C
-from devices.lsl import inlet as I
-from devices.lsl import outlet as O
+from devices import lsl_c
+from devices.lsl import inlet
+from devices.lsl import outlet
 from rtcore import status
 from rtcore.bus import Bus
 from rtcore.clock import monotonic_ns
@@ -66,7 +66,7 @@ time.sleep(0.5)
 def _time_steps(f, s, i, bus, n, ts):
     t = monotonic_ns(ts)
     for _ in range(n):
-        I.lsl_inlet_step(f, s, i, bus)
+        inlet.lsl_inlet_step(f, s, i, bus)
     return (monotonic_ns(ts) - t) / n * 1e-3
 
 
@@ -76,7 +76,7 @@ def _time_drain(h, buf, ec, n, ts):
     got = 0
     t = monotonic_ns(ts)
     while got < n:
-        v = C.lsl_pull_chunk_d(h, buf.ctypes.data, 0, buf.size, 1, 0.0, ec.ctypes.data)
+        v = lsl_c.lsl_pull_chunk_d(h, buf.ctypes.data, 0, buf.size, 1, 0.0, ec.ctypes.data)
         got += v // buf.size
     return (monotonic_ns(ts) - t) / n * 1e-3
 
@@ -101,7 +101,7 @@ def bench_pull(n_calls: int = 20000, n_samples: int = 2000) -> dict:
     out, _ = _pair(name)
     bus = Bus()
     ctx = BuildContext(bus=bus, dt_s=0.001, seed=0, session_name="bench")
-    src = I.build(I.LslSourceConfig(kind="lsl", source_id=name, lost_after_s=3600, stale_after_s=60), ctx)
+    src = inlet.build(inlet.LslSourceConfig(kind="lsl", source_id=name, lost_after_s=3600, stale_after_s=60), ctx)
     b = bus.array()
     ts = np.zeros(2, np.int64)
     _time_steps(src.f, src.s, src.i, b, 10, ts)
@@ -114,7 +114,7 @@ def bench_pull(n_calls: int = 20000, n_samples: int = 2000) -> dict:
         inl.pull_chunk(timeout=0.0)
     pylsl_empty = (time.perf_counter() - t) / n_calls * 1e6
     # per-sample drain: queue n_samples on both inlets, then pull one per call
-    h = C.handle(src.keep[0])
+    h = lsl_c.handle(src.keep[0])
     buf = np.zeros(N_CH)
     ec = np.zeros(1, np.int32)
     out.push_chunk(np.zeros((n_samples, N_CH), np.float32))
@@ -145,9 +145,9 @@ def bench_latency(bench_s: float = 5.0, rate_hz: float = 1000.0, loop_hz: float 
         assert src.stdout.readline().strip() == "ready"
         bus = Bus()
         ctx = BuildContext(bus=bus, dt_s=1.0 / loop_hz, seed=0, session_name=f"bench{uuid.uuid4().hex[:6]}")
-        stages = [I.build(I.LslSourceConfig(kind="lsl", source_id=name, channels=N_CH, lost_after_s=5.0,
+        stages = [inlet.build(inlet.LslSourceConfig(kind="lsl", source_id=name, channels=N_CH, lost_after_s=5.0,
                                           wait_s=wait_s), ctx),
-                  O.build(O.OutletConfig(stream="out", signals=["input[0:2]"], per_sample=True,
+                  outlet.build(outlet.OutletConfig(stream="out", signals=["input[0:2]"], per_sample=True,
                                          channel_format="double64"), ctx)]
         chain = pack(stages)
         b = bus.array()

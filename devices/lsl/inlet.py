@@ -36,9 +36,9 @@ import pylsl
 from numba import njit
 from pydantic import Field, model_validator
 
-from devices import lsl_c as C
-from rtcore import bus as B
+from devices import lsl_c
 from rtcore import phaselock, status
+from rtcore.bus import DT_S, MARKER, TICK_SHIFT_S, request_hold
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
@@ -112,14 +112,14 @@ def lsl_inlet_step(f, s, i, bus):
     blk = i[I_BLOCK]
     prev = S_HDR
     stamps = S_HDR + nch
-    now = C.lsl_local_clock()
+    now = lsl_c.lsl_local_clock()
     if s[S_LAST_ARRIVAL] == 0.0:  # first tick: the silence clock starts now, not at build
         s[S_LAST_ARRIVAL] = now
         if f[F_FLUSH] != 0.0:
-            s[S_FLUSHED] = C.lsl_inlet_flush(h)
+            s[S_FLUSHED] = lsl_c.lsl_inlet_flush(h)
     if now >= s[S_NEXT_TC]:
         s[S_NEXT_TC] = now + f[F_TC_EVERY_S]
-        offset = C.lsl_time_correction(h, 0.0, _call_ec(i))
+        offset = lsl_c.lsl_time_correction(h, 0.0, _call_ec(i))
         if _ec(i) == 0:
             s[S_OFFSET] = offset
         else:
@@ -132,18 +132,18 @@ def lsl_inlet_step(f, s, i, bus):
     if due:  # the source should have pushed its next sample by now: give it a moment to arrive
         wait = max(wait, f[F_DUE_WAIT_S])
     waited = False
-    if wait > 0.0 and C.lsl_samples_available(h) == 0:
-        t = C.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, wait, _call_ec(i))
+    if wait > 0.0 and lsl_c.lsl_samples_available(h) == 0:
+        t = lsl_c.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, wait, _call_ec(i))
         if t != 0.0:
             s[stamps] = t
             got = 1
             waited = due
             s[S_DUE_WAITS] += 1.0 if due else 0.0
     if got < mx:
-        values = C.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
+        values = lsl_c.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
                                     (mx - got) * nch, mx - got, 0.0, _call_ec(i))
         got += values // nch
-    if _ec(i) == C.LSL_LOST_ERROR:
+    if _ec(i) == lsl_c.LSL_LOST_ERROR:
         return status.STREAM_LOST
     code = status.OK
     for r in range(got):
@@ -169,14 +169,14 @@ def lsl_inlet_step(f, s, i, bus):
         bus[i[I_TIME]] = s[S_LAST_STAMP] + s[S_OFFSET]
         bus[i[I_AGE]] = now - bus[i[I_TIME]]
         if f[F_ALIGN_STEP_S] > 0.0:
-            bus[B.TICK_SHIFT_S] += phaselock.observe(s[S_LOCK:S_LOCK + phaselock.PL_LEN], now, s[stamps:stamps + got],
-                                                     got, s[S_OFFSET], bus[B.DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S],
+            bus[TICK_SHIFT_S] += phaselock.observe(s[S_LOCK:S_LOCK + phaselock.PL_LEN], now, s[stamps:stamps + got],
+                                                     got, s[S_OFFSET], bus[DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S],
                                                      waited)
         s[S_SAMPLES] += got
         s[S_LAST_ARRIVAL] = now
         if i[I_STALE] != 0:
             i[I_STALE] = 0
-            bus[B.MARKER] = MARKER_STREAM_RESUMED
+            bus[MARKER] = MARKER_STREAM_RESUMED
             s[S_RESUMES] += 1.0
             return status.RESUMED
         return code
@@ -184,10 +184,10 @@ def lsl_inlet_step(f, s, i, bus):
     if silent > f[F_LOST_S]:
         return status.STREAM_LOST
     if silent > f[F_STALE_S]:
-        B.request_hold(bus)
+        request_hold(bus)
         if i[I_STALE] == 0:
             i[I_STALE] = 1
-            bus[B.MARKER] = MARKER_STREAM_STALE
+            bus[MARKER] = MARKER_STREAM_STALE
             s[S_STALE_EVENTS] += 1.0
             return status.STALE_STREAM
     return code
@@ -223,7 +223,7 @@ def check(cfg: LslSourceConfig, info: pylsl.StreamInfo, where: str = "source") -
     if cfg.channels is not None and info.channel_count() != cfg.channels:
         raise ValueError(f"{where}: stream {desc} has {info.channel_count()} channels, but {where}.channels = "
                          f"{cfg.channels}; fix {where}.channels or the stream")
-    fmt = C.NUMERIC_FORMATS.get(info.channel_format())
+    fmt = lsl_c.NUMERIC_FORMATS.get(info.channel_format())
     if fmt is None:
         raise ValueError(f"{where}: stream {desc} has a non-numeric channel format (code {info.channel_format()}); "
                          f"rtcore pulls numbers only")
@@ -279,14 +279,14 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     s = np.zeros(S_HDR + nch + mx)
     s[S_OFFSET] = offset
     i = np.zeros(I_LEN, dtype=np.int64)
-    i[I_HANDLE], i[I_NCH], i[I_MAX] = C.handle(inlet), nch, mx
+    i[I_HANDLE], i[I_NCH], i[I_MAX] = lsl_c.handle(inlet), nch, mx
     i[I_IN], i[I_BLOCK], i[I_N], i[I_TIME] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset
     i[I_AGE] = sig_age.offset
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
-              "channels": nch, "rate_hz": rate, "format": C.NUMERIC_FORMATS[info.channel_format()],
+              "channels": nch, "rate_hz": rate, "format": lsl_c.NUMERIC_FORMATS[info.channel_format()],
               "max_per_tick": mx}
     stage = Stage(where, SPEC.kind, f, s, i, keep=[inlet], info={"lsl_in": stream})
-    stage.close = lambda: C.release(stage, I_HANDLE)
+    stage.close = lambda: lsl_c.release(stage, I_HANDLE)
     stage.report = lambda: {"lsl_in": {**stream, **counters(stage)}}
     return stage
 

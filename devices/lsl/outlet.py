@@ -27,7 +27,7 @@ import pylsl
 from numba import njit
 from pydantic import Field
 
-from devices import lsl_c as C
+from devices import lsl_c
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
@@ -78,12 +78,12 @@ def lsl_outlet_step(f, s, i, bus):
         base = S_HDR + r * nch
         for c in range(nch):
             s[base + c] = bus[i[offs + c] + r * i[strides + c]]
-    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] >= 0 else C.lsl_local_clock()
+    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] >= 0 else lsl_c.lsl_local_clock()
     addr = s.ctypes.data + 8 * S_HDR
     if rows == 1:
-        rc = C.lsl_push_sample_dtp(i[I_HANDLE], addr, stamp, 1)
+        rc = lsl_c.lsl_push_sample_dtp(i[I_HANDLE], addr, stamp, 1)
     else:
-        rc = C.lsl_push_chunk_dtp(i[I_HANDLE], addr, rows * nch, stamp, 1)
+        rc = lsl_c.lsl_push_chunk_dtp(i[I_HANDLE], addr, rows * nch, stamp, 1)
     if rc != 0:
         s[S_FAILS] += 1.0
         return status.PUSH_FAILED
@@ -155,13 +155,13 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     meta.append_child_value("loop_rate_hz", f"{ctx.rate_hz:g}")
     outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=10)
     i = np.zeros(I_HDR + 2 * nch, dtype=np.int64)
-    i[I_HANDLE], i[I_NCH], i[I_EVERY], i[I_COUNT] = C.handle(outlet), nch, cfg.every_ticks, cfg.every_ticks - 1
+    i[I_HANDLE], i[I_NCH], i[I_EVERY], i[I_COUNT] = lsl_c.handle(outlet), nch, cfg.every_ticks, cfg.every_ticks - 1
     i[I_NONZERO], i[I_ROWS_OFF], i[I_MAX_ROWS], i[I_STAMP_OFF] = int(events), rows_off, rows_max, stamp_off
     i[I_HDR:I_HDR + nch], i[I_HDR + nch:] = offsets, strides
     s = np.zeros(S_HDR + rows_max * nch)
     desc = {"name": cfg.name or key, "source_id": key, "channels": labels, "rate_hz": rate, "type": cfg.type}
     stage = Stage("outlet", SPEC.kind, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
-    stage.close = lambda: C.release(stage, I_HANDLE)
+    stage.close = lambda: lsl_c.release(stage, I_HANDLE)
     stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S_PUSHES]),
                                                       "push_failures": int(stage.s[S_FAILS])}}
     return stage

@@ -34,6 +34,7 @@ ERR_DATA_LENGTH = 0x05  #: data shorter than the item
 ERR_DATA_LIMIT = 0x06  #: data over the item's limit
 ERR_ACCESS = 0x07  #: write to a read-only item, or a torque-locked EEPROM item
 ERR_ALERT = 0x80  #: a hardware error is latched: read HARDWARE_ERROR_STATUS_ADDR
+ERR_NUMBER_MASK = 0x7F  #: the error number (ERR_RESULT_FAIL..ERR_ACCESS) without the ERR_ALERT bit
 
 # --- hardware error status bits (HARDWARE_ERROR_STATUS_ADDR) ----------------------------
 HW_INPUT_VOLTAGE = 0x01

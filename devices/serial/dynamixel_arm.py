@@ -25,19 +25,19 @@ from rtcore import status
 from rtcore.clock import monotonic_ns
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
-from devices import serial_port as T
-from devices.protocols import dynamixel as D
+from devices import serial_port
+from devices.protocols import dynamixel
 from devices.protocols.le_bytes import get_i16, get_i32
 from devices.serial import plant_base as L
 from devices.serial import safety
 
 # byte region offsets (devices.serial.plant_base.BYTES)
 ACC, ACC_LEN = 0, 2048
-OUT = ACC + ACC_LEN  # destuffed status params
-PARAMS = OUT + 256  # instruction params being built
-WIRE = PARAMS + 512
+OUT, OUT_LEN = ACC + ACC_LEN, 256  # destuffed status params
+PARAMS, PARAMS_LEN = OUT + OUT_LEN, 512  # instruction params being built
+WIRE = PARAMS + PARAMS_LEN
 WIRE_LEN = L.BYTES - WIRE
-PRESENT_LEN = 1 + D.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
+PRESENT_LEN = 1 + dynamixel.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
 
 
 class DynamixelConfig(L.SerialPlantBase):
@@ -63,8 +63,8 @@ def dynamixel_arm_step(f, s, i, bus):
     fd = i[L.I_FD]
     now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
     raw = s[L.S_FLOATS * n:].view(np.uint8)
-    acc, out = raw[ACC:ACC + ACC_LEN], raw[OUT:OUT + 256]
-    params, wire = raw[PARAMS:PARAMS + 512], raw[WIRE:WIRE + WIRE_LEN]
+    acc, out = raw[ACC:ACC + ACC_LEN], raw[OUT:OUT + OUT_LEN]
+    params, wire = raw[PARAMS:PARAMS + PARAMS_LEN], raw[WIRE:WIRE + WIRE_LEN]
     ids = i[L.I_IDS:L.I_IDS + n]
     st = i[L.I_PARSE:L.I_PARSE + 1]
     kt = f[L.F_TORQUE_CONSTANT]
@@ -74,35 +74,35 @@ def dynamixel_arm_step(f, s, i, bus):
             st[0] = 0
             i[L.I_CORRUPT] += 1
             code = safety.worse(code, status.CORRUPT_FRAME)
-        r = T.fd_read(fd, acc[st[0]:])
-        if r == T.PORT_LOST:
+        r = serial_port.fd_read(fd, acc[st[0]:])
+        if r == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
         if r == 0:
             break
         st[0] += r
         while True:
-            m, dxl_id, inst = D.next_packet(acc, st, out)
-            if m == D.NEED_MORE:
+            m, dxl_id, inst = dynamixel.next_packet(acc, st, out)
+            if m == dynamixel.NEED_MORE:
                 break
-            if m == D.CORRUPT:
+            if m == dynamixel.CORRUPT:
                 i[L.I_CORRUPT] += 1
                 code = safety.worse(code, status.CORRUPT_FRAME)
                 continue
-            if inst != D.INST_STATUS or m != PRESENT_LEN:
+            if inst != dynamixel.INST_STATUS or m != PRESENT_LEN:
                 continue
             for j in range(n):
                 if ids[j] == dxl_id:
                     i[L.I_DEV_FLAGS] |= out[0]
-                    s[L.S_TAU * n + j] = get_i16(out, 1) * D.AMP_PER_UNIT * kt
-                    s[L.S_QD * n + j] = get_i32(out, 3) * D.RAD_S_PER_UNIT
-                    s[L.S_Q * n + j] = (get_i32(out, 7) - D.POSITION_CENTER) * D.RAD_PER_TICK
+                    s[L.S_TAU * n + j] = get_i16(out, 1) * dynamixel.AMP_PER_UNIT * kt
+                    s[L.S_QD * n + j] = get_i32(out, 3) * dynamixel.RAD_S_PER_UNIT
+                    s[L.S_Q * n + j] = (get_i32(out, 7) - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
                     i[L.I_REPLIED] |= 1 << j
             if i[L.I_REPLIED] == (1 << n) - 1:
                 i[L.I_REPLIED] = 0
                 i[L.I_WAITING] = 0
                 i[L.I_LAST_STATE_NS] = now
                 i[L.I_STATES] += 1
-    device_fault = (i[L.I_DEV_FLAGS] & D.ERR_ALERT) != 0
+    device_fault = (i[L.I_DEV_FLAGS] & dynamixel.ERR_ALERT) != 0
     code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, True))
     if safety.io_due(i, bus, now):
         u = s[L.S_WORK * n:L.S_WORK * n + n]
@@ -110,12 +110,12 @@ def dynamixel_arm_step(f, s, i, bus):
             code = safety.worse(code, status.LIMIT_CLIPPED)
         k = 0
         if i[L.I_SEQ] == 0:  # first transaction: arm the bus watchdogs (broadcast, no reply)
-            params[0] = D.BUS_WATCHDOG_ADDR
+            params[0] = dynamixel.BUS_WATCHDOG_ADDR
             params[1] = 0
             params[2] = i[L.I_DEVICE_WD]
-            k += D.make_packet(D.BROADCAST_ID, D.INST_WRITE, params, 3, wire)
+            k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_WRITE, params, 3, wire)
         position = i[L.I_MODE] == L.MODE_POSITION
-        addr = D.GOAL_POSITION_ADDR if position else D.GOAL_CURRENT_ADDR
+        addr = dynamixel.GOAL_POSITION_ADDR if position else dynamixel.GOAL_CURRENT_ADDR
         size = 4 if position else 2
         params[0] = addr & 0xFF
         params[1] = addr >> 8
@@ -124,21 +124,21 @@ def dynamixel_arm_step(f, s, i, bus):
         p = 4
         for j in range(n):
             if position:
-                v = int(np.round(u[j] / D.RAD_PER_TICK)) + D.POSITION_CENTER
+                v = int(np.round(u[j] / dynamixel.RAD_PER_TICK)) + dynamixel.POSITION_CENTER
             else:
-                v = int(np.round(u[j] / kt / D.AMP_PER_UNIT))
+                v = int(np.round(u[j] / kt / dynamixel.AMP_PER_UNIT))
             params[p] = ids[j]
             p += 1
             for b in range(size):
                 params[p] = (v >> (8 * b)) & 0xFF
                 p += 1
-        k += D.make_packet(D.BROADCAST_ID, D.INST_SYNC_WRITE, params, p, wire[k:])
-        p = D.sync_read_params(params, D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN, ids, n)
-        k += D.make_packet(D.BROADCAST_ID, D.INST_SYNC_READ, params, p, wire[k:])
-        w = T.fd_write(fd, wire[:k])
-        if w == T.PORT_LOST:
+        k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params, p, wire[k:])
+        p = dynamixel.sync_read_params(params, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN, ids, n)
+        k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params, p, wire[k:])
+        w = serial_port.fd_write(fd, wire[:k])
+        if w == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
-        if w == T.WOULD_BLOCK:
+        if w == serial_port.WOULD_BLOCK:
             code = safety.worse(code, status.PUSH_FAILED)
         i[L.I_SEQ] += 1
         i[L.I_WAITING] = 1
@@ -153,29 +153,29 @@ class DynamixelDriver:
     def __init__(self, cfg: DynamixelConfig, where: str = "plant"):
         self.cfg, self.where = cfg, where
         self.sp = None
-        self.reader = D.PacketReader()
+        self.reader = dynamixel.PacketReader()
         self.configured = False
         self.enabled = False
 
     def open(self) -> int:
         if self.sp is None:
-            self.sp = T.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
+            self.sp = serial_port.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
         return status.OK
 
     def _txrx(self, dxl_id: int, inst: int, params: bytes = b"", n_replies: int = 1) -> list:
         """Send one instruction; the status packets (id, err, params) that came back in time."""
         fd = self.sp.fileno()
-        T.write_all(fd, D.packet(dxl_id, inst, params), self.cfg.timeout_s)
+        serial_port.write_all(fd, dynamixel.packet(dxl_id, inst, params), self.cfg.timeout_s)
         got, end = [], time.monotonic() + self.cfg.timeout_s
         while len(got) < n_replies and time.monotonic() < end:
-            for k, ins, p in self.reader.feed(T.read_some(fd, end - time.monotonic())):
-                if ins == D.INST_STATUS and p:
+            for k, ins, p in self.reader.feed(serial_port.read_some(fd, end - time.monotonic())):
+                if ins == dynamixel.INST_STATUS and p:
                     got.append((k, p[0], p[1:]))
         return got
 
     def _write(self, dxl_id: int, addr: int, data: bytes) -> None:
-        got = self._txrx(dxl_id, D.INST_WRITE, struct.pack("<H", addr) + data)
-        if not got or got[0][1] & 0x7F:
+        got = self._txrx(dxl_id, dynamixel.INST_WRITE, struct.pack("<H", addr) + data)
+        if not got or got[0][1] & dynamixel.ERR_NUMBER_MASK:
             err = got[0][1] if got else None
             raise ValueError(f"{self.where}.port = {self.cfg.port}: servo {dxl_id} refused a write to "
                              f"address {addr} ({'no reply' if err is None else f'error 0x{err:02x}'})")
@@ -186,40 +186,40 @@ class DynamixelDriver:
             return status.OK
         port = f"{self.where}.port = {self.cfg.port}"
         for k in self.cfg.ids:
-            got = self._txrx(k, D.INST_PING)
+            got = self._txrx(k, dynamixel.INST_PING)
             if not got:
                 raise ValueError(f"{port}: servo ID {k} does not answer PING at {self.cfg.baud} baud; "
                                  f"check {self.where}.ids and {self.where}.baud")
-            hw = self._txrx(k, D.INST_READ, struct.pack("<HH", D.HARDWARE_ERROR_STATUS_ADDR, 1))
+            hw = self._txrx(k, dynamixel.INST_READ, struct.pack("<HH", dynamixel.HARDWARE_ERROR_STATUS_ADDR, 1))
             if hw and hw[0][2] and hw[0][2][0]:
                 raise ValueError(f"{port}: servo {k} has hardware error 0x{hw[0][2][0]:02x} latched; "
                                  f"reboot or power-cycle it")
-            self._write(k, D.TORQUE_ENABLE_ADDR, b"\x00")
-            mode = D.OPERATING_MODE_POSITION if self.cfg.command_mode == "position" else D.OPERATING_MODE_CURRENT
-            self._write(k, D.OPERATING_MODE_ADDR, bytes([mode]))
-            self._write(k, D.BUS_WATCHDOG_ADDR, b"\x00")  # clear a tripped watchdog; armed at the first tick
+            self._write(k, dynamixel.TORQUE_ENABLE_ADDR, b"\x00")
+            mode = dynamixel.OPERATING_MODE_POSITION if self.cfg.command_mode == "position" else dynamixel.OPERATING_MODE_CURRENT
+            self._write(k, dynamixel.OPERATING_MODE_ADDR, bytes([mode]))
+            self._write(k, dynamixel.BUS_WATCHDOG_ADDR, b"\x00")  # clear a tripped watchdog; armed at the first tick
         self.configured = True
         return status.OK
 
     def read_state(self):
         """(q, qd, tau) of every joint from one SYNC_READ, or None if a servo did not answer."""
         n = len(self.cfg.ids)
-        params = struct.pack("<HH", D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN) + bytes(self.cfg.ids)
-        got = {k: p for k, err, p in self._txrx(D.BROADCAST_ID, D.INST_SYNC_READ, params, n)}
+        params = struct.pack("<HH", dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN) + bytes(self.cfg.ids)
+        got = {k: p for k, err, p in self._txrx(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params, n)}
         if set(got) != set(self.cfg.ids):
             return None
         q, qd, tau = np.zeros(n), np.zeros(n), np.zeros(n)
         for j, k in enumerate(self.cfg.ids):
             cur, vel, pos = struct.unpack("<hii", got[k][:10])
-            q[j] = (pos - D.POSITION_CENTER) * D.RAD_PER_TICK
-            qd[j] = vel * D.RAD_S_PER_UNIT
-            tau[j] = cur * D.AMP_PER_UNIT * self.cfg.torque_constant_nm_per_a
+            q[j] = (pos - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
+            qd[j] = vel * dynamixel.RAD_S_PER_UNIT
+            tau[j] = cur * dynamixel.AMP_PER_UNIT * self.cfg.torque_constant_nm_per_a
         return q, qd, tau
 
     def enable(self):
         """Torque on, goal = present position. Returns the measured (q, qd, tau)."""
         for k in self.cfg.ids:
-            self._write(k, D.TORQUE_ENABLE_ADDR, b"\x01")
+            self._write(k, dynamixel.TORQUE_ENABLE_ADDR, b"\x01")
         self.enabled = True
         st = self.read_state()
         if st is None:
@@ -230,9 +230,9 @@ class DynamixelDriver:
         """Torque off on every servo (one SYNC_WRITE, no reply). Idempotent."""
         if self.sp is None:
             return status.OK
-        params = struct.pack("<HH", D.TORQUE_ENABLE_ADDR, 1) + b"".join(bytes([k, 0]) for k in self.cfg.ids)
+        params = struct.pack("<HH", dynamixel.TORQUE_ENABLE_ADDR, 1) + b"".join(bytes([k, 0]) for k in self.cfg.ids)
         try:
-            T.write_all(self.sp.fileno(), D.packet(D.BROADCAST_ID, D.INST_SYNC_WRITE, params), self.cfg.timeout_s)
+            serial_port.write_all(self.sp.fileno(), dynamixel.packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params), self.cfg.timeout_s)
         except (OSError, TimeoutError):
             return status.DEVICE_LOST
         self.enabled = False
@@ -241,21 +241,21 @@ class DynamixelDriver:
     def close(self) -> int:
         code = self.disable()
         if self.sp is not None:
-            T.close_port(self.sp)
+            serial_port.close_port(self.sp)
             self.sp = None
         return code
 
 
 def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     """Open, configure and enable the servos; the stage then owns the fd until close()."""
-    if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < D.BROADCAST_ID for k in cfg.ids):
+    if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < dynamixel.BROADCAST_ID for k in cfg.ids):
         raise ValueError(f"{where}.ids = {cfg.ids}: IDs must be distinct, 0..253")
     f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
-    i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / D.BUS_WATCHDOG_UNIT_MS))
+    i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / dynamixel.BUS_WATCHDOG_UNIT_MS))
     drv = DynamixelDriver(cfg, where)
     q, qd, tau = L.start(drv)
     L.seed_state(s, i, q, qd, tau)
-    info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * D.BUS_WATCHDOG_UNIT_MS)
+    info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * dynamixel.BUS_WATCHDOG_UNIT_MS)
     return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
 
 

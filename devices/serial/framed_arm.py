@@ -20,18 +20,18 @@ from rtcore import status
 from rtcore.clock import monotonic_ns
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
-from devices import serial_port as T
-from devices.protocols import framed as F
+from devices import serial_port
+from devices.protocols import framed
 from devices.serial import plant_base as L
 from devices.serial import safety
 
 # byte region offsets (devices.serial.plant_base.BYTES)
 RX, RX_LEN = 0, 1024
 ACC = RX + RX_LEN
-BODY = ACC + F.MAX_WIRE
-TXBODY = BODY + F.MAX_BODY
-WIRE = TXBODY + F.MAX_BODY
-assert WIRE + F.MAX_WIRE <= L.BYTES
+BODY = ACC + framed.MAX_WIRE
+TXBODY = BODY + framed.MAX_BODY
+WIRE = TXBODY + framed.MAX_BODY
+assert WIRE + framed.MAX_WIRE <= L.BYTES
 
 
 class FramedArmConfig(L.SerialPlantBase):
@@ -55,47 +55,47 @@ def framed_arm_step(f, s, i, bus):
     fd = i[L.I_FD]
     now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
     raw = s[L.S_FLOATS * n:].view(np.uint8)
-    rx, acc = raw[RX:RX + RX_LEN], raw[ACC:ACC + F.MAX_WIRE]
-    body, txbody, wire = raw[BODY:BODY + F.MAX_BODY], raw[TXBODY:TXBODY + F.MAX_BODY], raw[WIRE:WIRE + F.MAX_WIRE]
+    rx, acc = raw[RX:RX + RX_LEN], raw[ACC:ACC + framed.MAX_WIRE]
+    body, txbody, wire = raw[BODY:BODY + framed.MAX_BODY], raw[TXBODY:TXBODY + framed.MAX_BODY], raw[WIRE:WIRE + framed.MAX_WIRE]
     q, qd, tau = s[L.S_Q * n:L.S_Q * n + n], s[L.S_QD * n:L.S_QD * n + n], s[L.S_TAU * n:L.S_TAU * n + n]
     code = status.OK
     while True:
-        r = T.fd_read(fd, rx)
-        if r == T.PORT_LOST:
+        r = serial_port.fd_read(fd, rx)
+        if r == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
         if r == 0:
             break
         pos = 0
         while pos < r:
-            pos, k = F.next_frame(acc, i[L.I_PARSE:L.I_PARSE + 1], rx, pos, r, body)
-            if k == F.CORRUPT:
+            pos, k = framed.next_frame(acc, i[L.I_PARSE:L.I_PARSE + 1], rx, pos, r, body)
+            if k == framed.CORRUPT:
                 i[L.I_CORRUPT] += 1
                 code = safety.worse(code, status.CORRUPT_FRAME)
-            elif k > 0 and body[0] == F.MSG_STATE:
-                flags, _, m = F.get_state(body, k, q, qd, tau)
+            elif k > 0 and body[0] == framed.MSG_STATE:
+                flags, _, m = framed.get_state(body, k, q, qd, tau)
                 if m == n:
                     i[L.I_DEV_FLAGS] = flags
                     i[L.I_LAST_STATE_NS] = now
                     i[L.I_WAITING] = 0
                     i[L.I_STATES] += 1
-            elif k > 0 and body[0] == F.MSG_FAULT:
-                i[L.I_DEV_FLAGS] |= F.FLAG_FAULT
+            elif k > 0 and body[0] == framed.MSG_FAULT:
+                i[L.I_DEV_FLAGS] |= framed.FLAG_FAULT
         if r < rx.size:
             break
     flags = i[L.I_DEV_FLAGS]
-    device_fault = (flags & (F.FLAG_WATCHDOG | F.FLAG_FAULT)) != 0 or (flags & F.FLAG_ENABLED) == 0
+    device_fault = (flags & (framed.FLAG_WATCHDOG | framed.FLAG_FAULT)) != 0 or (flags & framed.FLAG_ENABLED) == 0
     code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, False))
     if safety.io_due(i, bus, now):
         u = s[L.S_WORK * n:L.S_WORK * n + n]
         if safety.next_command(f, s, i, bus, u):
             code = safety.worse(code, status.LIMIT_CLIPPED)
-        mode = F.MODE_POSITION if i[L.I_MODE] == L.MODE_POSITION else F.MODE_TORQUE
-        nb = F.put_command(txbody, i[L.I_SEQ], mode, u, n)
-        m = F.frame_encode(txbody, nb, wire)
-        w = T.fd_write(fd, wire[:m])
-        if w == T.PORT_LOST:
+        mode = framed.MODE_POSITION if i[L.I_MODE] == L.MODE_POSITION else framed.MODE_TORQUE
+        nb = framed.put_command(txbody, i[L.I_SEQ], mode, u, n)
+        m = framed.frame_encode(txbody, nb, wire)
+        w = serial_port.fd_write(fd, wire[:m])
+        if w == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
-        if w == T.WOULD_BLOCK:
+        if w == serial_port.WOULD_BLOCK:
             code = safety.worse(code, status.PUSH_FAILED)
         i[L.I_SEQ] = (i[L.I_SEQ] + 1) & 0xFF
         i[L.I_WAITING] = 1
@@ -111,23 +111,23 @@ class FramedArmDriver:
         self.sp = None
         self.enabled = False
         self.seq = 0
-        self.reader = F.FrameReader()
+        self.reader = framed.FrameReader()
         self.n_device = None
         self.device_watchdog_ms = None
 
     def open(self) -> int:
         if self.sp is None:
-            self.sp = T.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
+            self.sp = serial_port.open_port(self.cfg.port, self.cfg.baud, f"{self.where}.port")
         return status.OK
 
     def _ask(self, msg: int, payload: bytes, want: tuple) -> tuple:
         """Send one frame, wait for a reply of a type in want; (type, payload) or (None, b'')."""
         fd = self.sp.fileno()
-        T.write_all(fd, F.encode(msg, self.seq, payload), self.cfg.timeout_s)
+        serial_port.write_all(fd, framed.encode(msg, self.seq, payload), self.cfg.timeout_s)
         self.seq = (self.seq + 1) & 0xFF
         end = time.monotonic() + self.cfg.timeout_s
         while time.monotonic() < end:
-            for t, _, p in self.reader.feed(T.read_some(fd, end - time.monotonic())):
+            for t, _, p in self.reader.feed(serial_port.read_some(fd, end - time.monotonic())):
                 if t in want:
                     return t, p
         return None, b""
@@ -136,33 +136,33 @@ class FramedArmDriver:
         """Version handshake; afterwards the state can be read. Raises ValueError on mismatch."""
         if self.n_device is not None:
             return status.OK
-        t, p = self._ask(F.MSG_HELLO, bytes([F.PROTOCOL_VERSION]), (F.MSG_HELLO_ACK, F.MSG_FAULT))
+        t, p = self._ask(framed.MSG_HELLO, bytes([framed.PROTOCOL_VERSION]), (framed.MSG_HELLO_ACK, framed.MSG_FAULT))
         port = f"{self.where}.port = {self.cfg.port}"
         if t is None:
             raise ValueError(f"{port}: no HELLO reply within {self.cfg.timeout_s:g} s (is the firmware running at {self.cfg.baud} baud?)")
-        if t == F.MSG_FAULT or p[0] != F.PROTOCOL_VERSION:
-            raise ValueError(f"{port}: the device does not speak framed protocol version {F.PROTOCOL_VERSION}; update its firmware")
+        if t == framed.MSG_FAULT or p[0] != framed.PROTOCOL_VERSION:
+            raise ValueError(f"{port}: the device does not speak framed protocol version {framed.PROTOCOL_VERSION}; update its firmware")
         if p[1] != self.cfg.n_joints:
             raise ValueError(f"{port}: the device has {p[1]} joints; set {self.where}.n_joints = {p[1]}")
         self.n_device = p[1]
         self.device_watchdog_ms = int.from_bytes(p[2:4], "little")
         return status.OK
 
-    def read_state(self, msg: int = F.MSG_HEARTBEAT):
+    def read_state(self, msg: int = framed.MSG_HEARTBEAT):
         """(flags, q, qd, tau) from one HEARTBEAT (or ENABLE/DISABLE) exchange, or None."""
-        t, p = self._ask(msg, b"", (F.MSG_STATE,))
+        t, p = self._ask(msg, b"", (framed.MSG_STATE,))
         if t is None:
             return None
-        body = np.frombuffer(bytes([F.MSG_STATE, 0]) + p, dtype=np.uint8)
+        body = np.frombuffer(bytes([framed.MSG_STATE, 0]) + p, dtype=np.uint8)
         n = self.cfg.n_joints
         q, qd, tau = np.zeros(n), np.zeros(n), np.zeros(n)
-        flags, _, m = F.get_state(body, body.size, q, qd, tau)
+        flags, _, m = framed.get_state(body, body.size, q, qd, tau)
         return (flags, q, qd, tau) if m == n else None
 
     def enable(self):
         """Torque on. Returns the measured (flags, q, qd, tau) or raises ValueError."""
-        st = self.read_state(F.MSG_ENABLE)
-        if st is None or not st[0] & F.FLAG_ENABLED:
+        st = self.read_state(framed.MSG_ENABLE)
+        if st is None or not st[0] & framed.FLAG_ENABLED:
             raise ValueError(f"{self.where}.port = {self.cfg.port}: the device refused ENABLE")
         self.enabled = True
         return st
@@ -172,7 +172,7 @@ class FramedArmDriver:
         if self.sp is None:
             return status.OK
         try:
-            T.write_all(self.sp.fileno(), F.encode(F.MSG_DISABLE, self.seq), self.cfg.timeout_s)
+            serial_port.write_all(self.sp.fileno(), framed.encode(framed.MSG_DISABLE, self.seq), self.cfg.timeout_s)
             self.seq = (self.seq + 1) & 0xFF
             self.enabled = False
             return status.OK
@@ -182,7 +182,7 @@ class FramedArmDriver:
     def close(self) -> int:
         code = self.disable()
         if self.sp is not None:
-            T.close_port(self.sp)
+            serial_port.close_port(self.sp)
             self.sp = None
         return code
 
@@ -194,7 +194,7 @@ def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     flags, q, qd, tau = L.start(drv)
     i[L.I_DEV_FLAGS] = flags
     L.seed_state(s, i, q, qd, tau)
-    info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=F.PROTOCOL_VERSION)
+    info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=framed.PROTOCOL_VERSION)
     return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
 
 

@@ -10,8 +10,8 @@ devices.serial.plant_base) and call these kernels each tick:
 import numpy as np
 from numba import njit
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD, TICK, request_hold
 from devices.serial import plant_base as L
 
 
@@ -42,7 +42,7 @@ def next_command(f, s, i, bus, out):
     vmax, taumax = f[L.F_LIMITS + 2 * n:L.F_LIMITS + 3 * n], f[L.F_LIMITS + 3 * n:L.F_LIMITS + 4 * n]
     q, qd = s[L.S_Q * n:L.S_Q * n + n], s[L.S_QD * n:L.S_QD * n + n]
     last, hold_q = s[L.S_LAST * n:L.S_LAST * n + n], s[L.S_HOLD * n:L.S_HOLD * n + n]
-    hold = bus[B.HOLD] != 0.0
+    hold = bus[HOLD] != 0.0
     position = i[L.I_MODE] == L.MODE_POSITION
     clipped = 0
     for j in range(n):
@@ -89,12 +89,12 @@ def supervise(s, i, bus, now_ns, device_fault, latch_stale):
     elif not stale and was == 1:
         i[L.I_FAULTED] = 0
     if i[L.I_FAULTED] != 0:
-        B.request_hold(bus)
+        request_hold(bus)
     if was == 0 and i[L.I_FAULTED] != 0:
         code = status.DEVICE_FAULT
     elif was == 1 and i[L.I_FAULTED] == 0:
         code = status.RESUMED
-    hold = bus[B.HOLD] != 0.0
+    hold = bus[HOLD] != 0.0
     q = s[L.S_Q * n:L.S_Q * n + n]
     if hold and i[L.I_PREV_HOLD] == 0:
         s[L.S_HOLD * n:L.S_HOLD * n + n] = q
@@ -115,7 +115,7 @@ def supervise(s, i, bus, now_ns, device_fault, latch_stale):
 @njit(cache=True, nogil=True)
 def port_lost(i, bus):
     """The port is gone (EOF/EIO): hold and end the session with DEVICE_LOST."""
-    B.request_hold(bus)
+    request_hold(bus)
     i[L.I_FAULTED] = 2
     bus[i[L.I_DEVICE_OFF] + 1] = 3.0
     return status.DEVICE_LOST
@@ -124,7 +124,7 @@ def port_lost(i, bus):
 @njit(cache=True, nogil=True)
 def io_due(i, bus, now_ns):
     """True on device-period ticks when no reply is pending (or the pending one timed out)."""
-    if int(bus[B.TICK]) % i[L.I_TICKS_PER_IO] != 0:
+    if int(bus[TICK]) % i[L.I_TICKS_PER_IO] != 0:
         return False
     if i[L.I_WAITING] != 0 and now_ns - i[L.I_SENT_NS] < i[L.I_REPLY_NS]:
         return False

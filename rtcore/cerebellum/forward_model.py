@@ -35,6 +35,7 @@ from numba import njit
 from pydantic import Field
 
 from rtcore import status
+from rtcore.cerebellum.feedback_delay import MAX_DELAY_S
 from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granule_step, time_constants_s
 from rtcore.cerebellum.nominal import NominalConfig, continuous_matrices, discretise, roll_forward_matrix
 from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout, rls_update
@@ -219,8 +220,8 @@ def _per_channel(value, n_x: int, key: str, labels) -> np.ndarray:
     d = np.full(n_x, float(value)) if isinstance(value, (int, float)) else np.asarray(value, dtype=float)
     if d.shape != (n_x,):
         raise ValueError(f"{key}: {d.size} values for {n_x} state channels ({', '.join(labels)})")
-    if np.any(d < 0) or np.any(d > 0.3):
-        raise ValueError(f"{key}: delays must be within 0..0.3 s (got {d.tolist()})")
+    if np.any(d < 0) or np.any(d > MAX_DELAY_S):
+        raise ValueError(f"{key}: delays must be within 0..{MAX_DELAY_S} s (got {d.tolist()})")
     return d
 
 

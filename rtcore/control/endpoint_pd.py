@@ -16,13 +16,13 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import clip_norm, hold_latch
 from rtcore.registry import StageSpec
+from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
-from sims.users.rng import normal, seed_state
 
 
 class EndpointPDConfig(Strict):
@@ -45,7 +45,7 @@ class EndpointPDConfig(Strict):
 def endpoint_pd_step(f, s, i, bus):
     """command = kp (target - x_hat) - kd v_hat (+ noise), norm-limited. s: latched hold position (n)."""
     est, n_x, tgt, n, cmd = i[I_EST], i[I_NX], i[I_TGT], i[I_N], i[I_CMD]
-    hold = bus[B.HOLD] != 0.0
+    hold = bus[HOLD] != 0.0
     if hold and i[I_ON_HOLD] == 0:
         for j in range(n):
             bus[cmd + j] = 0.0

@@ -16,13 +16,13 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import hold_latch
 from rtcore.registry import StageSpec
+from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
-from sims.users.rng import normal, seed_state
 
 
 class JointPDConfig(Strict):
@@ -52,7 +52,7 @@ class JointPDConfig(Strict):
 def joint_pd_step(f, s, i, bus):
     """Activations from the PD drive (module docstring). i[I_CH:]: agonist then antagonist channels."""
     est, cmd, n_cmd = i[I_EST], i[I_CMD], i[I_NCMD]
-    hold = bus[B.HOLD] != 0.0
+    hold = bus[HOLD] != 0.0
     for c in range(n_cmd):
         bus[cmd + c] = 0.0
     if hold and i[I_ON_HOLD] == 0:

@@ -10,12 +10,12 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
+from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
-from sims.users.rng import normal, seed_state
 
 
 class PassthroughConfig(Strict):
@@ -38,7 +38,7 @@ class PassthroughConfig(Strict):
 def passthrough_step(f, s, i, bus):
     """command = clip(gain * input + noise, lower, upper)."""
     src, cmd, n = i[I_IN], i[I_CMD], i[I_N]
-    if bus[B.HOLD] != 0.0:
+    if bus[HOLD] != 0.0:
         if i[I_HOLD_LAST] == 0:
             for j in range(n):
                 bus[cmd + j] = 0.0

@@ -13,6 +13,7 @@ from numba import njit
 
 from rtcore.bus import Bus
 from rtcore.decoders import emg, kalman
+from rtcore.decoders.clda import CLDAConfig
 from rtcore.decoders.kalman_fit import random_decoder
 from rtcore.stage import BuildContext
 
@@ -53,7 +54,7 @@ def _kf_stage(n_units, bin_s, dt_s, steady, clda):
 def bench_decoders() -> dict:
     """Per-tick costs in microseconds (best of 3 runs)."""
     out = {}
-    rml = kalman.ClDAConfig(method="rml", batch_s=0.05)
+    rml = CLDAConfig(method="rml", batch_s=0.05)
     for n in (96, 192):
         for label, steady, clda in (("kf", False, None), ("kf_steady", True, None), ("kf_rml", False, rml),
                                      ("kf_steady_rml", True, rml)):

@@ -13,19 +13,10 @@ CLDA refit O(n) per bin, so they fit inside one tick. With steady_state = true, 
 point of the Riccati recursion (it converges within ~1-2 s of bins) and is recomputed only when
 the decoder changes.
 
-CLDA (closed-loop decoder adaptation) runs inside the compiled step, at batch boundaries, in
-bounded time (O(n) per refit, no allocation); the new H, Q swap in atomically before the next
-bin, so the loop never waits on Python and offline runs are reproducible. Intention estimate:
-ReFIT (Gilja 2012), the decoded velocity rotated toward the target, zero inside the target.
-    SmoothBatch (Orsborn et al. 2012, IEEE TNSRE 20:468): H <- (1 - rho) H_batch + rho H,
-        rho = 0.5^(batch_s / half_life_s); Q likewise.
-    RML (Dangi et al. 2014, Neural Comput 26:1811): R <- lam R + z z^T, S <- lam S + y z^T,
-        T <- lam T + y y^T, ESS <- lam ESS + 1, lam = 0.5^(bin_s / half_life_s);
-        H = S R^-1, Q = diag(T - H S^T) / ESS  (refit each batch).
-Here z = [vx, vy, 1], the fitted columns of H. A decoder can also be hot-loaded into a running
-stage (`hot_load`): it is staged in the state array and swapped in at the next bin boundary.
+CLDA (closed-loop decoder adaptation: SmoothBatch, RML, ReFIT intention) is in rtcore.decoders.clda;
+this step calls it at bin ends. A decoder can also be hot-loaded into a running stage
+(`hot_load`): it is staged in the state array and swapped in at the next bin boundary.
 """
-import math
 from typing import Literal
 
 import numpy as np
@@ -34,27 +25,11 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.decoders.clda import CLDAConfig, accumulate, batch_s, refit_intention, solve_h
+from rtcore.decoders.kalman_fit import D, Q_FLOOR, Z, KalmanModel, load_kalman
+from rtcore.decoders.linalg import inv_small, matmul
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
-
-D = 5  #: state size: px, py, vx, vy, offset
-Z = 3  #: fitted columns of H: vx, vy, offset
-ZCOL = (2, 3, 4)  #: state indices of the fitted columns
-Q_FLOOR = 1e-3  #: smallest unit noise variance, counts^2 per bin (keeps Q^-1 finite for silent units)
-
-
-class ClDAConfig(Strict):
-    """[decoder.clda]: closed-loop decoder adaptation.
-
-    SmoothBatch needs batches of several seconds: each batch is a separate least-squares fit, and
-    with ~1 s batches of 64 units the fits are noisy enough to destabilise the closed loop (seen in
-    tests/test_clda_recovery.py experiments); RML accumulates across batches and can refit often.
-    """
-
-    method: Literal["smoothbatch", "rml"] = Field("rml", description="SmoothBatch (Orsborn 2012) or RML (Dangi 2014)")
-    batch_s: float | None = Field(None, gt=0, le=600, description="time between decoder updates, s (a multiple of bin_s; default 0.1 for rml, 10 for smoothbatch)")
-    half_life_s: float = Field(20.0, gt=0, le=3600, description="half-life of old data in the decoder, s")
-    target_radius_m: float = Field(0.02, gt=0, description="ReFIT: intended velocity is zero while the cursor is this close to the target, m")
 
 
 class KalmanDecoderConfig(Strict):
@@ -65,7 +40,7 @@ class KalmanDecoderConfig(Strict):
     bin_s: float = Field(0.05, ge=0.01, le=0.1, description="spike-count bin, s (a whole number of loop periods)")
     input_format: Literal["counts", "events"] = Field("counts", description="input samples are counts per unit, or one unit index per spike event")
     steady_state: bool = Field(False, description="use the steady-state Kalman gain (recomputed when CLDA changes the decoder)")
-    clda: ClDAConfig | None = Field(None, description="online adaptation; none: the decoder stays fixed")
+    clda: CLDAConfig | None = Field(None, description="online adaptation; none: the decoder stays fixed")
     position: str = Field("state", description="bus signal with the cursor position (ReFIT intention)")
     position_index: int = Field(0, ge=0, description="index of x in `position` (y follows)")
     target: str = Field("target", description="bus signal with the target [x, y], m")
@@ -108,52 +83,9 @@ def _seg(s, i, k, size):
 
 
 @njit(cache=True, nogil=True)
-def inv_small(a, out, work):
-    """out = a^-1 for a small square matrix (Gauss-Jordan, partial pivoting); False if singular."""
-    m = a.shape[0]
-    for r in range(m):
-        for c in range(m):
-            work[r, c] = a[r, c]
-            out[r, c] = 1.0 if r == c else 0.0
-    for c in range(m):
-        p = c
-        for r in range(c + 1, m):
-            if abs(work[r, c]) > abs(work[p, c]):
-                p = r
-        if abs(work[p, c]) < 1e-300:
-            return False
-        if p != c:
-            for k in range(m):
-                work[c, k], work[p, k] = work[p, k], work[c, k]
-                out[c, k], out[p, k] = out[p, k], out[c, k]
-        piv = 1.0 / work[c, c]
-        for k in range(m):
-            work[c, k] *= piv
-            out[c, k] *= piv
-        for r in range(m):
-            if r != c:
-                g = work[r, c]
-                if g != 0.0:
-                    for k in range(m):
-                        work[r, k] -= g * work[c, k]
-                        out[r, k] -= g * out[c, k]
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _matmul(a, b, out):
-    for r in range(a.shape[0]):
-        for c in range(b.shape[1]):
-            acc = 0.0
-            for k in range(a.shape[1]):
-                acc += a[r, k] * b[k, c]
-            out[r, c] = acc
-
-
-@njit(cache=True, nogil=True)
 def _predict_cov(A, W, P, Pp, T1):
     """Pp = A P A^T + W, with the position rows/columns zeroed (position known)."""
-    _matmul(A, P, T1)
+    matmul(A, P, T1)
     for r in range(D):
         for c in range(D):
             acc = W[r, c]
@@ -169,17 +101,17 @@ def _predict_cov(A, W, P, Pp, T1):
 @njit(cache=True, nogil=True)
 def _gain(Pp, G, M, Mi, L, work):
     """L = Pp (I + G Pp)^-1."""
-    _matmul(G, Pp, M)
+    matmul(G, Pp, M)
     for k in range(D):
         M[k, k] += 1.0
     inv_small(M, Mi, work)
-    _matmul(Pp, Mi, L)
+    matmul(Pp, Mi, L)
 
 
 @njit(cache=True, nogil=True)
 def _posterior_cov(Pp, L, G, P, T1):
     """P = Pp - L G Pp."""
-    _matmul(L, G, T1)
+    matmul(L, G, T1)
     for r in range(D):
         for c in range(D):
             acc = Pp[r, c]
@@ -291,51 +223,8 @@ def kf_bin(s, i, y):
 
 
 @njit(cache=True, nogil=True)
-def refit_intention(vx, vy, px, py, tx, ty, radius_m):
-    """ReFIT intended velocity: decoded speed along the direction to the target; 0 inside the target.
-
-    v_int = |v_dec| (t - p) / |t - p|  if |t - p| > radius_m, else 0  (Gilja et al. 2012). m/s.
-    """
-    dx = tx - px
-    dy = ty - py
-    dist = math.sqrt(dx * dx + dy * dy)
-    if dist <= radius_m:
-        return 0.0, 0.0
-    speed = math.sqrt(vx * vx + vy * vy)
-    return speed * dx / dist, speed * dy / dist
-
-
-@njit(cache=True, nogil=True)
-def _solve_h(Rm, Sm, Tm, ess, H, q, Hz, Mi, work, blend):
-    """Hz = S R^-1, qz = (T - diag(Hz S^T)) / ess; then H[:, ZCOL] <- (1-blend) Hz + blend H, q alike.
-
-    Returns False (decoder unchanged) if R is singular (e.g. no movement in the data)."""
-    n = q.size
-    tr = Rm[0, 0] + Rm[1, 1] + Rm[2, 2]
-    det = (Rm[0, 0] * (Rm[1, 1] * Rm[2, 2] - Rm[1, 2] * Rm[2, 1])
-           - Rm[0, 1] * (Rm[1, 0] * Rm[2, 2] - Rm[1, 2] * Rm[2, 0])
-           + Rm[0, 2] * (Rm[1, 0] * Rm[2, 1] - Rm[1, 1] * Rm[2, 0]))
-    if not (ess > 0.0 and det > 1e-9 * tr * tr * tr):
-        return False
-    inv_small(Rm, Mi, work)
-    for k in range(n):
-        resid = Tm[k]
-        for a in range(Z):
-            acc = 0.0
-            for b in range(Z):
-                acc += Sm[k, b] * Mi[b, a]
-            Hz[a] = acc
-            resid -= acc * Sm[k, a]
-        for a in range(Z):
-            col = a + 2
-            H[k, col] = (1.0 - blend) * Hz[a] + blend * H[k, col]
-        q[k] = (1.0 - blend) * max(resid / ess, Q_FLOOR) + blend * q[k]
-    return True
-
-
-@njit(cache=True, nogil=True)
 def _clda_bin(f, s, i, bus, y):
-    """Accumulate this bin's (z, y) with the ReFIT intention; refit at batch boundaries."""
+    """CLDA for this bin (rtcore.decoders.clda): add (z, y) with the ReFIT intention; refit at batch ends."""
     n = i[I_N]
     x = _seg(s, i, S_X, D)
     p, t = i[I_POS], i[I_TGT]
@@ -348,16 +237,7 @@ def _clda_bin(f, s, i, bus, y):
     Sm = _seg(s, i, S_S if rml else S_SB, Z * n).reshape((n, Z))
     Tm = _seg(s, i, S_T if rml else S_TB, n)
     ess = _seg(s, i, S_ESS if rml else S_NB, 1)
-    lam = f[F_LAM] if rml else 1.0
-    zz = (z0, z1, 1.0)
-    for a in range(Z):
-        for b in range(Z):
-            Rm[a, b] = lam * Rm[a, b] + zz[a] * zz[b]
-    for k in range(n):
-        for a in range(Z):
-            Sm[k, a] = lam * Sm[k, a] + y[k] * zz[a]
-        Tm[k] = lam * Tm[k] + y[k] * y[k]
-    ess[0] = lam * ess[0] + 1.0
+    accumulate(Rm, Sm, Tm, ess, f[F_LAM] if rml else 1.0, z0, z1, y)
     i[I_BIN_IN_BATCH] += 1
     if i[I_BIN_IN_BATCH] < i[I_BATCH_BINS]:
         return
@@ -368,7 +248,7 @@ def _clda_bin(f, s, i, bus, y):
     Mi = _seg(s, i, S_MI, D * D)[:Z * Z].reshape((Z, Z))
     work = _seg(s, i, S_WORK, D * D)[:Z * Z].reshape((Z, Z))
     blend = 0.0 if rml else f[F_RHO]
-    if _solve_h(Rm, Sm, Tm, ess[0], H, q, Hz, Mi, work, blend):
+    if solve_h(Rm, Sm, Tm, ess[0], H, q, Hz, Mi, work, blend):
         refresh(s, i)
     else:
         i[I_SKIPPED] += 1
@@ -446,14 +326,7 @@ def kalman_step(f, s, i, bus):
     return code
 
 
-def batch_s(clda: ClDAConfig) -> float:
-    """The batch length, s: as configured, else 0.1 s for RML and 10 s for SmoothBatch."""
-    if clda.batch_s is not None:
-        return clda.batch_s
-    return 0.1 if clda.method == "rml" else 10.0
-
-
-def state_arrays(model, steady_state: bool, clda: ClDAConfig | None, dt_s: float):
+def state_arrays(model, steady_state: bool, clda: CLDAConfig | None, dt_s: float):
     """f, s, i for a decoder (bus offsets left at -1): segments laid out, the model loaded, gains ready."""
     n = model.n_units
     sizes = seg_sizes(n)
@@ -501,7 +374,6 @@ def hot_load(stage: Stage, model) -> None:
 
 def model_of(stage: Stage):
     """The live decoder of a stage (after CLDA), as a KalmanModel."""
-    from rtcore.decoders.kalman_fit import KalmanModel
     s, i, n = stage.s, stage.i, int(stage.i[I_N])
 
     def seg(k, shape):
@@ -532,7 +404,6 @@ def decode_counts(model, counts, steady_state: bool = False) -> np.ndarray:
 
 def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
     """The KF decoder on the bus: loads the decoder file, checks bin and units, wires the signals."""
-    from rtcore.decoders.kalman_fit import load_kalman
     bus = ctx.bus
     bin_ticks = round(cfg.bin_s / ctx.dt_s)
     if bin_ticks < 1 or abs(bin_ticks * ctx.dt_s - cfg.bin_s) > 1e-9:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtcore.decoders import persistence
-from rtcore.decoders.kalman import D, Q_FLOOR, Z
 
+D = 5  #: state size: px, py, vx, vy, offset
+Z = 3  #: fitted columns of H: vx, vy, offset (state indices 2, 3, 4)
+Q_FLOOR = 1e-3  #: smallest unit noise variance, counts^2 per bin (keeps Q^-1 finite for silent units)
 KIND = "kalman_decoder"
 MIN_BINS = 50  #: fewest bins a fit accepts
 

@@ -7,8 +7,8 @@ error would, mode "hang" stops the loop's heartbeat without exiting.
 import numpy as np
 from numba import njit, types
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import TICK
 from rtcore.cbind import extern
 from rtcore.clock import LIBC
 from rtcore.registry import StageSpec
@@ -22,7 +22,7 @@ MODES = {"status": 0, "abort": 1, "hang": 2}
 @njit(cache=True, nogil=True)
 def crash_step(f, s, i, bus):
     """At tick i[0], fail the way i[1] says (0 status, 1 abort, 2 hang forever)."""
-    if bus[B.TICK] < i[0]:
+    if bus[TICK] < i[0]:
         return status.OK
     if i[1] == 1:
         _abort()

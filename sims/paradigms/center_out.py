@@ -29,12 +29,12 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import MARKER, T_S
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
-from sims.paradigms import markers as MK
+from sims.paradigms import markers
 from sims.paradigms.blocks import (T_BLOCK, T_CATCH, T_CLAMP, T_COLS, T_CURL, T_DELAY_TICKS, T_GAIN_CHANGE,
                                    T_LOAD, T_TARGET_RAD, T_VISUO_RAD, schedule)
 
@@ -90,7 +90,7 @@ def _start_trial(f, s, i, bus, k):
         bus[i[I_GAIN]] = f[row + T_GAIN_CHANGE]
     bus[i[I_DELAY]] = f[row + T_DELAY_TICKS]
     first_of_block = k == 0 or f[row + T_BLOCK] != f[row - T_COLS + T_BLOCK]
-    bus[B.MARKER] = MK.BLOCK_START if first_of_block else MK.TRIAL_START
+    bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
     s[S_TRIAL] = k
     s[S_COUNT] = 0.0
     if k == 0 or f[F_RETURN] != 0.0:
@@ -110,12 +110,12 @@ def _go(f, s, i, bus, k):
     s[S_TY] = f[F_CY] + f[F_RADIUS] * math.sin(a)
     v = i[I_VISUO]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = f[row + T_VISUO_RAD], f[row + T_CLAMP], s[S_OX], s[S_OY]
-    if bus[B.MARKER] != MK.BLOCK_START:
-        bus[B.MARKER] = MK.GO
+    if bus[MARKER] != markers.BLOCK_START:
+        bus[MARKER] = markers.GO
     s[S_PHASE] = PH_REACH
     s[S_COUNT] = 0.0
     s[S_REACH_TICKS] = 0.0
-    s[S_T_GO] = bus[B.T_S]
+    s[S_T_GO] = bus[T_S]
     s[S_T_ACQ] = np.nan
     s[S_PEAK] = 0.0
     s[S_PERP] = 0.0
@@ -172,7 +172,7 @@ def _finish(f, s, i, bus, success, x, y):
     s[S_N_DONE] += 1.0
     v = i[I_VISUO]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S_TX], s[S_TY]
-    bus[B.MARKER] = MK.SUCCESS if success else MK.TIMEOUT
+    bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
     s[S_PHASE] = PH_BETWEEN
 
 
@@ -193,7 +193,7 @@ def center_out_step(f, s, i, bus):
             _start_trial(f, s, i, bus, k)
         else:
             s[S_PHASE] = PH_DONE
-            bus[B.MARKER] = MK.TASK_DONE
+            bus[MARKER] = markers.TASK_DONE
             code = status.TASK_DONE
     elif phase == PH_DONE:
         code = status.TASK_DONE
@@ -210,11 +210,11 @@ def center_out_step(f, s, i, bus):
                 s[S_PHASE] = PH_HOLD
                 s[S_COUNT] = 0.0
                 if np.isnan(s[S_T_ACQ]):
-                    s[S_T_ACQ] = bus[B.T_S]
-                bus[B.MARKER] = MK.ACQUIRED
+                    s[S_T_ACQ] = bus[T_S]
+                bus[MARKER] = markers.ACQUIRED
             elif phase == PH_HOLD and not inside:
                 s[S_PHASE] = PH_REACH
-                bus[B.MARKER] = MK.LEFT_TARGET
+                bus[MARKER] = markers.LEFT_TARGET
             if s[S_PHASE] == PH_HOLD:
                 s[S_COUNT] += 1.0
                 if s[S_COUNT] >= f[F_HOLD_TICKS]:

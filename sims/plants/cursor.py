@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
@@ -35,7 +35,7 @@ def cursor_step(f, s, i, bus):
     v, st = i[0], i[1]
     vx = bus[v]
     vy = bus[v + 1]
-    if bus[B.HOLD] >= 0.5 or not (np.isfinite(vx) and np.isfinite(vy)):
+    if bus[HOLD] >= 0.5 or not (np.isfinite(vx) and np.isfinite(vy)):
         vx = 0.0
         vy = 0.0
     dt, lim = f[0], f[1]

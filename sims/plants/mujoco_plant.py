@@ -28,8 +28,8 @@ import mujoco
 import numpy as np
 from numba import njit
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from rtcore.cptr import f64_view, voidptr
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
@@ -53,6 +53,8 @@ SRC_QPOS, SRC_QVEL, SRC_SENSOR, SRC_HAND_POS, SRC_HAND_VEL = range(5)  #: state 
 CLIP_TOLERANCE = 0.01  #: fraction of the ctrl span a command may exceed before LIMIT_CLIPPED is reported
 PAYLOAD_MIN_KG = 1e-9  #: the payload body's mass with no load (MuJoCo needs it positive)
 MAX_STATE = 1e10  #: a state beyond this magnitude is unstable (mjMAXVAL)
+VEC3_BYTES = 3 * 8  #: byte stride of one row of site_xpos / xipos (x, y, z float64)
+SPATIAL_BYTES = 6 * 8  #: byte stride of one row of xfrc_applied (force, torque: 6 float64)
 HINGE_SLIDE = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))  #: one-dof joint types
 
 
@@ -90,7 +92,7 @@ def mujoco_plant_step(f, s, i, bus):
     cmd_map = i[I_HEADER:I_HEADER + n_cmd]
     dof_map = i[I_HEADER + n_cmd:I_HEADER + n_cmd + nu]
     site, body, payload = i[I_HAND_SITE], i[I_HAND_BODY], i[I_PAYLOAD]
-    hold = bus[B.HOLD] != 0.0
+    hold = bus[HOLD] != 0.0
     gain = 1.0 + bus[i[I_GAIN]] if i[I_GAIN] >= 0 else 1.0
     c = i[I_CMD]
     code = status.OK
@@ -136,9 +138,9 @@ def mujoco_plant_step(f, s, i, bus):
             if i[I_LOAD] >= 0:
                 fx += bus[i[I_LOAD] + 1]
                 fy += bus[i[I_LOAD] + 2]
-            p = f64_view(i[I_SITE_XPOS] + 24 * site, 3)
-            com = f64_view(i[I_XIPOS] + 24 * body, 3)
-            xfrc = f64_view(i[I_XFRC] + 48 * body, 6)
+            p = f64_view(i[I_SITE_XPOS] + VEC3_BYTES * site, 3)
+            com = f64_view(i[I_XIPOS] + VEC3_BYTES * body, 3)
+            xfrc = f64_view(i[I_XFRC] + SPATIAL_BYTES * body, 6)
             rx, ry, rz = p[0] - com[0], p[1] - com[1], p[2] - com[2]
             xfrc[0] = fx
             xfrc[1] = fy
@@ -167,7 +169,7 @@ def mujoco_plant_step(f, s, i, bus):
         elif src == SRC_SENSOR:
             val = f64_view(i[I_SENSOR], i[I_NSENS])[idx]
         elif src == SRC_HAND_POS:
-            val = f64_view(i[I_SITE_XPOS] + 24 * site, 3)[idx]
+            val = f64_view(i[I_SITE_XPOS] + VEC3_BYTES * site, 3)[idx]
         else:  # SRC_HAND_VEL
             val = 0.0
             for j in range(nv):

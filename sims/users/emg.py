@@ -23,12 +23,11 @@ import numpy as np
 from numba import njit
 from pydantic import Field, model_validator
 
-from rtcore import status
+from rtcore import rng, status
 from rtcore.configbase import Strict
 from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
-from sims.users import rng
 
 
 class SyntheticEmgConfig(Strict):

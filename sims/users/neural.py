@@ -29,11 +29,10 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from rtcore import status
+from rtcore import rng, status
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
-from sims.users import rng
 
 
 class SyntheticNeuralConfig(Strict):
