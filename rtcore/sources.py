@@ -10,13 +10,8 @@ from rtcore import replay
 from rtcore.registry import builders, tagged_union
 from sims.users import emg, neural
 
-#: The sources, one line each (their SPEC); `kind` selects one.
-MEMBERS = (
-    inlet,
-    emg,
-    neural,
-    replay,
-)
+#: The sources (each file ends with its SPEC); `kind` selects one. A new source: import it, list it.
+MEMBERS = (inlet, emg, neural, replay)
 
 SourceConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)

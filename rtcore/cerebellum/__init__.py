@@ -13,11 +13,8 @@ from rtcore.cerebellum.feedback_delay import FeedbackConfig
 from rtcore.cerebellum.forward_model import ForwardModelConfig
 from rtcore.learning.lesions import LesionConfig, lesion_effects
 
-#: The stages of this family, one line each (their SPEC); built by section, not by a `kind` tag.
-MEMBERS = (
-    feedback_delay,
-    forward_model,
-)
+#: The stages of this family (each file ends with its SPEC), built by section, not by a `kind` tag.
+MEMBERS = (feedback_delay, forward_model)
 
 __all__ = ["FeedbackConfig", "ForwardModelConfig", "build", "build_from_session"]
 

@@ -9,12 +9,8 @@ from rtcore.control import endpoint_pd, joint_pd, passthrough
 from rtcore.learning.lesions import LesionConfig, lesion_effects
 from rtcore.registry import builders, tagged_union
 
-#: The controller stages, one line each (their SPEC); `kind` selects one.
-MEMBERS = (
-    endpoint_pd,
-    joint_pd,
-    passthrough,
-)
+#: The controllers (each file ends with its SPEC); `kind` selects one. A new controller: import it, list it.
+MEMBERS = (endpoint_pd, joint_pd, passthrough)
 
 ControllerConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)

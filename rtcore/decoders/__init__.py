@@ -2,12 +2,8 @@
 from rtcore.decoders import emg, kalman, linear
 from rtcore.registry import builders, tagged_union
 
-#: The decoder stages, one line each (their SPEC); `kind` selects one.
-MEMBERS = (
-    linear,
-    emg,
-    kalman,
-)
+#: The decoders (each file ends with its SPEC); `kind` selects one. A new decoder: import it, list it.
+MEMBERS = (linear, emg, kalman)
 
 DecoderConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)

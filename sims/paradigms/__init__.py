@@ -8,14 +8,10 @@ from rtcore.registry import builders, tagged_union
 from sims.paradigms import center_out, observe
 from sims.paradigms.blocks import BlockConfig
 
-#: The tasks, one line each (their SPEC); `kind` selects one.
-MEMBERS = (
-    center_out,
-)
+#: The tasks (each file ends with its SPEC); `kind` selects one. A new task: import it, list it.
+MEMBERS = (center_out,)
 #: Stages a task builds beside its own (no config tag of their own).
-HELPERS = (
-    observe,
-)
+HELPERS = (observe,)
 
 TaskConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)

@@ -11,16 +11,9 @@ from devices.serial import dynamixel_arm, framed_arm
 from rtcore.registry import builders, tagged_union
 from sims.plants import cursor, mjcf, muscle_elbow, two_link_arm
 
-#: The plants, one line each (their SPEC); `kind` selects one. The MuJoCo kinds share
-#: sims.plants.mujoco_plant's step and kind code.
-MEMBERS = (
-    two_link_arm,
-    muscle_elbow,
-    mjcf,
-    cursor,
-    framed_arm,
-    dynamixel_arm,
-)
+#: The plants (each file ends with its SPEC); `kind` selects one. A new plant: import it, list it.
+#: The MuJoCo kinds share sims.plants.mujoco_plant's step and kind code.
+MEMBERS = (two_link_arm, muscle_elbow, mjcf, cursor, framed_arm, dynamixel_arm)
 
 PlantConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)
