@@ -16,6 +16,10 @@ channel counts), turns physical parameters into per-tick constants, registers ou
 on ctx.bus, and allocates the arrays. Matrices live in f or s as flat C-order slices; the step
 views them with `f[a:b].reshape((n, m))`, which allocates nothing.
 
+Each stage file ends with its registration, `SPEC = StageSpec(kind, name, step, config, build)`
+(rtcore.registry); its family lists the file in MEMBERS, and rtcore.dispatch checks at import that
+its compiled chain reaches every registered step.
+
 The chain is packed into flat arrays with offsets (`pack`), so the loop has one compiled
 signature whatever the configuration: the engine compiles once per install, and every
 session, test and sweep reuses the cache.
@@ -51,7 +55,7 @@ class Stage:
     """One built stage of the chain."""
 
     name: str  # the config section or role, used in counters and errors ("decoder", "plant")
-    kind: int  # dispatch code from rtcore.dispatch
+    kind: int  # dispatch code: the SPEC.kind of the stage's file (rtcore.registry)
     f: np.ndarray
     s: np.ndarray
     i: np.ndarray
