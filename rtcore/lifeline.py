@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import threading
 
 PR_SET_PDEATHSIG = 1
 
@@ -59,8 +60,9 @@ class StopRequests:
         self._raise = False
 
     def __enter__(self):
-        for sig in STOP_SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
+        if threading.current_thread() is threading.main_thread():  # only there can Python install handlers
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc):
