@@ -4,9 +4,13 @@ It compiles the loop (before any stream or device opens), builds the pipeline, m
 parent it is ready (RUNDIR/child_ready.json), runs the compiled loop, closes every stage (device
 disable, stream close) and writes RUNDIR/child_done.json. SIGINT is ignored here: the parent
 turns Ctrl-C into a stop request through the control block, so the loop ends between ticks.
+SIGTERM and SIGHUP (sent to the process group, or by the kernel when the parent dies: the parent
+sets it as this process's parent-death signal) and the parent's disappearance also stop the loop
+between ticks, through the same control block, so devices still end in their safe state.
 """
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -31,19 +35,33 @@ def _write(path, obj):
     os.replace(tmp, path)
 
 
-def _stop_when_orphaned(ctrl, parent_pid: int, poll_s: float = 0.2) -> None:
-    """Ask the loop to stop once the parent is gone (kill -9): nobody drains the ring any more."""
+def _stop_on_signal_or_orphan(ctrl, parent_pid: int, wakeup: int, poll_s: float = 0.2) -> None:
+    """Ask the loop to stop once SIGTERM/SIGHUP arrives or the parent is gone (kill -9).
+
+    Python runs signal handlers only between bytecodes of the main thread, which sits in the
+    compiled loop; the C-level handler still writes the signal number to the wakeup pipe, which
+    this thread watches."""
     while os.getppid() == parent_pid:
-        time.sleep(poll_s)
+        if select.select([wakeup], [], [], poll_s)[0]:
+            break
     ctrl[CTRL_STOP] = 1
 
 
-def main(rundir: str, ctrl_path: str) -> int:
+def _watch_signals_and_parent(ctrl, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: None)  # the wakeup pipe does the work
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)
+    threading.Thread(target=_stop_on_signal_or_orphan, args=(ctrl, parent_pid, r), name="stop-watch",
+                     daemon=True).start()
+
+
+def main(rundir: str, ctrl_path: str) -> int:
     ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
     parent_pid = os.getppid()
-    threading.Thread(target=_stop_when_orphaned, args=(ctrl, parent_pid), name="orphan-watch",
-                     daemon=True).start()
+    _watch_signals_and_parent(ctrl, parent_pid)
     with open(os.path.join(rundir, "config.json")) as fh:
         cfg = SessionConfig.model_validate(json.load(fh))
     config_path = cfg.session.name

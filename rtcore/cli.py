@@ -7,6 +7,7 @@ import sys
 
 from rtcore import __version__
 from rtcore.configbase import ConfigError
+from rtcore.lifeline import Interrupted, StopRequests
 
 
 def main(argv=None) -> int:
@@ -53,21 +54,35 @@ def cmd_run(args) -> int:
     cfg = config.load(args.config, overrides)
     out = args.out or cfg.session.out or os.path.join(
         "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None)
-    s = outcome.summary
-    print(_final_lines(s, out))
-    for m in outcome.messages:
-        print(m)
-    try:
-        from rtcore import report
-        print(f"  report: {report.write(out)[1]}")
-    except Exception as e:  # a report problem never changes the session's exit code
-        print(f"  report: not written ({type(e).__name__}: {e})")
+    with StopRequests() as stops:
+        outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None,
+                                 stops=stops)
+        s = outcome.summary
+        print(_final_lines(s, out))
+        for m in outcome.messages:
+            print(m)
+        _report(out, stops)
+        print(_verdict_line(s, outcome.exit_code), flush=True)
     return outcome.exit_code
 
 
+def _report(out: str, stops) -> None:
+    """report.html, unless the user asked twice to stop; a report problem never changes the exit code."""
+    if stops.repeated:
+        print("  report: skipped (asked twice to stop)")
+        return
+    try:
+        with stops.interruptible():
+            from rtcore import report
+            print(f"  report: {report.write(out)[1]}")
+    except Interrupted:
+        print("  report: skipped (asked twice to stop)")
+    except Exception as e:
+        print(f"  report: not written ({type(e).__name__}: {e})")
+
+
 def _final_lines(s: dict, out: str) -> str:
-    lines = [f"{'ok' if s['ok'] else 'FAILED'}: {s['exit_reason']}",
+    lines = [f"session ended: {s['exit_reason']}",
              f"  ticks {s['ticks']} at {s['rate_hz']:g} Hz ({s['duration_s']:.3f} s simulated, "
              f"realtime factor {s['realtime_factor']}), deadline misses {s['deadline_misses']}"]
     if s.get("wake_latency_us"):
@@ -78,6 +93,11 @@ def _final_lines(s: dict, out: str) -> str:
         lines.append(f"  status counts: {json.dumps(s['status_counts'])}")
     lines.append(f"  outputs: {out}/summary.json")
     return "\n".join(lines)
+
+
+def _verdict_line(s: dict, code: int) -> str:
+    """The terminal's last line: the verdict, the exit code and why (rtcore.verdict)."""
+    return f"{s['verdict']} (exit code {code}): " + "; ".join(s["reasons"] or [s["exit_reason"]])
 
 
 def _add_bench(sub):

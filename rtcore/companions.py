@@ -2,7 +2,8 @@
 
 They run in their own process group, so the parent decides the order of shutdown: the loop
 stops first (its last samples still have a source), then each companion gets SIGINT, then
-SIGKILL if it has not exited within STOP_GRACE_S.
+SIGKILL if it has not exited within STOP_GRACE_S. Each gets SIGTERM from the kernel if the
+parent dies first (rtcore.lifeline.die_with_parent), so none outlives a killed session.
 """
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 
 from rtcore.configbase import ConfigError
+from rtcore.lifeline import die_with_parent
 
 STOP_GRACE_S = 3.0
 
@@ -24,7 +26,8 @@ def start(cfgs, out_dir: str) -> list:
             argv = [sys.executable, "-m", "rtcore.cli"] + argv[1:]
         log = open(os.path.join(out_dir, f"companion-{c.name}.log"), "w")
         try:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=die_with_parent())
         except OSError as e:
             log.close()
             stop(procs)
@@ -42,13 +45,20 @@ def stop(procs) -> list[str]:
         if proc.poll() is not None:
             notes.append(f"companion '{name}' had exited early (exit code {proc.returncode})")
             continue
-        os.killpg(proc.pid, signal.SIGINT)
+        _signal_group(proc, signal.SIGINT)
     t_end = time.monotonic() + STOP_GRACE_S
     for _name, proc, log in procs:
         try:
             proc.wait(max(t_end - time.monotonic(), 0.01))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
         log.close()
     return notes
+
+
+def _signal_group(proc, sig) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:  # the group ended meanwhile
+        pass

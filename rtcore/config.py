@@ -43,6 +43,7 @@ class LoopSection(Strict):
     cpu: int | None = Field(None, ge=0, description="CPU to pin the loop to with rt = true (default: the last one)")
     heartbeat_timeout_s: float = Field(3.0, gt=0.1, le=600, description="the parent declares the child hung after this long without a tick")
     ring_s: float = Field(8.0, gt=0.5, le=600, description="shared-memory ring capacity, seconds of ticks")
+    max_miss_frac: float = Field(0.001, ge=0.0, le=1.0, description="the session is degraded when more than this fraction of its deadlines is missed")
 
 
 class RecordSection(Strict):

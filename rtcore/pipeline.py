@@ -52,10 +52,20 @@ class Pipeline:
             raise RuntimeError("; ".join(errors))
 
     def reports(self) -> dict:
-        out = {}
+        """The stages' end-of-session reports merged into one dict for summary.json.
+
+        A stage's `latched_fault` entry ({device, reason, at_s, stopped_task}) is collected,
+        with the stage name added, into the list `latched_faults` (judged by rtcore.verdict)."""
+        out, faults = {}, []
         for st in self.chain.stages:
             if st.report is not None:
-                out.update(st.report())
+                rep = dict(st.report())
+                fault = rep.pop("latched_fault", None)
+                if fault:
+                    faults.append({"stage": st.name, **fault})
+                out.update(rep)
+        if faults:
+            out["latched_faults"] = faults
         return out
 
 

@@ -1,9 +1,12 @@
-"""summary.json: what a session did, from its timing columns and control block."""
+"""summary.json: what a session did, from its timing columns and control block, with its verdict."""
+import signal
+from dataclasses import dataclass
+
 import numpy as np
 
-from rtcore import status
-from rtcore.loop import (CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_T0_NS,
-                         CTRL_TICKS)
+from rtcore import status, verdict
+from rtcore.loop import (CTRL_EXIT, CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_STATE,
+                         CTRL_T0_NS, CTRL_TICKS, STATE_DONE)
 
 
 def percentiles(x) -> dict:
@@ -27,8 +30,11 @@ def stage_counters(stage_names, counts) -> dict:
 
 
 def summarize(cfg, *, ctrl, counts, stage_names, wake_us, compute_us, session_wall_s, compile_s, build_s,
-              rt, exit_code, exit_stage, exit_text=None, extra=None) -> dict:
-    """The summary dict written as summary.json."""
+              rt, exit_code, exit_stage, exit_text=None, extra=None, stopped_by=None, more=None) -> dict:
+    """The summary dict written as summary.json, judged (`verdict`, `reasons`, `ok`) last.
+
+    stopped_by: how the user stopped the session ("Ctrl-C", "SIGTERM", ...), or None.
+    more: parent-side entries (recorded rows, child exit) that the verdict also reads."""
     ticks = int(ctrl[CTRL_TICKS])
     rate = cfg.loop.rate_hz
     sim_s = ticks / rate
@@ -56,9 +62,75 @@ def summarize(cfg, *, ctrl, counts, stage_names, wake_us, compute_us, session_wa
         "build_s": round(build_s, 3),
         "exit_code": int(exit_code),
         "exit_reason": reason,
-        "ok": int(exit_code) in status.NORMAL_ENDS,
+        "stopped_by": stopped_by,
         "config": cfg.model_dump(mode="json"),
     }
     if extra:
         out.update(extra)
+    if more:
+        out.update(more)
+    out["verdict"], out["reasons"] = verdict.judge(out)
+    out["ok"] = out["verdict"] == verdict.OK
     return out
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """What the supervising parent knows once the loop process has gone (rtcore.supervisor)."""
+
+    ready: dict | None  #: child_ready.json; None if the loop process never got ready
+    done: dict | None  #: child_done.json; None if it did not end by itself
+    error: str | None  #: child_error.json's one line: a config mistake found while building
+    returncode: int | None  #: the loop process's exit status (negative: killed by that signal)
+    hung: bool  #: killed by the parent after loop.heartbeat_timeout_s without a tick
+    stopped_by: str | None  #: "Ctrl-C", "SIGTERM" or "SIGHUP" if the user stopped the session
+    wall_s: float  #: the parent's wall time from start to the end of the recording, s
+    wake_us: np.ndarray  #: recorded wake latency per tick, us
+    compute_us: np.ndarray  #: recorded compute time per tick, us
+    recorded_rows: int  #: rows in session.xdf
+    learning: dict | None  #: the recorder's learning summary, if it recorded any
+
+
+def supervised(cfg, ctrl, counts, end: SessionEnd, out_dir: str) -> dict:
+    """The summary of a supervised session from its control block, status counts and end record."""
+    code, text = _exit(cfg, ctrl, end, out_dir)
+    ready = end.ready or {}
+    more = {"recorded_rows": end.recorded_rows, "child_exit": describe_exit(end.returncode)}
+    if end.learning is not None:
+        more["learning"] = end.learning
+    return summarize(cfg, ctrl=ctrl, counts=counts, stage_names=ready.get("stages", []), wake_us=end.wake_us,
+                     compute_us=end.compute_us, session_wall_s=end.wall_s, compile_s=ready.get("compile_s", 0.0),
+                     build_s=ready.get("build_s", 0.0), rt=ready.get("rt", {}), exit_code=code,
+                     exit_stage=end.done["exit_stage"] if end.done else -1, exit_text=text,
+                     extra=(end.done or {}).get("reports"), stopped_by=end.stopped_by, more=more)
+
+
+def _exit(cfg, ctrl, end: SessionEnd, out_dir: str) -> tuple[int, str | None]:
+    """(status code, text or None for the code's own text) of how the session ended."""
+    if end.ready is None:
+        if end.stopped_by:
+            return status.STOPPED, f"stopped by {end.stopped_by} before the loop started"
+        if end.error is not None:
+            return -1, end.error
+        return -1, f"child failed before the loop started ({describe_exit(end.returncode)}); see {out_dir}/child.log"
+    if end.done is not None:
+        code = end.done["exit_code"]
+        if end.stopped_by and code == status.STOPPED:
+            return code, f"stopped by {end.stopped_by}"
+        return code, None
+    if end.hung:
+        return -1, f"child hung: no tick for {cfg.loop.heartbeat_timeout_s} s; killed"
+    code = int(ctrl[CTRL_EXIT]) if ctrl[CTRL_STATE] == STATE_DONE else -1  # died after the loop ended
+    return code, f"child died: {describe_exit(end.returncode)}; see {out_dir}/child.log"
+
+
+def describe_exit(code) -> str:
+    """A process exit status in words: "exit code 1", "killed by SIGABRT"."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

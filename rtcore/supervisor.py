@@ -2,12 +2,18 @@
 
 The loop runs in a child process (rtcore.child). The parent owns the terminal, the recording
 and the cleanup: it drains the shared-memory ring into the recorder, shows a live status,
-turns Ctrl-C into a stop request, declares the child hung when its heartbeat stops, and always
-writes summary.json, whatever happened to the child.
+turns Ctrl-C, SIGTERM and SIGHUP into a stop request, declares the child hung when its heartbeat
+stops, and always writes summary.json with the session's verdict, whatever happened to the child.
+
+`Session` (a context manager) owns the processes and the shared memory: everything it starts
+is started inside its scope, so every way out (an end, a crash of the child, an exception in the
+parent) stops the child and the companions and removes the shared memory. Both die with the
+parent too (rtcore.lifeline), and files left by sessions killed outright are removed at the
+next start (shm.remove_stale).
 """
+import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,26 +21,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rtcore import companions, lifeline, shm, status, verdict
 from rtcore import config as config_mod
-from rtcore import companions, shm, status
-from rtcore.loop import (CTRL_EXIT, CTRL_EXIT_STAGE, CTRL_RING_READ,
-                         CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
+from rtcore.loop import (CTRL_RING_READ, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
-from rtcore.summary import summarize
+from rtcore.summary import SessionEnd, supervised
 from rtcore.xdf import XdfRecorder
 
 READY_TIMEOUT_S = 900.0  # first compile of the whole engine on a slow machine
-STOP_GRACE_S = 5.0
+STOP_GRACE_S = 5.0  # the loop gets this long to stop after a stop request, s
+POLL_S = 0.02  # the parent's watch period, s
 
 
 @dataclass
 class Outcome:
-    """What the parent knows at the end: the summary and the process exit code."""
+    """What the parent knows at the end: the summary, the process exit code and the stop requests."""
 
     summary: dict
     exit_code: int
     out_dir: str
     messages: list = field(default_factory=list)
+    stops: lifeline.StopRequests | None = None
 
 
 class Drain:
@@ -66,8 +73,100 @@ class Drain:
         return cat(self.wake), cat(self.compute)
 
 
-def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | None = None) -> Outcome:
-    """Run cfg as a supervised session writing into out_dir; never raises for child failures."""
+class Session:
+    """The processes and shared memory of one supervised session, released on every way out.
+
+    On enter: the control block, the companions, then the loop process (rtcore.child), each
+    started so that it dies with this process. On exit: the loop process is asked to stop (and
+    killed after STOP_GRACE_S), the companions are stopped, the child's log is closed and every
+    shared-memory file (including the ring and counters the child adopted) is removed."""
+
+    def __init__(self, cfg, out_dir: str):
+        self.cfg, self.out_dir = cfg, out_dir
+        self.ctrl = None
+        self.child = None
+        self.messages: list[str] = []
+        self._shm: list[str] = []
+        self._companions: list = []
+        self._log = None
+
+    def __enter__(self):
+        try:
+            ctrl_path = shm.create("ctrl", CTRL_SIZE * 8)
+            self._shm.append(ctrl_path)
+            self.ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
+            self._companions = companions.start(self.cfg.companion, self.out_dir)
+            self._log = open(os.path.join(self.out_dir, "child.log"), "w")
+            self.child = subprocess.Popen([sys.executable, "-m", "rtcore.child", self.out_dir, ctrl_path],
+                                          stdout=self._log, stderr=subprocess.STDOUT,
+                                          preexec_fn=lifeline.die_with_parent())
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def adopt(self, *paths: str) -> None:
+        """Shared-memory files the child created, removed with the session."""
+        self._shm.extend(paths)
+
+    def stop_child(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Ask the loop to stop between ticks; kill it if it has not exited within grace_s."""
+        if self.child is None or self.child.poll() is not None:
+            return
+        self.ctrl[CTRL_STOP] = 1
+        try:
+            self.child.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill_child()
+
+    def kill_child(self) -> None:
+        self.child.kill()
+        self.child.wait()
+
+    def stop_companions(self) -> None:
+        """Stop the companions (once); notes about companions that had died go to messages."""
+        procs, self._companions = self._companions, []
+        self.messages.extend(companions.stop(procs))
+
+    def __exit__(self, *exc):
+        self.stop_child()
+        self.stop_companions()
+        if self._log is not None:
+            self._log.close()
+        shm.remove(*self._shm)
+        return False
+
+
+def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | None = None,
+        stops: lifeline.StopRequests | None = None) -> Outcome:
+    """Run cfg as a supervised session writing into out_dir; never raises for child failures.
+
+    stops: the caller's stop requests (to keep them installed past the session, for its report);
+    by default the session installs its own for its duration."""
+    _prepare(cfg, out_dir)
+    messages = []
+    stale = shm.remove_stale()
+    if stale:
+        messages.append(f"removed {len(stale)} shared-memory file(s) left by dead sessions")
+    t_start = time.monotonic()
+    with contextlib.ExitStack() as scope:
+        if stops is None:
+            stops = scope.enter_context(lifeline.StopRequests())
+        session = scope.enter_context(Session(cfg, out_dir))
+        end, counts = _supervise(session, cfg, out_dir, view, live, stops, t_start, messages)
+        session.stop_companions()
+        summary = supervised(cfg, session.ctrl, counts, end, out_dir)
+        if end.ready is not None and summary["exit_code"] not in status.NORMAL_ENDS:
+            _emergency_safe_state(cfg, messages)
+        with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+            json.dump(summary, fh, indent=1)
+    messages[:0] = session.messages
+    os.unlink(os.path.join(out_dir, "config.json"))
+    return Outcome(summary, verdict.exit_code(summary["verdict"]), out_dir, messages, stops)
+
+
+def _prepare(cfg, out_dir: str) -> None:
+    """The run folder with the resolved config (config.json is the child's copy, removed at the end)."""
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.toml"), "w") as fh:
         fh.write(config_mod.dump(cfg))
@@ -75,36 +174,27 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
         json.dump(cfg.model_dump(mode="json"), fh)
     for stale in ("child_ready.json", "child_done.json", "child_error.json"):
         shm.remove(os.path.join(out_dir, stale))
-    t_start = time.monotonic()
-    messages = []
-    procs = companions.start(cfg.companion, out_dir)
-    ctrl_path = shm.create("ctrl", CTRL_SIZE * 8)
-    ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
-    log = open(os.path.join(out_dir, "child.log"), "w")
-    child = subprocess.Popen([sys.executable, "-m", "rtcore.child", out_dir, ctrl_path],
-                             stdout=log, stderr=subprocess.STDOUT)
-    ready = None
-    cleanup = [ctrl_path]
-    stop_requested = False
-    hung = False
-    recorder = XdfRecorder(out_dir, cfg, ctrl)
-    drain = None
-    viewer = None
+
+
+def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
+    """Record and watch the session until the loop process has gone; returns (SessionEnd, counts)."""
     from rtcore.terminal import StatusView
+    ctrl = session.ctrl
+    recorder = XdfRecorder(out_dir, cfg, ctrl)
+    drain = viewer = ready = None
+    hung = False
     view_status = StatusView(cfg, enabled=live)
     try:
-        ready = _wait_ready(child, ctrl, out_dir)
+        ready = _wait_ready(session, out_dir, stops)
         if ready is not None:
-            cleanup += [ready["ring_path"], ready["counts_path"]]
+            session.adopt(ready["ring_path"], ready["counts_path"])
             ring = shm.attach(ready["ring_path"], np.float64, (ready["ring_rows"], len(ready["columns"])))
             recorder.open(ready["columns"], ready["streams"])
             drain = Drain(ctrl, ring, recorder, ready["columns"])
-            viewer = SessionViewer(ready, drain, messages) if view else None
-            hung, stop_requested = _watch(cfg, child, ctrl, drain, recorder, view_status)
-    except KeyboardInterrupt:  # Ctrl-C while waiting for the child to get ready
-        stop_requested = True
-        ctrl[CTRL_STOP] = 1
-        _reap(child, STOP_GRACE_S)
+            if view:
+                from sims.viewer import SessionViewer
+                viewer = SessionViewer(ready.get("model_path"), ready["columns"], lambda: drain.last_row, messages)
+            hung = _watch(cfg, session, drain, recorder, view_status, stops)
     finally:
         view_status.close()
         if viewer is not None:
@@ -112,157 +202,84 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
         if drain is not None:
             drain()
         recorder.close()
-        log.close()
-        messages.extend(companions.stop(procs))
-    code = child.poll()
-    summary, exit_code = _outcome(cfg, out_dir, ctrl, ready, drain, child, code, hung, stop_requested,
-                                  time.monotonic() - t_start, messages)
-    if ready is not None and summary.get("exit_code") not in status.NORMAL_ENDS:
-        _emergency_safe_state(cfg, messages)
-    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=1)
-    shm.remove(*cleanup)
-    os.unlink(os.path.join(out_dir, "config.json"))
-    return Outcome(summary, exit_code, out_dir, messages)
+    wake, compute = drain.timing() if drain is not None else (np.zeros(0), np.zeros(0))
+    done = _read_json(os.path.join(out_dir, "child_done.json"))
+    error = _read_json(os.path.join(out_dir, "child_error.json"))
+    user_stop = stops.first if done is None or done["exit_code"] == status.STOPPED else None
+    end = SessionEnd(ready=ready, done=done, error=error["error"] if error else None,
+                     returncode=session.child.poll(), hung=hung, stopped_by=user_stop,
+                     wall_s=time.monotonic() - t_start, wake_us=wake, compute_us=compute,
+                     recorded_rows=recorder.rows if drain is not None else 0,
+                     learning=recorder.learning() if drain is not None else None)
+    n_stages = len(ready["stages"]) if ready else 0
+    counts = (shm.attach(ready["counts_path"], np.int64, (n_stages, status.N_CODES))
+              if ready else np.zeros((0, status.N_CODES), np.int64))
+    return end, counts
 
 
-def _wait_ready(child, ctrl, out_dir):
-    """Block until the child is ready (returns its ready info) or has failed (None)."""
+def _read_json(path: str):
+    """A JSON file's content, or None if it does not exist."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return None
+
+
+def _wait_ready(session, out_dir, stops):
+    """Block until the child is ready (returns its ready info), has failed, or a stop came (None)."""
+    ctrl, child = session.ctrl, session.child
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if ctrl[CTRL_STATE] in (STATE_READY, STATE_RUNNING, STATE_DONE):
-            with open(os.path.join(out_dir, "child_ready.json")) as fh:
-                return json.load(fh)
+            return _read_json(os.path.join(out_dir, "child_ready.json"))
         if ctrl[CTRL_STATE] == STATE_FAILED or child.poll() is not None:
             child.wait()
             return None
-        time.sleep(0.02)
-    child.kill()
-    child.wait()
+        if stops.requested:
+            _say_stopping(stops)
+            session.stop_child()
+            return None
+        time.sleep(POLL_S)
+    session.kill_child()
     return None
 
 
-def _watch(cfg, child, ctrl, drain, recorder, view_status):
-    """Drain, display and supervise until the child exits. Returns (hung, stop_requested)."""
+def _watch(cfg, session, drain, recorder, view_status, stops) -> bool:
+    """Drain, display and supervise until the child exits. Returns True if it hung (and was killed)."""
+    ctrl, child = session.ctrl, session.child
     flush_every = min(cfg.record.flush_s, 1.0)  # session.xdf loads up to the last flush after a kill -9
     last_flush = time.monotonic()
     last_ticks, last_progress = -1, time.monotonic()
-    stop_requested = False
     stop_at = None
     while True:
-        try:
-            drain()
-            now = time.monotonic()
-            if now - last_flush >= flush_every:
-                recorder.flush()
-                last_flush = now
-            ticks = int(ctrl[CTRL_TICKS])
-            if ticks != last_ticks:
-                last_ticks, last_progress = ticks, now
-            view_status.update(ctrl, drain)
-            if child.poll() is not None:
-                return False, stop_requested
-            if ctrl[CTRL_STATE] == STATE_RUNNING and now - last_progress > cfg.loop.heartbeat_timeout_s:
-                child.kill()
-                child.wait()
-                return True, stop_requested
-            if stop_at is not None and now > stop_at:
-                child.kill()
-                child.wait()
-                return False, stop_requested
-            time.sleep(0.02)
-        except KeyboardInterrupt:
-            stop_requested = True
+        drain()
+        now = time.monotonic()
+        if now - last_flush >= flush_every:
+            recorder.flush()
+            last_flush = now
+        ticks = int(ctrl[CTRL_TICKS])
+        if ticks != last_ticks:
+            last_ticks, last_progress = ticks, now
+        view_status.update(ctrl, drain)
+        if child.poll() is not None:
+            return False
+        if ctrl[CTRL_STATE] == STATE_RUNNING and now - last_progress > cfg.loop.heartbeat_timeout_s:
+            session.kill_child()
+            return True
+        if stops.requested and stop_at is None:
+            _say_stopping(stops)
             ctrl[CTRL_STOP] = 1
-            stop_at = time.monotonic() + STOP_GRACE_S
+            stop_at = now + STOP_GRACE_S
+        if stop_at is not None and now > stop_at:
+            session.kill_child()
+            return False
+        time.sleep(POLL_S)
 
 
-def _reap(child, timeout):
-    try:
-        child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def _outcome(cfg, out_dir, ctrl, ready, drain, child, code, hung, stop_requested, wall_s, messages):
-    wake, compute = drain.timing() if drain is not None else (np.zeros(0), np.zeros(0))
-    stages = ready["stages"] if ready else []
-    counts = (shm.attach(ready["counts_path"], np.int64, (len(stages), status.N_CODES))
-              if ready else np.zeros((0, status.N_CODES), np.int64))
-    done_path = os.path.join(out_dir, "child_done.json")
-    done = json.load(open(done_path)) if os.path.exists(done_path) else None
-    exit_text = None
-    if ready is None:
-        err_path = os.path.join(out_dir, "child_error.json")
-        if os.path.exists(err_path):
-            exit_text = json.load(open(err_path))["error"]
-        else:
-            exit_text = f"child failed before the loop started ({_describe_exit(code)}); see {out_dir}/child.log"
-        exit_code = -1
-    elif done is not None:
-        exit_code = done["exit_code"]
-        if stop_requested and exit_code == status.STOPPED:
-            exit_text = "stopped by Ctrl-C"
-    elif hung:
-        exit_code = -1
-        exit_text = f"child hung: no tick for {cfg.loop.heartbeat_timeout_s} s; killed"
-    else:
-        exit_code = int(ctrl[CTRL_EXIT]) if ctrl[CTRL_STATE] == STATE_DONE else -1
-        exit_text = f"child died: {_describe_exit(code)}; see {out_dir}/child.log"
-    summary = summarize(cfg, ctrl=ctrl, counts=counts, stage_names=stages, wake_us=wake, compute_us=compute,
-                        session_wall_s=wall_s, compile_s=ready["compile_s"] if ready else 0.0,
-                        build_s=ready["build_s"] if ready else 0.0, rt=ready["rt"] if ready else {},
-                        exit_code=exit_code, exit_stage=int(ctrl[CTRL_EXIT_STAGE]) if done else -1,
-                        exit_text=exit_text, extra=(done or {}).get("reports"))
-    summary["recorded_rows"] = drain.recorder.rows if drain is not None else 0
-    summary["child_exit"] = _describe_exit(code)
-    if drain is not None:
-        summary["learning"] = drain.recorder.learning()
-    return summary, 0 if summary["ok"] else 1
-
-
-def _describe_exit(code) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-class SessionViewer:
-    """The passive MuJoCo viewer on a parent thread, drawing the latest recorded `qpos`."""
-
-    def __init__(self, ready, drain, messages):
-        import threading
-        from sims.viewer import run_viewer
-        cols = [k for k, c in enumerate(ready["columns"]) if c.startswith("qpos.")]
-        self.stop = threading.Event()
-
-        def qpos():
-            row = drain.last_row
-            return None if row is None else row[cols]
-
-        def show():
-            try:
-                run_viewer(ready["model_path"], qpos, self.stop)
-            except Exception as e:  # no display, no GL: the session goes on headless
-                messages.append(f"viewer: cannot open a window ({e}); the session ran headless")
-
-        if not cols or not ready.get("model_path"):
-            messages.append("viewer: this session has no MuJoCo plant to show")
-            self.thread = None
-            return
-        self.thread = threading.Thread(target=show, name="viewer", daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join(2.0)
+def _say_stopping(stops) -> None:
+    print(f"stopping ({stops.first}): finishing the recording and the summary; "
+          "stop again to skip the report", file=sys.stderr, flush=True)
 
 
 def _emergency_safe_state(cfg, messages):

@@ -133,7 +133,9 @@ def run_point(base: dict, base_path: str, run: dict, metrics: list[str]) -> dict
         return {**rec, "status": "error", "error": msg, "wall_s": time.perf_counter() - t0}
     summary = json.loads(json.dumps(summary, default=float))
     summary.pop("config", None)  # the resolved config is the hash; the overrides say what changed
-    rec.update(status="ok" if summary.get("ok") else "fatal", error="",
+    # a point that ran to its end counts as run, even if degraded (a sweep explores bad settings too)
+    rec.update(status="fatal" if summary.get("verdict") == "failed" else "ok", error="",
+               verdict=summary.get("verdict"), reasons=summary.get("reasons", []),
                exit_reason=summary.get("exit_reason", ""), compile_s=summary.get("compile_s"),
                wall_s=time.perf_counter() - t0)
     rec["metrics"] = {**{m: lookup(summary, m) for m in metrics}, **trial_metrics(summary)}

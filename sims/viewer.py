@@ -1,9 +1,10 @@
 """Passive MuJoCo viewer in the parent process, fed from shared state, never on the hot path.
 
-`rtcore run ... --view` calls run_viewer with the plant's model file and a callable that returns
-the latest qpos (for example read from the shared-memory ring the loop writes); the viewer only
-sets qpos, runs mj_forward for the drawing, and syncs at about 60 Hz until stop_event is set
-or the window is closed. Needs a display (mujoco.viewer.launch_passive, GLFW).
+`rtcore run ... --view` starts a SessionViewer: a parent thread that calls run_viewer with the
+plant's model file and a callable returning the latest recorded qpos (the newest row drained from
+the shared-memory ring); the viewer only sets qpos, runs mj_forward for the drawing, and syncs at
+about 60 Hz until stop_event is set or the window is closed. Needs a display
+(mujoco.viewer.launch_passive, GLFW); without one the session goes on headless.
 """
 import threading
 import time
@@ -33,3 +34,37 @@ def run_viewer(model_path_or_xml: str, get_qpos, stop_event: threading.Event) ->
                 mujoco.mj_forward(m, d)
                 view.sync()
             time.sleep(FRAME_S)
+
+
+class SessionViewer:
+    """run_viewer on a daemon thread of the supervising parent, fed from the recorded rows.
+
+    model_path: the plant's MJCF (None: no MuJoCo plant). columns: the recorded column names.
+    latest_row: callable returning the newest recorded row (or None). messages: list that gets
+    one line if the viewer cannot be shown."""
+
+    def __init__(self, model_path, columns, latest_row, messages: list):
+        cols = [k for k, c in enumerate(columns) if c.startswith("qpos.")]
+        self.stop = threading.Event()
+        self.thread = None
+        if not cols or not model_path:
+            messages.append("viewer: this session has no MuJoCo plant to show")
+            return
+
+        def qpos():
+            row = latest_row()
+            return None if row is None else row[cols]
+
+        def show():
+            try:
+                run_viewer(model_path, qpos, self.stop)
+            except Exception as e:  # no display, no GL: the session goes on headless
+                messages.append(f"viewer: cannot open a window ({e}); the session ran headless")
+
+        self.thread = threading.Thread(target=show, name="viewer", daemon=True)
+        self.thread.start()
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout_s)

@@ -3,7 +3,7 @@ drives the MuJoCo arm through the engine, in real time, and the arm reaches its 
 import pathlib
 
 from rtcore import recording
-from enginecli import run_cli, summary
+from enginecli import assert_finished, run_cli
 
 DEMO = pathlib.Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
 
@@ -11,9 +11,8 @@ DEMO = pathlib.Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
 def test_demo_closes_the_loop_through_lsl(tmp_path):
     out = tmp_path / "demo"
     r = run_cli("run", DEMO, "--duration", 12, "--out", out, "--quiet")
-    assert r.returncode == 0, r.stdout + r.stderr + (out / "child.log").read_text()
-    s = summary(out)
-    assert s["ok"] and s["ticks"] == 12000
+    s = assert_finished(r, out)
+    assert s["ticks"] == 12000
     # the EMG stream flowed the whole time: no safe hold, no lost stream
     assert s["hold_ticks"] == 0
     assert "source" not in s["status_counts"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, run_cli, summary
+from enginecli import RTCORE, assert_finished, run_cli, summary
 from lsl_helpers import unique
 
 BENCH = str(Path(__file__).resolve().parent.parent / "configs/bench/tick.toml")
@@ -18,7 +18,7 @@ BENCH = str(Path(__file__).resolve().parent.parent / "configs/bench/tick.toml")
 def session(tmp_path_factory):
     out = tmp_path_factory.mktemp("xdf") / "run"
     r = run_cli("run", BENCH, "--duration", 2, "--quiet", "--out", out)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert_finished(r, out)
     return out
 
 

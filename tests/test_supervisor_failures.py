@@ -1,7 +1,7 @@
 """The parent survives whatever the loop process does: Ctrl-C, a fatal status, abort(), a hang.
 
 Each case must end with a summary.json that says what happened, the recording so far kept,
-and the right exit code.
+and the verdict's exit code (README: ok 0, failed 1, degraded 3, stopped 130).
 """
 import os
 import signal
@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from rtcore import recording
-from enginecli import RTCORE, run_cli, summary, write_config
+from enginecli import EXIT, RTCORE, last_line, run_cli, summary, write_config
 
 LONG = """
     [session]
@@ -40,9 +40,10 @@ def test_ctrl_c_to_the_process_group_stops_cleanly(tmp_path):
     _wait_for_ticks(out, 300)
     os.killpg(proc.pid, signal.SIGINT)
     text, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, text
+    assert proc.returncode == EXIT["stopped"], text
     s = summary(out)
-    assert s["ok"] and s["exit_reason"] == "stopped by Ctrl-C"
+    assert s["verdict"] == "stopped" and s["exit_reason"] == "stopped by Ctrl-C" and not s["ok"]
+    assert s["reasons"][0] == "stopped by Ctrl-C" and last_line(text).startswith("stopped (exit code 130): stopped by Ctrl-C")
     assert s["ticks"] >= 300
     assert s["recorded_rows"] == s["ticks"] == recording.load(out)["rows"].shape[0]
 
@@ -56,9 +57,11 @@ def test_fatal_status_in_a_stage_exits_nonzero_with_reason(tmp_path):
     """)
     out = tmp_path / "out"
     r = run_cli("run", path, "--out", out, "--quiet")
-    assert r.returncode == 1
+    assert r.returncode == EXIT["failed"]
     s = summary(out)
     assert s["exit_reason"] == "test: injected crash (test.crash_at_tick)" and s["ticks"] == 301
+    assert s["verdict"] == "failed" and s["reasons"][0] == s["exit_reason"]
+    assert last_line(r.stdout) == "failed (exit code 1): " + "; ".join(s["reasons"])
     assert s["recorded_rows"] == 301
 
 
@@ -72,9 +75,9 @@ def test_child_abort_is_reported_and_the_recording_kept(tmp_path):
     """)
     out = tmp_path / "out"
     r = run_cli("run", path, "--out", out, "--quiet")
-    assert r.returncode == 1
+    assert r.returncode == EXIT["failed"]
     s = summary(out)
-    assert s["exit_reason"].startswith("child died: killed by SIGABRT")
+    assert s["exit_reason"].startswith("child died: killed by SIGABRT") and s["verdict"] == "failed"
     assert s["child_exit"] == "killed by SIGABRT" and not s["ok"]
     # everything the loop put in the ring before dying is on disk
     assert recording.load(out)["rows"].shape[0] == s["recorded_rows"] >= 390
@@ -88,7 +91,7 @@ def test_hung_child_is_killed_after_the_heartbeat_timeout(tmp_path):
     """)
     out = tmp_path / "out"
     r = run_cli("run", path, "--out", out, "--quiet", timeout=120)
-    assert r.returncode == 1
+    assert r.returncode == EXIT["failed"]
     s = summary(out)
-    assert s["exit_reason"] == "child hung: no tick for 1.0 s; killed"
+    assert s["exit_reason"] == "child hung: no tick for 1.0 s; killed" and s["verdict"] == "failed"
     assert s["ticks"] == 200 and s["recorded_rows"] == 200
