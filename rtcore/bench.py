@@ -22,6 +22,7 @@ FAMILY_BENCHES = (
     ("rtcore.decoders.bench", "bench_decoders"),
     ("rtcore.learning.bench", "bench_trial_learning"),
     ("devices.bench", "bench_serial"),
+    ("devices.emulators.firmware_bench", "bench_firmware_hil"),
 )
 
 

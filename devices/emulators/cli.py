@@ -1,4 +1,4 @@
-"""`rtcore emulate framed|dynamixel` and `rtcore ports`: subcommand parsers for rtcore/cli.py.
+"""`rtcore emulate framed|dynamixel|firmware` and `rtcore ports`: subcommand parsers for rtcore/cli.py.
 
     add_emulate_parser(subparsers)   # sets handler=run_emulate
     add_ports_parser(subparsers)     # sets handler=run_ports
@@ -11,11 +11,14 @@ import threading
 
 def add_emulate_parser(subparsers) -> None:
     p = subparsers.add_parser("emulate", help="run a serial device emulator on a pty and print its path")
-    p.add_argument("protocol", choices=("framed", "dynamixel"), help="framed: rtcore framed-protocol arm; dynamixel: Protocol 2.0 bus")
+    p.add_argument("protocol", choices=("framed", "dynamixel", "firmware"),
+                   help="framed: rtcore framed-protocol arm; dynamixel: Protocol 2.0 bus; "
+                        "firmware: the real devices/firmware binary on a simulated ATmega328P (simavr)")
     p.add_argument("--joints", type=int, default=2, help="framed: number of joints (default 2)")
     p.add_argument("--ids", default="1,2", help="dynamixel: servo IDs, comma separated (default 1,2)")
     p.add_argument("--watchdog-ms", type=float, default=100.0, help="framed: device watchdog, ms (dynamixel: set by the host)")
     p.add_argument("--tau-s", type=float, default=0.05, help="joint position time constant, s")
+    p.add_argument("--baud", type=int, default=115200, help="firmware: line rate the firmware is built for, bit/s (default 115200)")
     p.set_defaults(handler=run_emulate)
 
 
@@ -26,6 +29,12 @@ def add_ports_parser(subparsers) -> None:
 
 def make_emulator(args):
     """The emulator the arguments describe (not started)."""
+    if args.protocol == "firmware":
+        from devices.emulators.firmware import FirmwareEmulator
+        try:
+            return FirmwareEmulator(baud=args.baud, joints=args.joints, watchdog_ms=int(args.watchdog_ms))
+        except RuntimeError as e:
+            raise SystemExit(f"rtcore emulate firmware: {e}") from None
     if args.protocol == "framed":
         from devices.emulators.framed_arm import FramedArmEmulator
         return FramedArmEmulator(n_joints=args.joints, watchdog_ms=args.watchdog_ms, tau_s=args.tau_s)
@@ -51,7 +60,8 @@ def run_emulate(args) -> int:
         pass
     snap = em.snapshot()
     em.close()
-    print(f"stopped; watchdog trips: {snap['watchdog_trips']}, corrupt frames: {snap['corrupt']}", file=sys.stderr)
+    corrupt = "reported by the device (STATS)" if snap["corrupt"] is None else snap["corrupt"]
+    print(f"stopped; watchdog trips: {snap['watchdog_trips']}, corrupt frames: {corrupt}", file=sys.stderr)
     return 0
 
 

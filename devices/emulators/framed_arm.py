@@ -37,11 +37,13 @@ class FramedArmEmulator(PtyDevice):
         self.watchdog_trips = 0
         self.trip_after_s = None  # time from the last host frame to the latest trip, s
         self.commands = 0
+        self.rx_frames = 0
 
     # --- protocol ------------------------------------------------------------------------
     def on_bytes(self, data: bytes, now: float) -> None:
         for msg, seq, payload in self.reader.feed(data):
             self.last_host_s = now
+            self.rx_frames += 1
             if msg == framed.MSG_HELLO:
                 if payload[:1] == bytes([self.version]):
                     self._reply(framed.MSG_HELLO_ACK, struct.pack("<BBH", self.version, self.n, int(self.watchdog_s * 1e3)))
@@ -60,6 +62,9 @@ class FramedArmEmulator(PtyDevice):
                 self._command(seq, payload)
             elif msg == framed.MSG_HEARTBEAT:
                 self._state(seq)
+            elif msg == framed.MSG_STATS:  # this emulator has no joint limits of its own: limit_clips = 0
+                self._reply(framed.MSG_STATS_REPLY, struct.pack("<4I", self.rx_frames, self.reader.corrupt,
+                                                           self.watchdog_trips, 0))
 
     def _command(self, seq: int, payload: bytes) -> None:
         if len(payload) < 2 or payload[1] != self.n or len(payload) != 2 + 4 * self.n \

@@ -19,11 +19,21 @@ from devices.protocols.le_bytes import get_u16, put_u16
 INST_PING = 0x01
 INST_READ = 0x02
 INST_WRITE = 0x03
+INST_REG_WRITE = 0x04  #: write, applied at the next ACTION
+INST_ACTION = 0x05
+INST_FACTORY_RESET = 0x06  #: param: FACTORY_RESET_ALL, _EXCEPT_ID or _EXCEPT_ID_BAUD
 INST_REBOOT = 0x08
+INST_CLEAR = 0x10  #: params CLEAR_MULTI_TURN_PARAMS: present position back into one turn
 INST_STATUS = 0x55
 INST_SYNC_READ = 0x82
 INST_SYNC_WRITE = 0x83
+INST_FAST_SYNC_READ = 0x8A  #: one status packet for all servos: [err id data crc]... (crc = running packet CRC)
+INST_BULK_READ = 0x92  #: params [id, addr u16, len u16] per servo; one status packet each, in order
 BROADCAST_ID = 0xFE
+FACTORY_RESET_ALL = 0xFF
+FACTORY_RESET_EXCEPT_ID = 0x01
+FACTORY_RESET_EXCEPT_ID_BAUD = 0x02
+CLEAR_MULTI_TURN_PARAMS = bytes((0x01, 0x44, 0x58, 0x4C, 0x22))
 
 # --- status packet error byte -----------------------------------------------------------
 ERR_RESULT_FAIL = 0x01  #: the instruction failed
@@ -48,13 +58,15 @@ MODEL_NUMBER_ADDR = 0  # 2
 FIRMWARE_VERSION_ADDR = 6  # 1
 ID_ADDR = 7  # 1
 BAUD_RATE_ADDR = 8  # 1
-RETURN_DELAY_TIME_ADDR = 9  # 1
+RETURN_DELAY_TIME_ADDR = 9  # 1, unit 2 us
 OPERATING_MODE_ADDR = 11  # 1
+PROTOCOL_TYPE_ADDR = 13  # 1, 2 = Protocol 2.0
 CURRENT_LIMIT_ADDR = 38  # 2
 VELOCITY_LIMIT_ADDR = 44  # 4
 MAX_POSITION_LIMIT_ADDR = 48  # 4
 MIN_POSITION_LIMIT_ADDR = 52  # 4
 TORQUE_ENABLE_ADDR = 64  # 1
+REGISTERED_INSTRUCTION_ADDR = 69  # 1, 1 while a REG_WRITE waits for ACTION
 HARDWARE_ERROR_STATUS_ADDR = 70  # 1
 BUS_WATCHDOG_ADDR = 98  # 1, unit 20 ms, 0 = off; reads 0xFF (-1) after it tripped
 GOAL_CURRENT_ADDR = 102  # 2
@@ -74,6 +86,10 @@ PRESENT_BLOCK_LEN = PRESENT_POSITION_ADDR + 4 - PRESENT_CURRENT_ADDR  # 10
 
 OPERATING_MODE_CURRENT = 0
 OPERATING_MODE_POSITION = 3
+RETURN_DELAY_UNIT_US = 2.0
+#: BAUD_RATE_ADDR value -> line rate, bit/s (X-series)
+BAUD_RATES_BPS = {0: 9600, 1: 57600, 2: 115200, 3: 1_000_000, 4: 2_000_000, 5: 3_000_000, 6: 4_000_000, 7: 4_500_000}
+BITS_PER_BYTE = 10  #: 8N1 on the wire
 BUS_WATCHDOG_UNIT_MS = 20.0
 XM430_W350_MODEL = 1020
 

@@ -19,11 +19,16 @@ Messages (host -> device 0x0_, device -> host 0x8_), joint values as int32 fixed
     DISABLE    0x03  -                                -> STATE
     COMMAND    0x04  mode u8 | n u8 | n x i32 (urad for MODE_POSITION, uNm for MODE_TORQUE) -> STATE
     HEARTBEAT  0x05  -                                -> STATE   (feeds the watchdog, no motion)
+    STATS      0x06  -                                -> STATS_REPLY
     STATE      0x84  flags u8 | ack_seq u8 | n u8 | n x (q urad i32, qd urad/s i32, tau uNm i32)
+    STATS_REPLY 0x86 rx_frames u32 | corrupt u32 | watchdog_trips u32 | limit_clips u32  (device counters)
     FAULT      0x87  code u8
 Every valid host frame feeds the device watchdog, which the first COMMAND after ENABLE arms
 (so the gap between the build-time enable and the first tick is safe); with no valid host frame
 for watchdog_ms the device disables (zero torque), sets FLAG_WATCHDOG, sends FAULT(FAULT_WATCHDOG).
+The device enforces its own joint limits too: position goals clipped to its range, torques to its
+maximum, no torque further past a position limit; FLAG_LIMIT says it changed a command. Devices
+that predate STATS ignore it (unknown types are dropped), so it needs no version change.
 """
 import numpy as np
 from numba import njit
@@ -37,8 +42,10 @@ MSG_ENABLE = 0x02
 MSG_DISABLE = 0x03
 MSG_COMMAND = 0x04
 MSG_HEARTBEAT = 0x05
+MSG_STATS = 0x06
 MSG_HELLO_ACK = 0x81
 MSG_STATE = 0x84
+MSG_STATS_REPLY = 0x86
 MSG_FAULT = 0x87
 
 MODE_TORQUE = 0  #: COMMAND values are joint torques, uNm
@@ -47,6 +54,9 @@ MODE_POSITION = 1  #: COMMAND values are joint position goals, urad
 FLAG_ENABLED = 0x01  #: STATE flags bit: torque on, commands applied
 FLAG_WATCHDOG = 0x02  #: STATE flags bit: the watchdog tripped since the last ENABLE
 FLAG_FAULT = 0x04  #: STATE flags bit: a fault latched since the last ENABLE
+FLAG_LIMIT = 0x08  #: STATE flags bit: the device clipped a command to its own limits since the last ENABLE
+
+STATS_FIELDS = ("rx_frames", "corrupt_frames", "watchdog_trips", "limit_clips")  #: STATS_REPLY, u32 each
 
 FAULT_WATCHDOG = 1  #: no valid host frame for watchdog_ms
 FAULT_BAD_VERSION = 2  #: HELLO with a protocol version the device does not speak

@@ -8,6 +8,9 @@ TORQUE_ENABLE = 0) -> close. Each transition is idempotent and returns a status.
 Per device period (dynamixel_arm_step, nogil), one half-duplex transaction: SYNC_WRITE of the
 goal (GOAL_POSITION_ADDR in position mode, GOAL_CURRENT_ADDR = tau / k_t in torque mode) and
 SYNC_READ of PRESENT_CURRENT..PRESENT_POSITION; the N status packets arrive over the next ticks.
+With read_instruction = "fast_sync_read" (or "auto", when the servos answer it at configure) the
+read is one FAST_SYNC_READ instead: one status packet for all servos, fewer bytes and one return
+delay on the line (devices.serial.bus_budget).
 The first transaction also arms each servo's bus watchdog (BUS_WATCHDOG_ADDR). A status with
 ERR_ALERT (hardware error; the servo has turned torque off) latches DEVICE_FAULT; so does a
 stale state, since a tripped bus watchdog refuses goals until re-armed.
@@ -28,6 +31,7 @@ from rtcore.stage import Stage
 from devices import serial_port
 from devices.protocols import dynamixel
 from devices.protocols.le_bytes import get_i16, get_i32
+from devices.serial import bus_budget
 from devices.serial import plant_base as L
 from devices.serial import safety
 
@@ -38,6 +42,8 @@ PARAMS, PARAMS_LEN = OUT + OUT_LEN, 512  # instruction params being built
 WIRE = PARAMS + PARAMS_LEN
 WIRE_LEN = L.BYTES - WIRE
 PRESENT_LEN = 1 + dynamixel.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
+FAST_SEGMENT = PRESENT_LEN + 3  # FAST_SYNC_READ segment: err, id, data, crc u16 (the last crc is the packet's)
+I_FAST_READ = 13  #: plant_base's free i slot: 1 = the transaction reads with FAST_SYNC_READ
 
 
 class DynamixelConfig(L.SerialPlantBase):
@@ -47,9 +53,25 @@ class DynamixelConfig(L.SerialPlantBase):
     ids: list[int] = Field([1, 2], min_length=1, max_length=16, description="servo IDs, one per joint, in joint order")
     device_watchdog_ms: float = Field(100.0, ge=20.0, le=2540.0, description="servo bus watchdog: no instruction for this long -> stop, ms (20 ms steps)")
     torque_constant_nm_per_a: float = Field(1.78, gt=0.0, description="k_t for torque mode, Nm/A (XM430-W350: 4.1 Nm / 2.3 A)")
+    return_delay_us: float = Field(0.0, ge=0.0, le=510.0, description="the servos' Return Delay Time, us (X-series factory value 500; counted in the bus budget)")
+    read_instruction: Literal["auto", "sync_read", "fast_sync_read"] = Field(
+        "auto", description="per-tick read: auto = FAST_SYNC_READ when the servos answer it at configure (firmware >= 45), else SYNC_READ")
 
     def n_joints_configured(self) -> int:
         return len(self.ids)
+
+
+@njit(cache=True, nogil=True)
+def _take_present(s, i, ids, n, kt, dxl_id, err, out, data):
+    """One servo's status error byte and present block (current i16, velocity i32, position i32,
+    starting at out[data]) into the state; marks the servo as answered."""
+    for j in range(n):
+        if ids[j] == dxl_id:
+            i[L.I_DEV_FLAGS] |= err
+            s[L.S_TAU * n + j] = get_i16(out, data) * dynamixel.AMP_PER_UNIT * kt
+            s[L.S_QD * n + j] = get_i32(out, data + 2) * dynamixel.RAD_S_PER_UNIT
+            s[L.S_Q * n + j] = (get_i32(out, data + 6) - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
+            i[L.I_REPLIED] |= 1 << j
 
 
 @njit(cache=True, nogil=True)
@@ -88,15 +110,14 @@ def dynamixel_arm_step(f, s, i, bus):
                 i[L.I_CORRUPT] += 1
                 code = safety.worse(code, status.CORRUPT_FRAME)
                 continue
-            if inst != dynamixel.INST_STATUS or m != PRESENT_LEN:
+            if inst != dynamixel.INST_STATUS:
                 continue
-            for j in range(n):
-                if ids[j] == dxl_id:
-                    i[L.I_DEV_FLAGS] |= out[0]
-                    s[L.S_TAU * n + j] = get_i16(out, 1) * dynamixel.AMP_PER_UNIT * kt
-                    s[L.S_QD * n + j] = get_i32(out, 3) * dynamixel.RAD_S_PER_UNIT
-                    s[L.S_Q * n + j] = (get_i32(out, 7) - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
-                    i[L.I_REPLIED] |= 1 << j
+            if m == PRESENT_LEN:  # err | data
+                _take_present(s, i, ids, n, kt, dxl_id, out[0], out, 1)
+            elif dxl_id == dynamixel.BROADCAST_ID and m == n * FAST_SEGMENT - 2:  # FAST_SYNC_READ: (err | id | data | crc)...
+                for seg in range(n):
+                    b = seg * FAST_SEGMENT
+                    _take_present(s, i, ids, n, kt, out[b + 1], out[b], out, b + 2)
             if i[L.I_REPLIED] == (1 << n) - 1:
                 i[L.I_REPLIED] = 0
                 i[L.I_WAITING] = 0
@@ -134,7 +155,8 @@ def dynamixel_arm_step(f, s, i, bus):
                 p += 1
         k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params, p, wire[k:])
         p = dynamixel.sync_read_params(params, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN, ids, n)
-        k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params, p, wire[k:])
+        read = dynamixel.INST_FAST_SYNC_READ if i[I_FAST_READ] else dynamixel.INST_SYNC_READ
+        k += dynamixel.make_packet(dynamixel.BROADCAST_ID, read, params, p, wire[k:])
         w = serial_port.fd_write(fd, wire[:k])
         if w == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
@@ -201,11 +223,35 @@ class DynamixelDriver:
         self.configured = True
         return status.OK
 
+    def _read_present(self, fast: bool) -> dict:
+        """{id: present block (10 B)} from one SYNC_READ (n status packets) or FAST_SYNC_READ (one)."""
+        n = len(self.cfg.ids)
+        params = struct.pack("<HH", dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN) + bytes(self.cfg.ids)
+        if not fast:
+            return {k: p for k, err, p in self._txrx(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params, n)}
+        got = self._txrx(dynamixel.BROADCAST_ID, dynamixel.INST_FAST_SYNC_READ, params, 1)
+        if not got or got[0][0] != dynamixel.BROADCAST_ID:
+            return {}
+        raw = bytes([got[0][1]]) + got[0][2]  # (err | id | data | crc)... without the last crc
+        seg = FAST_SEGMENT
+        return {raw[b + 1]: raw[b + 2:b + 2 + dynamixel.PRESENT_BLOCK_LEN] for b in range(0, len(raw) - seg + 3, seg)}
+
+    def choose_read(self) -> bool:
+        """Whether the per-tick read is FAST_SYNC_READ: configured, or "auto" and the servos answer
+        one now. Raises ValueError if it is configured and they do not."""
+        if self.cfg.read_instruction == "sync_read":
+            return False
+        if set(self._read_present(True)) == set(self.cfg.ids):
+            return True
+        if self.cfg.read_instruction == "auto":
+            return False
+        raise ValueError(f"{self.where}.port = {self.cfg.port}: the servos do not answer FAST_SYNC_READ "
+                         f"(firmware < 45?); set {self.where}.read_instruction = \"sync_read\"")
+
     def read_state(self):
         """(q, qd, tau) of every joint from one SYNC_READ, or None if a servo did not answer."""
         n = len(self.cfg.ids)
-        params = struct.pack("<HH", dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN) + bytes(self.cfg.ids)
-        got = {k: p for k, err, p in self._txrx(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_READ, params, n)}
+        got = self._read_present(False)
         if set(got) != set(self.cfg.ids):
             return None
         q, qd, tau = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -251,9 +297,18 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < dynamixel.BROADCAST_ID for k in cfg.ids):
         raise ValueError(f"{where}.ids = {cfg.ids}: IDs must be distinct, 0..253")
     f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
+    fast = cfg.read_instruction != "sync_read"
+    info["bus_budget"] = bus_budget.check_dynamixel(cfg, info["device_rate_hz"], fast, where)  # before the port opens
     i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / dynamixel.BUS_WATCHDOG_UNIT_MS))
     drv = DynamixelDriver(cfg, where)
     q, qd, tau = L.start(drv)
+    try:
+        i[I_FAST_READ] = drv.choose_read()
+        if fast and not i[I_FAST_READ]:  # "auto" fell back: the budget of the slower read must hold too
+            info["bus_budget"] = bus_budget.check_dynamixel(cfg, info["device_rate_hz"], False, where)
+    except ValueError:
+        drv.close()
+        raise
     L.seed_state(s, i, q, qd, tau)
     info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * dynamixel.BUS_WATCHDOG_UNIT_MS)
     return L.device_stage(where, SPEC.kind, f, s, i, drv, info)

@@ -9,6 +9,7 @@ Per tick (framed_arm_step, nogil): read what arrived, decode frames (CRC failure
 counted), run the watchdog/fault logic, and every ticks_per_io ticks send one COMMAND whose
 STATE reply arrives in a later tick.
 """
+import struct
 import time
 from typing import Literal
 
@@ -22,6 +23,7 @@ from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from devices import serial_port
 from devices.protocols import framed
+from devices.serial import bus_budget
 from devices.serial import plant_base as L
 from devices.serial import safety
 
@@ -114,6 +116,7 @@ class FramedArmDriver:
         self.reader = framed.FrameReader()
         self.n_device = None
         self.device_watchdog_ms = None
+        self.device_counters = None  # the device's own counters (STATS), read at close
 
     def open(self) -> int:
         if self.sp is None:
@@ -167,6 +170,17 @@ class FramedArmDriver:
         self.enabled = True
         return st
 
+    def read_counters(self) -> dict | None:
+        """The device's counters (STATS): frames it received, corrupt frames it dropped, watchdog
+        trips, commands its own limits changed. None if it does not answer (older firmware)."""
+        try:
+            t, p = self._ask(framed.MSG_STATS, b"", (framed.MSG_STATS_REPLY,))
+        except (OSError, TimeoutError):
+            return None
+        if t is None or len(p) != 4 * len(framed.STATS_FIELDS):
+            return None
+        return dict(zip(framed.STATS_FIELDS, struct.unpack(f"<{len(framed.STATS_FIELDS)}I", p)))
+
     def disable(self) -> int:
         """Zero torque. Idempotent; OK even if the device does not answer (it is gone)."""
         if self.sp is None:
@@ -180,6 +194,8 @@ class FramedArmDriver:
             return status.DEVICE_LOST
 
     def close(self) -> int:
+        if self.sp is not None and self.enabled:
+            self.device_counters = self.read_counters()
         code = self.disable()
         if self.sp is not None:
             serial_port.close_port(self.sp)
@@ -190,6 +206,7 @@ class FramedArmDriver:
 def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     """Open, handshake and enable the arm; the stage then owns the fd until close()."""
     f, s, i, info = L.layout(cfg, ctx, where)
+    info["bus_budget"] = bus_budget.check_framed(cfg, info["device_rate_hz"], where)  # before the port opens
     drv = FramedArmDriver(cfg, where)
     flags, q, qd, tau = L.start(drv)
     i[L.I_DEV_FLAGS] = flags

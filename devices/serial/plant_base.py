@@ -146,11 +146,15 @@ def seed_state(s: np.ndarray, i: np.ndarray, q, qd, tau) -> None:
     i[I_LAST_STATE_NS] = 0
 
 
-def device_report(i: np.ndarray) -> dict:
-    """Counters for summary.json after the run (i: the stage's live int array)."""
-    return {"corrupt_frames": int(i[I_CORRUPT]), "states": int(i[I_STATES]),
-            "missed_replies": int(i[I_MISSED]), "fault": int(i[I_FAULTED]),
-            "device_flags": int(i[I_DEV_FLAGS])}
+def device_report(i: np.ndarray, device_counters: dict | None = None) -> dict:
+    """Counters for summary.json after the run (i: the stage's live int array; device_counters:
+    what the device itself counted, when its protocol reports it)."""
+    out = {"corrupt_frames": int(i[I_CORRUPT]), "states": int(i[I_STATES]),
+           "missed_replies": int(i[I_MISSED]), "fault": int(i[I_FAULTED]),
+           "device_flags": int(i[I_DEV_FLAGS])}
+    if device_counters is not None:
+        out["device_counters"] = device_counters
+    return out
 
 
 def start(drv):
@@ -170,7 +174,7 @@ def device_stage(where: str, kind: int, f, s, i, drv, info: dict) -> Stage:
     i[I_FD] = drv.sp.fileno()
     stage = Stage(where, kind, f, s, i, keep=[drv], info=info)
     stage.close = drv.close
-    stage.report = lambda: {f"{where}_device": device_report(stage.i)}
+    stage.report = lambda: {f"{where}_device": device_report(stage.i, getattr(drv, "device_counters", None))}
     return stage
 
 

@@ -41,7 +41,9 @@ from sims.paradigms.blocks import (T_BLOCK, T_CATCH, T_CLAMP, T_COLS, T_CURL, T_
 PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4, 5  #: trial phases (trial[2])
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
 MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detected yet)
-HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"))  #: arm hand, cursor
+#: state layouts the task reads as [x, y, vx, vy]: an arm's hand, a cursor (m), or the two joints of a
+#: serial arm in joint space (rad; a joint-space reach, as on an exoskeleton)
+HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"), ("q_j1", "q_j2", "qd_j1", "qd_j2"))
 
 # f: constants, then the schedule [n_trials, T_COLS]
 F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_CX, F_CY, F_RADIUS, F_DT, F_RETURN = range(9)

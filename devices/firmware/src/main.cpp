@@ -6,14 +6,9 @@
 // to your hardware, read_joints() and drive_joints(). Safe state = zero torque (motor off).
 #include <Arduino.h>
 
+#include "rtboard.h"
 #include "rtdevice.h"
 
-#ifndef RT_N_JOINTS
-#define RT_N_JOINTS 2
-#endif
-#ifndef RT_WATCHDOG_MS
-#define RT_WATCHDOG_MS 100
-#endif
 #ifndef RT_BAUD
 #define RT_BAUD 1000000
 #endif
@@ -36,7 +31,7 @@ static void read_joints(rtdevice *d) {
 // command zero torque (the safe state the watchdog and DISABLE rely on).
 static void drive_joints(const rtdevice *d) {
     for (uint8_t j = 0; j < d->n_joints; j++) {
-        int32_t out = d->enabled ? d->goal[j] : 0;
+        int32_t out = rtdevice_drive(d, j);  // 0 when disabled; within the device's own limits
         (void)out;  // e.g. analogWrite(pwm_pin[j], ...) or a CAN/SPI write to the driver
     }
 }
@@ -44,6 +39,7 @@ static void drive_joints(const rtdevice *d) {
 void setup() {
     Serial.begin(RT_BAUD);
     rtdevice_init(&dev, RT_N_JOINTS, RT_WATCHDOG_MS, serial_write, nullptr);
+    for (uint8_t j = 0; j < RT_N_JOINTS; j++) rtdevice_set_limits(&dev, j, RT_Q_MIN_URAD, RT_Q_MAX_URAD, RT_TAU_MAX_UNM);
 }
 
 void loop() {

@@ -44,11 +44,40 @@ void rtdevice_init(rtdevice *d, uint8_t n_joints, uint16_t watchdog_ms, rtdevice
     d->enabled = d->flags = d->armed = d->seq = 0;
     d->mode = MODE_POSITION;
     d->last_host_ms = 0;
-    d->watchdog_trips = 0;
-    for (int j = 0; j < RTDEVICE_MAX_JOINTS; j++) d->goal[j] = d->q[j] = d->qd[j] = d->tau[j] = 0;
+    d->rx_frames = d->watchdog_trips = d->limit_clips = 0;
+    for (int j = 0; j < RTDEVICE_MAX_JOINTS; j++) {
+        d->goal[j] = d->q[j] = d->qd[j] = d->tau[j] = 0;
+        rtdevice_set_limits(d, (uint8_t)j, INT32_MIN, INT32_MAX, INT32_MAX);
+    }
     rtframe_parser_init(&d->parser);
     d->write = write;
     d->write_ctx = ctx;
+}
+
+void rtdevice_set_limits(rtdevice *d, uint8_t j, int32_t q_min_urad, int32_t q_max_urad, int32_t tau_max_unm) {
+    if (j >= RTDEVICE_MAX_JOINTS) return;
+    d->q_min[j] = q_min_urad;
+    d->q_max[j] = q_max_urad;
+    d->tau_max[j] = tau_max_unm;
+}
+
+static int32_t clip(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+int32_t rtdevice_drive(const rtdevice *d, uint8_t j) {
+    if (!d->enabled) return 0;
+    int32_t u = d->goal[j];
+    if (d->mode == MODE_TORQUE && ((d->q[j] >= d->q_max[j] && u > 0) || (d->q[j] <= d->q_min[j] && u < 0)))
+        return 0; /* a wall: no torque further past the limit */
+    return u;
+}
+
+static void send_stats(rtdevice *d) {
+    uint8_t p[16];
+    put_i32(p, (int32_t)d->rx_frames);
+    put_i32(p + 4, (int32_t)d->parser.corrupt);
+    put_i32(p + 8, (int32_t)d->watchdog_trips);
+    put_i32(p + 12, (int32_t)d->limit_clips);
+    send(d, MSG_STATS_REPLY, p, sizeof p);
 }
 
 static void on_command(rtdevice *d, const uint8_t *p, int n, uint8_t seq) {
@@ -61,8 +90,17 @@ static void on_command(rtdevice *d, const uint8_t *p, int n, uint8_t seq) {
     }
     d->armed = 1;
     if (d->enabled) {
+        uint8_t clipped = 0;
         d->mode = p[0];
-        for (uint8_t j = 0; j < d->n_joints; j++) d->goal[j] = get_i32(p + 2 + 4 * j);
+        for (uint8_t j = 0; j < d->n_joints; j++) {
+            int32_t u = get_i32(p + 2 + 4 * j);
+            d->goal[j] = d->mode == MODE_POSITION ? clip(u, d->q_min[j], d->q_max[j]) : clip(u, -d->tau_max[j], d->tau_max[j]);
+            clipped |= d->goal[j] != u;
+        }
+        if (clipped) {
+            d->flags |= FLAG_LIMIT;
+            d->limit_clips++;
+        }
     }
     send_state(d, seq);
 }
@@ -74,6 +112,7 @@ void rtdevice_feed(rtdevice *d, uint8_t b, uint32_t now_ms) {
     const uint8_t *p = d->parser.body + 2;
     int n = k - 2;
     d->last_host_ms = now_ms;
+    d->rx_frames++;
     switch (type) {
     case MSG_HELLO:
         if (n >= 1 && p[0] == RTDEVICE_PROTOCOL_VERSION) {
@@ -99,6 +138,9 @@ void rtdevice_feed(rtdevice *d, uint8_t b, uint32_t now_ms) {
         break;
     case MSG_HEARTBEAT:
         send_state(d, seq);
+        break;
+    case MSG_STATS:
+        send_stats(d);
         break;
     default:
         break;

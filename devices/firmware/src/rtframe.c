@@ -1,6 +1,17 @@
 /* rtcore framed protocol: COBS framing + CRC-16/CCITT-FALSE (see rtframe.h). */
 #include "rtframe.h"
 
+#ifdef RTFRAME_CRC_NO_TABLE
+/* bitwise: no 512-byte table in RAM, for 8-bit boards (about 8 shifts per byte) */
+uint16_t rtframe_crc16(const uint8_t *buf, size_t n) {
+    uint16_t c = 0xFFFF;
+    for (size_t k = 0; k < n; k++) {
+        c ^= (uint16_t)buf[k] << 8;
+        for (uint8_t b = 0; b < 8; b++) c = (c & 0x8000) ? (uint16_t)((c << 1) ^ 0x1021) : (uint16_t)(c << 1);
+    }
+    return c;
+}
+#else
 static uint16_t crc_table[256];
 static int crc_ready = 0;
 
@@ -19,6 +30,7 @@ uint16_t rtframe_crc16(const uint8_t *buf, size_t n) {
     for (size_t k = 0; k < n; k++) c = (uint16_t)((c << 8) ^ crc_table[((c >> 8) ^ buf[k]) & 0xFF]);
     return c;
 }
+#endif
 
 size_t rtframe_cobs_encode(const uint8_t *src, size_t n, uint8_t *dst) {
     size_t code_at = 0, out = 1;

@@ -15,7 +15,9 @@
 extern "C" {
 #endif
 
-#define RTFRAME_MAX_PAYLOAD 240
+#ifndef RTFRAME_MAX_PAYLOAD
+#define RTFRAME_MAX_PAYLOAD 240 /* a small board may build with less: longer frames are dropped as corrupt */
+#endif
 #define RTFRAME_MAX_BODY (2 + RTFRAME_MAX_PAYLOAD + 2)
 #define RTFRAME_MAX_WIRE (RTFRAME_MAX_BODY + RTFRAME_MAX_BODY / 254 + 2)
 
