@@ -66,7 +66,9 @@ def test_firmware_enforces_its_own_joint_limits():
 def test_session_drives_the_firmware_arm_and_both_sides_count_corrupt_frames(tmp_path):
     from enginecli import RTCORE, summary, write_config
     import subprocess
-    with FirmwareEmulator(baud=115200) as fw:
+    # watchdogs generous on both sides: a loaded test machine can stall the engine for 100+ ms, which
+    # the firmware's 100 ms watchdog rightly answers by disabling (its own test is below)
+    with FirmwareEmulator(baud=115200, watchdog_ms=1000) as fw:
         path = write_config(tmp_path, f"""
             [session]
             name = "hil-{uuid.uuid4().hex[:8]}"
@@ -78,7 +80,7 @@ def test_session_drives_the_firmware_arm_and_both_sides_count_corrupt_frames(tmp
             port = "{fw.path}"
             baud = 115200
             device_rate_hz = 50          # 16 B COMMAND + 34 B STATE = 4.3 ms of a 20 ms period at 115200
-            watchdog_ms = 300.0          # engine side: a busy test machine slows the simulated chip
+            watchdog_ms = 1000.0         # engine side: a busy test machine slows the simulated chip
             timeout_s = 2.0
             [controller]
             kind = "passthrough"
