@@ -19,7 +19,11 @@ HOLD = 3  #: 1.0 while the session is in its safe state this tick (read it; set 
 MARKER = 4  #: event code emitted this tick (0 = none); see sims.paradigms markers
 HOLD_NEXT = 5  #: hold requests made this tick, carried into the next tick by the loop
 TICK_SHIFT_S = 6  #: a stage's request to move the next deadlines by this much, s (phase lock); the loop applies and clears it
-HEADER = 7
+#: the tick's time stamp, s: in real time its wake time on the LSL clock (lsl_local_clock ==
+#: CLOCK_MONOTONIC), offline simulated time. Outlets push with it and session.xdf records it, so
+#: both carry the same stamp. Never feed it into a computation: replay must stay bit-exact.
+STAMP_S = 7
+HEADER = 8
 
 
 @njit(cache=True, nogil=True)
@@ -66,7 +70,8 @@ class Bus:
     def __post_init__(self):
         for name, off, unit in (("tick", TICK, "1"), ("t", T_S, "s"), ("dt", DT_S, "s"),
                                 ("hold", HOLD, "bool"), ("marker", MARKER, "code"),
-                                ("hold_next", HOLD_NEXT, "bool"), ("tick_shift", TICK_SHIFT_S, "s")):
+                                ("hold_next", HOLD_NEXT, "bool"), ("tick_shift", TICK_SHIFT_S, "s"),
+                                ("stamp", STAMP_S, "s")):
             self.signals[name] = Signal(name, off, 1, unit, (name,))
 
     def add(self, name: str, width: int, unit: str = "", labels=None) -> Signal:

@@ -19,11 +19,10 @@ import traceback
 
 import numpy as np
 
-from rtcore import rt, shm
+from rtcore import loop, rt, shm
 from rtcore.bus import MissingSignal
 from rtcore.config import SessionConfig
-from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, CTRL_STOP, N_TIMING, STATE_FAILED,
-                         STATE_READY, run_loop)
+from rtcore.loop import CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, CTRL_STOP, N_TIMING, STATE_FAILED, STATE_READY, Schedule
 from rtcore.pipeline import build
 from rtcore.session import compile_loop
 
@@ -92,12 +91,8 @@ def main(rundir: str, ctrl_path: str) -> int:
             "build_s": build_s, "rt": granted, "info": pipe.info,
             "model_path": pipe.ctx.extra.get("plant", {}).get("model_path")})
         ctrl[CTRL_STATE] = STATE_READY
-        max_ticks = -1 if cfg.session.duration_s is None else int(round(cfg.session.duration_s * rate))
-        c = pipe.chain
-        code = run_loop(c.kinds, c.foff, c.soff, c.ioff, c.F, c.S, c.I, pipe.bus, pipe.counts,
-                        pipe.rec_idx, ring, ctrl, max_ticks, cfg.loop.realtime,
-                        int(round(1e9 / rate)), int(cfg.loop.spin_us * 1000), 2_000_000,
-                        np.zeros(2, np.int64))
+        code = loop.run(pipe.chain, ring, ctrl, Schedule.from_config(cfg, drained=True), bus=pipe.bus,
+                        counts=pipe.counts, rec_idx=pipe.rec_idx)
     finally:
         pipe.close()
     _write(os.path.join(rundir, "child_done.json"), {

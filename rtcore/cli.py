@@ -1,8 +1,6 @@
 """The `rtcore` command line."""
 import argparse
-import datetime
 import json
-import os
 import sys
 
 from rtcore import __version__
@@ -29,10 +27,11 @@ def main(argv=None) -> int:
 def _add_run(sub):
     p = sub.add_parser("run", help="run a closed-loop session from a TOML config",
                        description="Run a closed-loop session. The loop runs in a supervised child "
-                                   "process; outputs go to --out (default runs/<timestamp>/).")
+                                   "process; outputs go to --out (default a new runs/<timestamp>/).")
     p.add_argument("config", help="session config (TOML), e.g. configs/demo.toml")
     p.add_argument("--duration", type=float, metavar="S", help="session length, s (sets session.duration_s)")
-    p.add_argument("--out", metavar="DIR", help="output directory")
+    p.add_argument("--out", metavar="DIR", help="output directory (refused if it holds a session, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the session already in --out")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set loop.rate_hz=2000 (repeatable)")
     p.add_argument("--fast", action="store_true", help="offline mode: no sleeping, as fast as possible")
@@ -43,7 +42,7 @@ def _add_run(sub):
 
 
 def cmd_run(args) -> int:
-    from rtcore import config, supervisor
+    from rtcore import config, runs, supervisor
     overrides = list(args.set)
     if args.duration is not None:
         overrides.append(f"session.duration_s={args.duration}")
@@ -52,8 +51,12 @@ def cmd_run(args) -> int:
     if args.rt:
         overrides.append("loop.rt=true")
     cfg = config.load(args.config, overrides)
-    out = args.out or cfg.session.out or os.path.join(
-        "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    try:
+        out = args.out or cfg.session.out
+        out = runs.claim_out(out, args.overwrite) if out else runs.new_run_dir()
+    except runs.OutDirError as e:
+        print(e, file=sys.stderr)
+        return 2
     with StopRequests() as stops:
         outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None,
                                  stops=stops)

@@ -42,3 +42,27 @@ def sleep_until_ns(deadline_ns, spin_ns, ts):
     while now < deadline_ns:
         now = monotonic_ns(ts)
     return now
+
+
+def lsl_clock_mapping(samples: int = 200) -> dict:
+    """How LSL's clock maps to CLOCK_MONOTONIC, measured now (for a recording's header).
+
+    liblsl's lsl_local_clock() is std::chrono::steady_clock, which is CLOCK_MONOTONIC on Linux,
+    so the loop's stamps (CLOCK_MONOTONIC) are LSL stamps. Measures lsl_local_clock minus the
+    midpoint of two CLOCK_MONOTONIC reads around it: the median (s) and the largest |difference| (s).
+    """
+    import time
+
+    import numpy as np
+    try:
+        from pylsl import local_clock
+    except ImportError as e:  # pragma: no cover - pylsl is a dependency
+        return {"clock": "CLOCK_MONOTONIC", "lsl": f"not measured ({e})"}
+    d = np.empty(samples)
+    for k in range(samples):
+        a = time.clock_gettime(time.CLOCK_MONOTONIC)
+        t = local_clock()
+        b = time.clock_gettime(time.CLOCK_MONOTONIC)
+        d[k] = t - 0.5 * (a + b)
+    return {"clock": "CLOCK_MONOTONIC", "lsl_minus_monotonic_s": float(np.median(d)),
+            "lsl_minus_monotonic_max_abs_s": float(np.abs(d).max())}

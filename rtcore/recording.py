@@ -1,7 +1,8 @@
 """Named per-tick arrays of a recorded session, rebuilt from DIR/session.xdf.
 
 The parent records each session once, as XDF (rtcore/xdf.py). `load(DIR)` turns the file back
-into the ring's per-tick rows: the timing stream gives tick, t_s, wake latency and compute; every
+into the ring's per-tick rows: the timing stream gives tick, t_s, wake latency and compute, and its
+time stamps the tick's stamp (stamp_s; see rtcore/xdf.py for the time base); every
 bus signal's stream its columns; `input` and `input_block` are rebuilt from the per-sample input
 stream and `input_n` (a slot holds its value until a sample overwrites it, as on the bus); `marker`
 from the marker stream. Everything up to the last flush loads after a crash of either process.
@@ -22,10 +23,13 @@ def load(out_dir: str) -> dict:
     head = rec["_header"]["info"]["rtcore"][0]
     columns = json.loads(head["columns_json"][0])
     streams = json.loads(head["streams_json"][0])
-    timing = np.asarray(rec["timing"]["time_series"], np.float64).reshape(-1, 4)
+    n_ch = int(rec["timing"]["info"]["channel_count"][0])
+    timing = np.asarray(rec["timing"]["time_series"], np.float64).reshape(-1, n_ch)
     n = timing.shape[0]
     rows = np.zeros((n, len(columns)))
-    rows[:, :4] = timing
+    rows[:, :n_ch] = timing
+    if "stamp_s" in columns:  # the tick's stamp is the timing stream's time stamp (files before it: absent)
+        rows[:, columns.index("stamp_s")] = np.asarray(rec["timing"]["time_stamps"], np.float64)
     width = {name: len(labels) for name, _u, labels, _c in streams}
     first = {name: c for name, _u, labels, c in streams}
     for name, _unit, labels, c in streams:

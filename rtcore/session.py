@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtcore import status
-from rtcore.bus import HEADER
-from rtcore.loop import CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_TICKS, N_TIMING, run_loop
+from rtcore import loop
+from rtcore.loop import COL_COMPUTE_US, COL_WAKE_US, CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_TICKS, N_TIMING, Schedule
 from rtcore.pipeline import Pipeline, build
 from rtcore.summary import summarize
 
@@ -45,18 +44,8 @@ def compile_loop() -> float:
     before they build, and no stream is opened (or published) while the compiler runs.
     """
     t = time.perf_counter()
-    z, zi = np.zeros(1), np.zeros(1, np.int64)
-    run_loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(HEADER), np.zeros((0, status.N_CODES), np.int64),
-             np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), 0, False,
-             1_000_000, 0, 0, np.zeros(2, np.int64))
+    loop.precompile()
     return time.perf_counter() - t
-
-
-def _call(pipe, ring, ctrl, max_ticks, realtime, period_ns=1_000_000, spin_ns=0, start_delay_ns=0):
-    c = pipe.chain
-    return run_loop(c.kinds, c.foff, c.soff, c.ioff, c.F, c.S, c.I, pipe.bus, pipe.counts, pipe.rec_idx,
-                    ring, ctrl, max_ticks, realtime, period_ns, spin_ns, start_delay_ns,
-                    np.zeros(2, np.int64))
 
 
 def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None) -> Result:
@@ -76,14 +65,15 @@ def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None
     ctrl = np.zeros(CTRL_SIZE, np.int64)
     t = time.perf_counter()
     try:
-        code = _call(pipe, ring, ctrl, max_ticks, realtime=False)
+        code = loop.run(pipe.chain, ring, ctrl, Schedule(cfg.loop.rate_hz, False, max_ticks, start_delay_s=0.0), bus=pipe.bus,
+                        counts=pipe.counts, rec_idx=pipe.rec_idx)
     finally:
         pipe.close()
     wall_s = time.perf_counter() - t
     n = int(ctrl[CTRL_TICKS])
     rows = ring[:n]
     summary = summarize(cfg, ctrl=ctrl, counts=pipe.counts, stage_names=[s.name for s in pipe.chain.stages],
-                        wake_us=rows[:, 2], compute_us=rows[:, 3],
+                        wake_us=rows[:, COL_WAKE_US], compute_us=rows[:, COL_COMPUTE_US],
                         session_wall_s=wall_s + build_s + compile_s, compile_s=compile_s, build_s=build_s,
                         rt={}, exit_code=code, exit_stage=int(ctrl[CTRL_EXIT_STAGE]), extra=pipe.reports())
     return Result(summary, rows, pipe)

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtcore import status, verdict
-from rtcore.loop import (CTRL_EXIT, CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_STATE,
-                         CTRL_T0_NS, CTRL_TICKS, STATE_DONE)
+from rtcore.loop import (CTRL_EXIT, CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_RING_WAITS,
+                         CTRL_STATE, CTRL_T0_NS, CTRL_TICKS, STATE_DONE)
 
 
 def percentiles(x) -> dict:
@@ -55,6 +55,8 @@ def summarize(cfg, *, ctrl, counts, stage_names, wake_us, compute_us, session_wa
         "wake_latency_us": percentiles(wake_us) if cfg.loop.realtime else None,
         "compute_us": percentiles(compute_us),
         "ring_dropped_rows": int(ctrl[CTRL_RING_DROPPED]),
+        "ring_waits": int(ctrl[CTRL_RING_WAITS]),
+        "time_base": "lsl_local_clock" if cfg.loop.realtime else "simulated",
         "hold_ticks": int(ctrl[CTRL_HOLD_TICKS]),
         "status_counts": stage_counters(stage_names, counts),
         "rt": rt,
@@ -65,6 +67,8 @@ def summarize(cfg, *, ctrl, counts, stage_names, wake_us, compute_us, session_wa
         "stopped_by": stopped_by,
         "config": cfg.model_dump(mode="json"),
     }
+    if ctrl[CTRL_RING_DROPPED]:  # the loop's own count: rows the recording lost (real time, ring full)
+        out["status_counts"]["loop"] = {status.describe(status.RING_OVERFLOW): int(ctrl[CTRL_RING_DROPPED])}
     if extra:
         out.update(extra)
     if more:

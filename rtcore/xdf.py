@@ -4,17 +4,29 @@ XDF (Kothe et al., sccn/xdf "Specifications", v1.0) is a chunked binary file: th
 "XDF:", then chunks [NumLengthBytes u8][Length][Tag u16][content], Length = 2 + len(content).
 Tags: 1 FileHeader, 2 StreamHeader, 3 Samples, 4 ClockOffset, 5 Boundary, 6 StreamFooter.
 
-Streams written (one per recorded bus signal group, all on the LSL/CLOCK_MONOTONIC time base):
-  input     every input sample (from input_block/input_n), stamped at the source's input_time
-            (LSL stamps already corrected to the local clock) or the tick time for in-process sources;
+Time base (the file header's <rtcore><time_base>):
+  "lsl_local_clock"  real time: each tick is stamped with its wake time on CLOCK_MONOTONIC, which is
+                     LSL's clock (lsl_local_clock = std::chrono::steady_clock = CLOCK_MONOTONIC on
+                     Linux; <clock> holds the measured difference). The engine's LSL outlets push
+                     the same stamps, so an inlet's copy and this file agree sample for sample.
+                     Missed deadlines show as longer gaps: the stamps follow real time.
+  "simulated"        offline (--fast): stamps are T0 + tick / rate (T0 = CLOCK_MONOTONIC at the
+                     first tick), simulated time, not when the tick ran.
+
+Streams written (one per recorded bus signal group):
+  input     every input sample (from input_block/input_n). LSL sources: stamped in the source's
+            own clock (input_time minus the inlet's clock offset), with the offsets the inlet used
+            (lsl_time_correction, local = remote + offset) as ClockOffset chunks, as LabRecorder
+            does; pyxdf's synchronize_clocks maps them onto the local clock. In-process sources:
+            the tick's stamp plus the sample's time within the tick;
   <signal>  every other recorded bus signal (command, state, prediction, spe, trial, ...), one
-            sample per tick, stamped at the tick's deadline (T0 + t_s), double64;
+            sample per tick, stamped with the tick's stamp, double64;
   markers   the task's event codes as strings (irregular rate);
-  timing    tick, t_s, wake_latency_us, compute_us per tick (double64).
+  timing    tick, t_s, wake_latency_us, compute_us per tick (double64), stamped like the others.
 The file header keeps the resolved config (TOML) and the ring columns and signal streams (JSON), so
 rtcore.recording.load rebuilds the per-tick rows from the file alone.
-Each flush writes one Samples chunk per stream, a ClockOffset chunk per stream (offset 0: every
-stamp is already on this machine's clock) and a Boundary chunk, as one write followed by fsync-free
+Each flush writes one Samples chunk per stream, ClockOffset chunks (offset 0 for the engine's own
+streams: they are on this machine's clock) and a Boundary chunk, as one write followed by fsync-free
 flush, so a kill -9 of either process leaves a file pyxdf.load_xdf reads up to the last flush.
 close() writes the StreamFooters (first/last stamp, sample count, ring_dropped_rows).
 """
@@ -26,7 +38,7 @@ import xml.sax.saxutils as sx
 
 import numpy as np
 
-from rtcore.loop import CTRL_RING_DROPPED, CTRL_T0_NS
+from rtcore.loop import COL_STAMP_S, COL_T_S, CTRL_RING_DROPPED
 from rtcore.xdf_load import load  # noqa: F401  (the reader; xdf.load is its public name)
 
 MAGIC = b"XDF:"
@@ -36,6 +48,9 @@ BOUNDARY_UUID = bytes([0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F,
                        0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4])
 #: Per-tick signals that are not their own stream (input is per sample, marker is a string stream).
 NOT_PER_TICK = ("input", "input_block", "marker")
+TIME_BASE_REAL, TIME_BASE_SIMULATED = "lsl_local_clock", "simulated"
+#: Timing stream channels (the ring's leading columns except stamp_s, which is the stream's stamps).
+TIMING_CHANNELS = (("tick", "tick"), ("t_s", "s"), ("wake_latency_us", "us"), ("compute_us", "us"))
 
 
 def varlen(n: int) -> bytes:
@@ -80,6 +95,7 @@ class _Stream:
     def __init__(self, sid, name, stype, labels, units, rate, fmt, desc=None):
         self.sid, self.name, self.labels, self.fmt = sid, name, labels, fmt
         self.first, self.last, self.count = None, None, 0
+        self.offsets = []  # [(time, value)] ClockOffset chunks written: local = stamp + value
         channels = [("channel", {"label": lab, "unit": u}) for lab, u in zip(labels, units)]
         info = {"name": name, "type": stype, "channel_count": len(labels), "nominal_srate": repr(float(rate)),
                 "channel_format": fmt, "source_id": f"rtcore.{name}", "created_at": "0",
@@ -93,8 +109,10 @@ class _Stream:
             self.count += len(stamps)
 
     def footer(self, extra: dict) -> bytes:
+        offsets = self.offsets or [(self.last or 0.0, 0.0)]
         info = {"first_timestamp": repr(self.first or 0.0), "last_timestamp": repr(self.last or 0.0),
-                "sample_count": self.count, "clock_offsets": [("offset", {"time": repr(self.last or 0.0), "value": "0.0"})]}
+                "sample_count": self.count,
+                "clock_offsets": [("offset", {"time": repr(t), "value": repr(v)}) for t, v in offsets]}
         info.update(extra)
         return chunk(STREAM_FOOTER, struct.pack("<I", self.sid) + ('<?xml version="1.0"?>' + _xml("info", info)).encode())
 
@@ -103,15 +121,14 @@ class XdfRecorder:
     """The XDF recording hook: open(columns, streams), write(rows), flush(), close().
 
     cfg: the SessionConfig (session name, loop and source rate, config text in the file header).
-    ctrl: the shared control block (first deadline T0 for the time base, ring_dropped_rows), or None
-    (offline: T0 = 0). Also accumulates |SPE| per trial for the summary's learning figures.
+    ctrl: the shared control block (ring_dropped_rows), or None. Rows carry their own stamps (the
+    loop's stamp_s column). Also accumulates |SPE| per trial for the summary's learning figures.
     """
 
     def __init__(self, out_dir: str, cfg, ctrl=None, file_name: str = "session.xdf"):
         self.path = os.path.join(out_dir, file_name)
         self.cfg, self.ctrl = cfg, ctrl
         self.fh = None
-        self.t0 = None
         self.pending = []
         self.rows = 0
         self.spe = {1: (np.zeros(0), np.zeros(0)), 2: (np.zeros(0), np.zeros(0))}  # by trial col: (sum, n)
@@ -124,6 +141,8 @@ class XdfRecorder:
         self.sig = {name: (first, list(labels), unit) for name, unit, labels, first in streams}
         src = cfg.source
         self.lsl_time = src is not None and src.kind == "lsl"
+        self.replayed = src is not None and src.kind == "replay"
+        self.offset_col = self.sig["input_clock_offset"][0] if self.lsl_time and "input_clock_offset" in self.sig else None
         self.src_rate = float(getattr(src, "rate_hz", 0.0) or 0.0) if src is not None else 0.0
         rate = cfg.loop.rate_hz
         self.streams, sid = [], 1
@@ -147,10 +166,17 @@ class XdfRecorder:
             self.streams.append(st)
             sid += 1
         self.markers = _Stream(sid, "markers", "Markers", ["marker"], ["code"], 0.0, "string")
-        self.timing = _Stream(sid + 1, "timing", "rtcore.timing", ["tick", "t_s", "wake_latency_us", "compute_us"],
-                              ["tick", "s", "us", "us"], rate, "double64")
+        self.timing = _Stream(sid + 1, "timing", "rtcore.timing", [c for c, _u in TIMING_CHANNELS],
+                              [u for _c, u in TIMING_CHANNELS], rate, "double64")
         self.streams += [self.markers, self.timing]
+        self.time_base = TIME_BASE_REAL if cfg.loop.realtime else TIME_BASE_SIMULATED
+        if cfg.loop.realtime:
+            from rtcore.clock import lsl_clock_mapping
+            clock = lsl_clock_mapping()
+        else:
+            clock = {"clock": "simulated: T0 + tick / rate, T0 = CLOCK_MONOTONIC at the first tick"}
         head = {"version": "1.0", "datetime": "", "rtcore": {"session": cfg.session.name, "rate_hz": rate,
+                                                              "time_base": self.time_base, "clock": clock,
                                                               "config_toml": config_mod.dump(cfg),
                                                               "columns_json": json.dumps(columns),
                                                               "streams_json": json.dumps([list(s) for s in streams])}}
@@ -167,17 +193,12 @@ class XdfRecorder:
             self.pending.append(np.array(rows, dtype=np.float64, copy=True))
             self.rows += rows.shape[0]
 
-    def _base(self) -> float:
-        if self.t0 is None:
-            self.t0 = float(self.ctrl[CTRL_T0_NS]) * 1e-9 if self.ctrl is not None else 0.0
-        return self.t0
-
     def flush(self) -> None:
         if self.fh is None or not self.pending:
             return
         rows = np.concatenate(self.pending)
         self.pending = []
-        stamps = self._base() + rows[:, 1]
+        stamps = rows[:, COL_STAMP_S]
         out = [self._input_chunk(rows, stamps)] if self.input is not None else []
         for st, first in self.tick_streams:
             st.seen(stamps)
@@ -192,8 +213,10 @@ class XdfRecorder:
                 out.append(string_samples(self.markers.sid, stamps[hit],
                                           [NAMES.get(int(col[k]), str(int(col[k]))) for k in hit]))
         self.timing.seen(stamps)
-        out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:4], "<f8"))
+        out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:len(TIMING_CHANNELS)], "<f8"))
         for st in self.streams:
+            if st is self.input and self.offset_col is not None:
+                continue  # its measured offsets went out with its samples
             if st.last is not None:
                 out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, st.last, 0.0)))
         out.append(chunk(BOUNDARY, BOUNDARY_UUID))
@@ -203,9 +226,16 @@ class XdfRecorder:
         first, labels, _unit = self.sig["input"]
         nch = len(labels)
         times = stamps
-        if "input_time" in self.sig:
+        offset = None
+        if "input_time" in self.sig and not self.replayed:  # a replay's samples: at the tick that replays them
             t_in = rows[:, self.sig["input_time"][0]]
-            times = t_in if self.lsl_time else self._base() + t_in
+            if not self.lsl_time:  # in-process source: the tick's stamp plus the sample's time within the tick
+                times = stamps + (t_in - rows[:, COL_T_S])
+            elif self.offset_col is None:  # offsets not recorded: stamps stay on the local clock
+                times = t_in
+            else:  # the source's own clock; the offsets go out as ClockOffset chunks
+                offset = rows[:, self.offset_col]
+                times = t_in - offset
         if not self.block:
             values, t = rows[:, first:first + nch], times
         else:
@@ -217,10 +247,21 @@ class XdfRecorder:
             values = blocks[keep]
             age = (n[:, None] - 1 - np.arange(mx)[None, :]) / (self.src_rate or self.cfg.loop.rate_hz)
             t = (times[:, None] - age)[keep]
-        if not len(t):
-            return b""
+        out = numeric_samples(self.input.sid, t, values, "<f8") if len(t) else b""
         self.input.seen(t)
-        return numeric_samples(self.input.sid, t, values, "<f8")
+        if offset is not None:
+            out += self._input_offsets(stamps, offset)
+        return out
+
+    def _input_offsets(self, stamps, offset) -> bytes:
+        """ClockOffset chunks for the input stream: where the inlet's offset changed, and the last tick."""
+        prev = self.input.offsets[-1][1] if self.input.offsets else np.nan
+        at = list(np.flatnonzero(offset != np.concatenate([[prev], offset[:-1]])))
+        if len(offset) and (not at or at[-1] != len(offset) - 1):
+            at.append(len(offset) - 1)
+        pairs = [(float(stamps[k]), float(offset[k])) for k in at]
+        self.input.offsets.extend(pairs)
+        return b"".join(chunk(CLOCK_OFFSET, struct.pack("<Idd", self.input.sid, t, v)) for t, v in pairs)
 
     def _learning(self, rows) -> None:
         """Accumulate the mean |SPE| (position components) per trial and per block; the last ||W||."""

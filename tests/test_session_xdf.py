@@ -50,8 +50,10 @@ def test_pyxdf_reads_every_stream_with_its_channels(session, rec):
     assert {m[0] for m in rec["markers"]["time_series"]} >= {"block_start", "go"}
     assert int(rec["timing"]["footer"]["info"]["sample_count"][0]) == ticks
     assert int(rec["timing"]["footer"]["info"]["ring_dropped_rows"][0]) == s["ring_dropped_rows"] == 0
-    # ticks are 1 ms apart on the local clock
-    assert np.allclose(np.diff(rec["command"]["time_stamps"]), 1e-3)
+    # each tick is stamped with its wake time on the local clock: minus the wake latency, on the 1 ms grid
+    deadline = np.asarray(rec["command"]["time_stamps"]) - np.asarray(rec["timing"]["time_series"])[:, 2] * 1e-6
+    grid = (deadline - deadline[0]) * 1e3
+    assert np.abs(grid - np.round(grid)).max() < 1e-4 and round(grid[-1]) == ticks - 1 + s["deadline_misses"]
 
 
 def test_summary_has_trials_and_learning_figures(session):

@@ -1,7 +1,7 @@
 """Stopping the LSL source mid-session triggers safe hold and a marker; a restarted source
 (same source_id) resumes the session (liblsl recover); silence past lost_after_s ends it cleanly.
 
-Runs the real compiled loop (rtcore.loop.run_loop, offline) over the session's source and outlet
+Runs the real compiled loop (rtcore.loop.run, offline) over the session's source and outlet
 families built from a validated config, fed by two pylsl outlets in other processes: A pushes samples 0..N-1 and exits; B, started 0.6 s later
 with the same name and source_id, pushes N..2N-1 and exits. `wait_s` paces the offline loop by the
 stream, so every tick is wall-clock time and staleness is measured as in real time.
@@ -17,7 +17,7 @@ from devices.lsl.inlet import MARKER_STREAM_RESUMED, MARKER_STREAM_STALE
 from devices.lsl import outlet
 from rtcore import config, sources, status
 from rtcore.bus import Bus
-from rtcore.loop import CTRL_SIZE, CTRL_TICKS, N_TIMING, run_loop
+from rtcore.loop import CTRL_SIZE, CTRL_TICKS, N_TIMING, Schedule, run
 from rtcore.session import compile_loop
 from rtcore.stage import BuildContext, pack
 from lsl_helpers import go, start_peer, unique
@@ -69,8 +69,7 @@ def run_session(cfg, max_ticks):
     ring = np.zeros((max_ticks, N_TIMING + rec_idx.size))
     ctrl = np.zeros(CTRL_SIZE, np.int64)
     counts = np.zeros((len(stages), status.N_CODES), np.int64)
-    code = run_loop(chain.kinds, chain.foff, chain.soff, chain.ioff, chain.F, chain.S, chain.I, bus, counts,
-                    rec_idx, ring, ctrl, max_ticks, False, 1_000_000, 0, 0, np.zeros(2, np.int64))
+    code = run(chain, ring, ctrl, Schedule(cfg.loop.rate_hz, False, max_ticks), bus=bus, counts=counts, rec_idx=rec_idx)
     reports = {k: v for st in stages if st.report for k, v in st.report().items()}
     for st in stages:
         st.close()

@@ -1,7 +1,7 @@
 """Test helper: build stages on one Bus by hand and run them with the engine's compiled loop.
 
 The stage contract is exactly this: factories register signals on a shared Bus, the chain is
-packed in RUN order, and rtcore.loop.run_loop calls every step once per tick. The helper lets a
+packed in RUN order, and rtcore.loop.run calls every step once per tick. The helper lets a
 test set bus inputs (a target, a disturbance) between runs and read any signal per tick.
 """
 import numpy as np
@@ -9,9 +9,9 @@ from numba import njit
 
 import rtcore  # noqa: F401  (sets the Numba cache directory before compiled code loads)
 from rtcore import bus as B
-from rtcore import status
+from rtcore import loop, status
 from rtcore.bus import Bus
-from rtcore.loop import CTRL_SIZE, N_TIMING, run_chain, run_loop
+from rtcore.loop import CTRL_SIZE, N_TIMING, run_chain
 from rtcore.pipeline import RUN_ORDER
 from rtcore.stage import BuildContext, pack
 
@@ -68,9 +68,8 @@ class TickChain:
         sigs, rec_idx = self._idx(record)
         ring = np.zeros((n, N_TIMING + rec_idx.size))
         ctrl = np.zeros(CTRL_SIZE, np.int64)
-        c = self.chain
-        code = run_loop(c.kinds, c.foff, c.soff, c.ioff, c.F, c.S, c.I, self.bus, self.counts, rec_idx,
-                        ring, ctrl, n, False, 1_000_000, 0, 0, np.zeros(2, np.int64))
+        code = loop.run(self.chain, ring, ctrl, loop.Schedule(1.0 / self.ctx.dt_s, False, n), bus=self.bus,
+                        counts=self.counts, rec_idx=rec_idx)
         assert code == status.DURATION, status.describe(code)
         return self._split(sigs, ring[:, N_TIMING:])
 

@@ -36,7 +36,7 @@ from devices.lsl import outlet
 from rtcore import status
 from rtcore.bus import Bus
 from rtcore.clock import monotonic_ns
-from rtcore.loop import CTRL_SIZE, CTRL_STOP, N_TIMING, run_loop
+from rtcore.loop import CTRL_SIZE, CTRL_STOP, N_TIMING, Schedule, run
 from rtcore.stage import BuildContext, pack
 
 N_CH = 32
@@ -148,7 +148,7 @@ def bench_latency(bench_s: float = 5.0, rate_hz: float = 1000.0, loop_hz: float 
         stages = [inlet.build(inlet.LslSourceConfig(kind="lsl", source_id=name, channels=N_CH, lost_after_s=5.0,
                                           wait_s=wait_s), ctx),
                   outlet.build(outlet.OutletConfig(stream="out", signals=["input[0:2]"], per_sample=True,
-                                         channel_format="double64"), ctx)]
+                                                   channel_format="double64", stamp="now"), ctx)]  # push time: in_to_out
         chain = pack(stages)
         b = bus.array()
         b[2] = ctx.dt_s
@@ -157,9 +157,7 @@ def bench_latency(bench_s: float = 5.0, rate_hz: float = 1000.0, loop_hz: float 
         ring = np.zeros((int((bench_s + 10) * loop_hz), N_TIMING))
         ctrl = np.zeros(CTRL_SIZE, np.int64)
         counts = np.zeros((2, status.N_CODES), np.int64)
-        args = (chain.kinds, chain.foff, chain.soff, chain.ioff, chain.F, chain.S, chain.I, b, counts,
-                np.zeros(0, np.int64), ring, ctrl)
-        run_loop(*args, 0, False, 1_000_000, 0, 0, np.zeros(2, np.int64))  # compile before timing
+        run(chain, ring, ctrl, Schedule(loop_hz, False, 0), bus=b, counts=counts)  # compile before timing
         got = []
 
         def drain():  # block on one sample (wakes at its arrival), then take any others queued
@@ -178,8 +176,8 @@ def bench_latency(bench_s: float = 5.0, rate_hz: float = 1000.0, loop_hz: float 
         th.start()
         src.stdin.write("go\n")
         src.stdin.flush()
-        code = run_loop(*args, int((bench_s + 2.0) * loop_hz), True, int(1e9 / loop_hz), int(spin_us * 1e3),
-                        1_000_000, np.zeros(2, np.int64))
+        code = run(chain, ring, ctrl, Schedule(loop_hz, True, int((bench_s + 2.0) * loop_hz), spin_us), bus=b,
+                   counts=counts)
         ctrl[CTRL_STOP] = 1
         th.join()
         for st in stages:

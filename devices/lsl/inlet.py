@@ -26,7 +26,9 @@ sample the source's nominal rate says is due, and the phase lock counts that tic
 
 Bus signals written: input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest
 first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock), input_age [1]
-(s, tick time minus the newest sample's stamp, when samples came).
+(s, tick time minus the newest sample's stamp, when samples came), input_clock_offset [1] (s, the
+clock offset in use: local = remote + offset; session.xdf records it as the input stream's
+ClockOffset chunks).
 """
 import math
 from typing import Literal
@@ -88,7 +90,7 @@ class LslSourceConfig(Strict):
  S_FLUSHED, S_LAST_STAMP, S_DUE_WAITS, S_LOCK) = range(12)
 S_HDR = S_LOCK + phaselock.PL_LEN
 # i: slots (I_EC is a zeroed int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian)
-I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_AGE, I_LEN = range(11)
+I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_AGE, I_OFFSET, I_LEN = range(12)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -124,6 +126,7 @@ def lsl_inlet_step(f, s, i, bus):
             s[S_OFFSET] = offset
         else:
             s[S_TC_FAILS] += 1.0
+    bus[i[I_OFFSET]] = s[S_OFFSET]
     got = 0
     bus_addr = bus.ctypes.data
     s_addr = s.ctypes.data
@@ -269,6 +272,7 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
     sig_age = ctx.bus.add("input_age", 1, "s", ["input_age"])
+    sig_offset = ctx.bus.add("input_clock_offset", 1, "s", ["input_clock_offset"])
     f = np.zeros(F_LEN)
     f[F_STALE_S], f[F_LOST_S], f[F_TC_EVERY_S], f[F_WAIT_S] = (cfg.stale_after_s, cfg.lost_after_s,
                                                                cfg.time_correction_every_s, cfg.wait_s)
@@ -281,7 +285,7 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     i = np.zeros(I_LEN, dtype=np.int64)
     i[I_HANDLE], i[I_NCH], i[I_MAX] = lsl_c.handle(inlet), nch, mx
     i[I_IN], i[I_BLOCK], i[I_N], i[I_TIME] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset
-    i[I_AGE] = sig_age.offset
+    i[I_AGE], i[I_OFFSET] = sig_age.offset, sig_offset.offset
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
               "channels": nch, "rate_hz": rate, "format": lsl_c.NUMERIC_FORMATS[info.channel_format()],
               "max_per_tick": mx}

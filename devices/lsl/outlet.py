@@ -5,7 +5,9 @@ across runs, so LabRecorder and inlets with recover find it again). Its channels
 selections: "command" (all channels), "input[0]" (one channel), "input[0:4]" (a slice), in order.
 The stream description carries channel labels and units (<desc><channels><channel>) and the
 nominal rate. Each tick (or every k ticks) the step gathers the channels into a scratch row and
-calls lsl_push_sample_dtp with the tick's stamp (lsl_local_clock now, or the input's stamp).
+calls lsl_push_sample_dtp with the tick's stamp: by default the loop's stamp of the tick (bus
+STAMP_S, the wake time on the LSL clock), the same stamp session.xdf records for that tick, so
+an inlet and the recording agree to the bit; or the input's stamp; or lsl_local_clock at the push.
 
 Modes:
 - when = "nonzero": push only when the first channel is non-zero (event streams: markers).
@@ -28,6 +30,7 @@ from numba import njit
 from pydantic import Field
 
 from devices import lsl_c
+from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
@@ -47,12 +50,14 @@ class OutletConfig(Strict):
     when: Literal["tick", "nonzero"] = Field("tick", description="'nonzero': push only when the first channel is non-zero (events)")
     per_sample: bool = Field(False, description="one row per input sample of the tick (input_n rows, X_block companions)")
     channel_format: Literal["float32", "double64"] = Field("float32", description="LSL channel format")
-    stamp: Literal["now", "input"] = Field("now", description="sample stamp: lsl_local_clock at push, or the input's input_time")
+    stamp: Literal["tick", "input", "now"] = Field("tick", description="sample stamp: 'tick' = the tick's stamp, as in session.xdf; 'input' = the input's input_time; 'now' = lsl_local_clock at the push (later than the recording's stamp by the compute time)")
     rate_hz: float | None = Field(None, ge=0.0, description="nominal rate in the stream info, Hz (default loop rate / every_ticks; 0 for events)")
 
 
 # i: slots, then offsets [n_ch], strides [n_ch]
+# I_STAMP_OFF: bus offset of the stamp (B.STAMP_S or input_time), or STAMP_NOW for lsl_local_clock at the push
 (I_HANDLE, I_NCH, I_EVERY, I_COUNT, I_NONZERO, I_ROWS_OFF, I_MAX_ROWS, I_STAMP_OFF, I_HDR) = range(9)
+STAMP_NOW = -1
 # s: pushes, failures, then scratch [max_rows * n_ch]
 S_PUSHES, S_FAILS, S_HDR = range(3)
 
@@ -78,7 +83,7 @@ def lsl_outlet_step(f, s, i, bus):
         base = S_HDR + r * nch
         for c in range(nch):
             s[base + c] = bus[i[offs + c] + r * i[strides + c]]
-    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] >= 0 else lsl_c.lsl_local_clock()
+    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] != STAMP_NOW else lsl_c.lsl_local_clock()
     addr = s.ctypes.data + 8 * S_HDR
     if rows == 1:
         rc = lsl_c.lsl_push_sample_dtp(i[I_HANDLE], addr, stamp, 1)
@@ -138,7 +143,7 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     nch = len(offsets)
     if len(set(labels)) != nch:
         raise ValueError(f"{where}.signals: channel selected twice in {cfg.signals}")
-    stamp_off = -1
+    stamp_off = {"tick": B.STAMP_S, "now": STAMP_NOW}.get(cfg.stamp)
     if cfg.stamp == "input":
         stamp_off = bus.get("input_time", 1, who=f"{where}.stamp").offset
     events = cfg.when == "nonzero"
