@@ -124,15 +124,17 @@ def test_realtime_stamps_follow_the_wall_clock_through_deadline_misses(rt_sessio
     grid = (stamps - timing[:, 2] * 1e-6 - (stamps[0] - timing[0, 2] * 1e-6)) * s["rate_hz"]
     assert np.abs(grid - np.round(grid)).max() < 1e-4
     assert round(grid[-1]) == s["ticks"] - 1 + s["deadline_misses"]
-    # so the recording lasts as long as the loop ran (first deadline to the end of the last tick)
-    assert abs((stamps[-1] - stamps[0]) - s["wall_s"]) < 2.0 / s["rate_hz"]
-    assert stamps[-1] - stamps[0] > (s["ticks"] - 1) / s["rate_hz"] + 0.5 * s["deadline_misses"] / s["rate_hz"]
-    # a reader with clock sync (stamps as written, no dejitter) agrees, for every stream
+    # so the recording lasts as long as the loop ran: the loop's wall clock (first deadline to the end
+    # of the last tick) minus the first tick's wake latency and the last tick's compute
+    duration = stamps[-1] - stamps[0]
+    assert abs(duration - (s["wall_s"] - timing[0, 2] * 1e-6 - timing[-1, 3] * 1e-6)) < 1e-5
+    assert duration > (s["ticks"] - 1) / s["rate_hz"] + 0.5 * s["deadline_misses"] / s["rate_hz"]
+    # a reader with clock sync (stamps as written, no dejitter) agrees, for every per-tick stream
     streams, _ = pyxdf.load_xdf(str(out / "session.xdf"), dejitter_timestamps=False)
     for st in streams:
         if st["info"]["name"][0] in ("state", "timing", "command"):
             t = st["time_stamps"]
-            assert abs((t[-1] - t[0]) - s["wall_s"]) < 2.0 / s["rate_hz"], st["info"]["name"]
+            assert len(t) == s["ticks"] and abs((t[-1] - t[0]) - duration) < 1e-6, st["info"]["name"]
     # the in-process EMG samples are stamped within a period of the tick that read them: aligned streams
     inp = np.asarray(rec["input"]["time_stamps"])
     n = np.asarray(rec["input_n"]["time_series"])[:, 0].astype(int)
@@ -249,3 +251,51 @@ def test_realtime_rows_the_parent_could_not_take_are_counted(tmp_path):
     assert int(rec["timing"]["footer"]["info"]["ring_dropped_rows"][0]) == s["ring_dropped_rows"]
     ticks = np.asarray(rec["timing"]["time_series"])[:, 0]
     assert len(ticks) == s["recorded_rows"] and (np.diff(ticks) > 1).sum() >= 1  # the gap shows in the tick column
+
+
+def test_lsl_input_keeps_its_stamps_and_the_inlet_clock_offsets(tmp_path):
+    """An LSL source's samples are recorded in the source's clock with the inlet's measured offsets
+    as ClockOffset chunks (as LabRecorder does): pyxdf's clock sync lands them on input_time."""
+    import pyxdf
+
+    from lsl_helpers import start_peer
+    from rtcore import xdf
+    name = unique("OffsetIn")
+    peer = start_peer(name, "--channels", 2, "--rate", 1000, "--count", 10 ** 6, "--wait-consumer-s", 900)
+    cfg = write_config(tmp_path, f"""
+        [session]
+        name = "{unique('offsets')}"
+        duration_s = 1.5
+
+        [source]
+        kind = "lsl"
+        name = "{name}"
+        channels = 2
+        resolve_timeout_s = 60
+        time_correction_every_s = 0.25
+
+        [record]
+        signals = ["input", "input_block", "input_n", "input_time", "input_clock_offset"]
+    """)
+    out = tmp_path / "out"
+    try:
+        r = run_cli("run", cfg, "--quiet", "--out", out)
+    finally:
+        peer.kill()
+        peer.wait()
+    s = summary(out)
+    assert s["recorded_rows"] == s["ticks"], r.stdout + r.stderr
+    path = str(out / "session.xdf")
+    rec = xdf.load(path)
+    offsets = [float(o["value"][0]) for o in rec["input"]["footer"]["info"]["clock_offsets"][0]["offset"]]
+    assert offsets and offsets[-1] == s["lsl_in"]["time_correction_s"]
+    n = np.asarray(rec["input_n"]["time_series"])[:, 0].astype(int)
+    t_in = np.asarray(rec["input_time"]["time_series"])[:, 0]
+    off = np.asarray(rec["input_clock_offset"]["time_series"])[:, 0]
+    last = np.cumsum(n)[n > 0] - 1  # each tick's newest sample
+    assert n.sum() > 500 and len(rec["input"]["time_stamps"]) == n.sum()
+    raw = np.asarray(rec["input"]["time_stamps"])
+    np.testing.assert_allclose(raw[last], (t_in - off)[n > 0], rtol=0, atol=1e-9)  # the source's own clock
+    streams, _ = pyxdf.load_xdf(path, dejitter_timestamps=False)  # clock sync on, as pyxdf defaults
+    synced = next(st for st in streams if st["info"]["name"][0] == "input")["time_stamps"]
+    np.testing.assert_allclose(synced[last], t_in[n > 0], rtol=0, atol=1e-5)  # local clock = input_time
