@@ -76,4 +76,5 @@ def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None
                         wake_us=rows[:, COL_WAKE_US], compute_us=rows[:, COL_COMPUTE_US],
                         session_wall_s=wall_s + build_s + compile_s, compile_s=compile_s, build_s=build_s,
                         rt={}, exit_code=code, exit_stage=int(ctrl[CTRL_EXIT_STAGE]), extra=pipe.reports())
+    summary["time_base"] = "simulated"  # always offline here, whatever cfg.loop.realtime says
     return Result(summary, rows, pipe)
