@@ -98,7 +98,7 @@ def rt_session(tmp_path_factory):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode in (0, 1), text  # the verdict is not this test's business; the record is
+    assert proc.returncode in (0, 3), text  # ok, or degraded by the forced misses: the record is what counts here
     values = np.concatenate([g[0] for g in got]) if got else np.zeros((0, 4))
     stamps = np.concatenate([g[1] for g in got]) if got else np.zeros(0)
     return out, values, stamps
@@ -167,7 +167,7 @@ def fast_runs(tmp_path_factory):
                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     texts = [p.communicate(timeout=900)[0] for p in procs]
     for p, t in zip(procs, texts):
-        assert p.returncode == 0, t
+        assert p.returncode in (0, 3), t  # a cursor without a controller reaches no target: degraded, not lost
     return cwd, cfg, sorted((cwd / "runs").iterdir())
 
 
@@ -177,6 +177,7 @@ def test_fast_cursor_sessions_record_every_tick(fast_runs):
     for d in dirs:
         s = summary(d)
         assert s["ticks"] == 5000 and s["recorded_rows"] == 5000 and s["ring_dropped_rows"] == 0
+        assert not [r for r in s["reasons"] if "record" in r], s["reasons"]
         assert s["ring_waits"] > 0  # 600 rows of ring: the loop did wait for the parent
         rows = recording.load(str(d))["rows"]
         np.testing.assert_array_equal(rows[:, 0], np.arange(5000))
@@ -202,7 +203,7 @@ def test_reusing_out_is_refused_unless_overwrite(fast_runs):
     after = (target / "session.xdf").stat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     r = run_cli("run", cfg, "--fast", "--quiet", "--duration", 0.5, "--out", target, "--overwrite", cwd=cwd)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode in (0, 3), r.stdout + r.stderr
     assert summary(target)["ticks"] == 500 == summary(target)["recorded_rows"]
 
 
@@ -246,6 +247,8 @@ def test_realtime_rows_the_parent_could_not_take_are_counted(tmp_path):
     assert s["ring_dropped_rows"] > 0, text
     assert s["recorded_rows"] + s["ring_dropped_rows"] == s["ticks"]
     assert s["status_counts"]["loop"] == {"recording ring full: rows dropped": s["ring_dropped_rows"]}
+    assert s["verdict"] == "degraded" and f"{s['ring_dropped_rows']} recorded rows dropped (ring full)" in s["reasons"]
+    assert proc.returncode == 3
     from rtcore import xdf
     rec = xdf.load(str(out / "session.xdf"))
     assert int(rec["timing"]["footer"]["info"]["ring_dropped_rows"][0]) == s["ring_dropped_rows"]
