@@ -19,6 +19,10 @@ def add_emulate_parser(subparsers) -> None:
     p.add_argument("--watchdog-ms", type=float, default=100.0, help="framed: device watchdog, ms (dynamixel: set by the host)")
     p.add_argument("--tau-s", type=float, default=0.05, help="joint position time constant, s")
     p.add_argument("--baud", type=int, default=115200, help="firmware: line rate the firmware is built for, bit/s (default 115200)")
+    p.add_argument("--fault", action="append", default=[], metavar="KIND=VALUE[@S]",
+                   help="inject a fault S seconds after the host's first bytes (repeatable): corrupt=N "
+                        "(N replies with a flipped bit), drop=N (N replies not sent), garbage=S (S seconds "
+                        "of line noise both ways), stall=S (the device hangs for S seconds)")
     p.set_defaults(handler=run_emulate)
 
 
@@ -28,8 +32,15 @@ def add_ports_parser(subparsers) -> None:
 
 
 def make_emulator(args):
-    """The emulator the arguments describe (not started)."""
+    """The emulator the arguments describe, its --fault schedule added (not started)."""
+    from devices.emulators.pty_device import parse_fault
+    try:
+        faults = [parse_fault(text) for text in args.fault]
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if args.protocol == "firmware":
+        if faults:
+            raise SystemExit("--fault: the framed and dynamixel emulators inject faults; the firmware runs as built")
         from devices.emulators.firmware import FirmwareEmulator
         try:
             return FirmwareEmulator(baud=args.baud, joints=args.joints, watchdog_ms=int(args.watchdog_ms))
@@ -37,13 +48,17 @@ def make_emulator(args):
             raise SystemExit(f"rtcore emulate firmware: {e}") from None
     if args.protocol == "framed":
         from devices.emulators.framed_arm import FramedArmEmulator
-        return FramedArmEmulator(n_joints=args.joints, watchdog_ms=args.watchdog_ms, tau_s=args.tau_s)
-    from devices.emulators.dynamixel_bus import DynamixelBusEmulator
-    try:
-        ids = [int(k) for k in args.ids.split(",") if k.strip()]
-    except ValueError:
-        raise SystemExit(f"--ids {args.ids!r}: expected comma-separated integers, e.g. 1,2,3") from None
-    return DynamixelBusEmulator(ids=ids, tau_s=args.tau_s)
+        em = FramedArmEmulator(n_joints=args.joints, watchdog_ms=args.watchdog_ms, tau_s=args.tau_s)
+    else:
+        from devices.emulators.dynamixel_bus import DynamixelBusEmulator
+        try:
+            ids = [int(k) for k in args.ids.split(",") if k.strip()]
+        except ValueError:
+            raise SystemExit(f"--ids {args.ids!r}: expected comma-separated integers, e.g. 1,2,3") from None
+        em = DynamixelBusEmulator(ids=ids, tau_s=args.tau_s)
+    for fault in faults:
+        em.add_fault(fault)
+    return em
 
 
 def run_emulate(args) -> int:
@@ -61,7 +76,9 @@ def run_emulate(args) -> int:
     snap = em.snapshot()
     em.close()
     corrupt = "reported by the device (STATS)" if snap["corrupt"] is None else snap["corrupt"]
-    print(f"stopped; watchdog trips: {snap['watchdog_trips']}, corrupt frames: {corrupt}", file=sys.stderr)
+    fired = ", ".join(f"{k}={v:g}" for k, v, _ in getattr(em, "faults_fired", [])) or "none"
+    print(f"stopped; watchdog trips: {snap['watchdog_trips']}, corrupt frames: {corrupt}, "
+          f"faults injected: {fired}", file=sys.stderr)
     return 0
 
 

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from devices.emulators.joint_model import JointModel
+from devices.emulators.joint_model import MAX_STEP_S, JointModel
 from devices.emulators.pty_device import PtyDevice
 from devices.protocols import dynamixel
 
@@ -345,7 +345,7 @@ class DynamixelBusEmulator(PtyDevice):
         self.last_step_s = now
         if dt > 0:
             q = self.joints.q.copy()
-            self.joints.step(min(dt, 0.05), True, position_mode, goal)
+            self.joints.step(min(dt, MAX_STEP_S), True, position_mode, goal)
             off = ~enabled  # torque off: the joint stays where it is
             self.joints.q[off], self.joints.qd[off], self.joints.tau[off] = q[off], 0.0, 0.0
         self._publish()

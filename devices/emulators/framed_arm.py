@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 
-from devices.emulators.joint_model import JointModel
+from devices.emulators.joint_model import MAX_STEP_S, JointModel
 from devices.emulators.pty_device import PtyDevice
 from devices.protocols import framed
 
@@ -106,7 +106,7 @@ class FramedArmEmulator(PtyDevice):
             self._reply(framed.MSG_FAULT, bytes([framed.FAULT_WATCHDOG]))
         dt = 0.0 if self.last_step_s is None else now - self.last_step_s
         self.last_step_s = now
-        self.joints.step(min(dt, 0.05), self.enabled, self.mode == framed.MODE_POSITION, self.goal)
+        self.joints.step(min(dt, MAX_STEP_S), self.enabled, self.mode == framed.MODE_POSITION, self.goal)
 
     def _snapshot(self) -> dict:
         return {"q": self.joints.q.copy(), "qd": self.joints.qd.copy(), "enabled": self.enabled,

@@ -4,8 +4,13 @@ position mode: dq/dt = clip((goal - q) / tau_s, -v_max, v_max)       (first-orde
 torque mode:   I d2q/dt2 = tau - b dq/dt                              (semi-implicit Euler, 1 ms)
 disabled:      dq/dt = 0, tau = 0 (the gearbox holds the joint)
 The torque reported in position mode is the one the servo needs: tau = I d2q/dt2 + b dq/dt.
+The emulators advance by the wall time since their last tick, at most MAX_STEP_S: an emulator
+thread starved by a loaded machine slows its physics down rather than integrating one jump
+(a real arm is never descheduled).
 """
 import numpy as np
+
+MAX_STEP_S = 0.005  #: longest model step of one emulator tick, s
 
 
 class JointModel:

@@ -4,12 +4,47 @@ The emulator owns the pty master; the engine opens the slave path (`path`) exact
 would open /dev/ttyUSB0. The emulator keeps its own slave fd open, so the engine can close and
 reopen the port; closing the emulator (`close`) hangs the slave up, which the engine sees as a
 lost port. Runs in a thread (`start`) for tests or in the foreground (`serve`) for the CLI.
+
+Fault injection (`rtcore emulate ... --fault KIND=VALUE[@T]`, `add_fault`), T seconds after the
+host's first bytes (default 0):
+    corrupt=N   flip a bit in each of the next N replies (the host's CRC check drops them)
+    drop=N      send none of the next N replies
+    garbage=S   S seconds of line noise: host bytes arrive scrambled, random bytes go to the host
+    stall=S     the device hangs for S seconds: it reads nothing, replies nothing, runs no watchdog
 """
 import os
+import random
+import re
 import select
 import threading
 import time
 import tty
+from dataclasses import dataclass
+
+FAULT_KINDS = ("corrupt", "drop", "garbage", "stall")
+GARBAGE_BYTES_PER_TICK = 8  #: noise sent to the host per device tick during `garbage`
+
+
+@dataclass
+class Fault:
+    """One scheduled fault: kind (FAULT_KINDS), value (frames or seconds), at_s after first contact."""
+
+    kind: str
+    value: float
+    at_s: float = 0.0
+
+
+def parse_fault(text: str) -> Fault:
+    """'corrupt=5@2.0' -> Fault('corrupt', 5, 2.0); ValueError with the accepted form otherwise."""
+    m = re.fullmatch(r"\s*([a-z]+)\s*=\s*([0-9.]+)\s*(?:@\s*([0-9.]+))?\s*", text)
+    if not m or m.group(1) not in FAULT_KINDS:
+        raise ValueError(f"--fault {text!r}: expected KIND=VALUE[@SECONDS] with KIND one of "
+                         f"{', '.join(FAULT_KINDS)} (e.g. corrupt=5@2, garbage=0.5@1, drop=20, stall=0.3@2)")
+    try:
+        value, at = float(m.group(2)), float(m.group(3) or 0.0)
+    except ValueError:
+        raise ValueError(f"--fault {text!r}: {m.group(2)!r} or {m.group(3)!r} is not a number") from None
+    return Fault(m.group(1), value, at)
 
 
 class PtyDevice:
@@ -22,6 +57,13 @@ class PtyDevice:
         self.path = os.ttyname(self._slave)
         self.period_s = 1.0 / rate_hz
         self.corrupt_next = 0  # flip one bit in each of the next k replies (tests of the host's CRC check)
+        self.drop_next = 0  # send none of the next k replies
+        self.noise_until = 0.0  # line noise until this monotonic time
+        self.stall_until = 0.0  # hung until this monotonic time
+        self.faults = []  # scheduled Fault, fired in order of at_s
+        self.faults_fired = []  # (kind, value, monotonic time) of the faults that fired
+        self.first_contact = None  # monotonic time of the host's first bytes
+        self._noise = random.Random(0)
         self.rx_bytes = 0
         self.tx_frames = 0
         self._stop = threading.Event()
@@ -36,8 +78,29 @@ class PtyDevice:
         raise NotImplementedError
 
     # --- I/O -----------------------------------------------------------------------------
+    def add_fault(self, fault: Fault) -> None:
+        """Schedule a fault (module docstring), at_s after the host's first bytes."""
+        self.faults.append(fault)
+        self.faults.sort(key=lambda f: f.at_s)
+
+    def _fire_faults(self, now: float) -> None:
+        while self.faults and self.first_contact is not None and now - self.first_contact >= self.faults[0].at_s:
+            f = self.faults.pop(0)
+            if f.kind == "corrupt":
+                self.corrupt_next += int(f.value)
+            elif f.kind == "drop":
+                self.drop_next += int(f.value)
+            elif f.kind == "garbage":
+                self.noise_until = now + f.value
+            else:
+                self.stall_until = now + f.value
+            self.faults_fired.append((f.kind, f.value, now))
+
     def send(self, wire: bytes) -> None:
-        """Write one reply to the host (corrupted on request, as a noisy line would)."""
+        """Write one reply to the host (corrupted or dropped on request, as a noisy line would)."""
+        if self.drop_next > 0:
+            self.drop_next -= 1
+            return
         if self.corrupt_next > 0:
             self.corrupt_next -= 1
             b = bytearray(wire)
@@ -71,13 +134,21 @@ class PtyDevice:
                 except OSError:
                     data = b""  # EIO: no slave open right now (engine between sessions)
                     time.sleep(0.001)
-                if data:
+                if data and self.first_contact is None:
+                    self.first_contact = now
+                if data and now < self.noise_until:  # the line scrambles what the host sent
+                    data = bytes(self._noise.randrange(256) for _ in data)
+                if data and now >= self.stall_until:
                     self.rx_bytes += len(data)
                     with self._lock:
                         self.on_bytes(data, now)
+            self._fire_faults(now)
             if now >= next_tick:
-                with self._lock:
-                    self.on_tick(now)
+                if now < self.noise_until:
+                    self.inject(bytes(self._noise.randrange(256) for _ in range(GARBAGE_BYTES_PER_TICK)))
+                if now >= self.stall_until:
+                    with self._lock:
+                        self.on_tick(now)
                 next_tick += self.period_s
                 if next_tick < now:
                     next_tick = now + self.period_s

@@ -124,7 +124,7 @@ def dynamixel_arm_step(f, s, i, bus):
                 i[L.I_LAST_STATE_NS] = now
                 i[L.I_STATES] += 1
     device_fault = (i[L.I_DEV_FLAGS] & dynamixel.ERR_ALERT) != 0
-    code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, True))
+    code = safety.worse(code, safety.supervise(f, s, i, bus, now, device_fault, True))
     if safety.io_due(i, bus, now):
         u = s[L.S_WORK * n:L.S_WORK * n + n]
         if safety.next_command(f, s, i, bus, u):
@@ -311,7 +311,13 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
         raise
     L.seed_state(s, i, q, qd, tau)
     info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * dynamixel.BUS_WATCHDOG_UNIT_MS)
-    return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
+    return L.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
+
+
+def flag_text(flags: int) -> str:
+    """Why a Dynamixel status error byte means a fault, in words."""
+    return (f"a servo raised its hardware error alert (status error 0x{flags:02x}); it turned its "
+            f"torque off: reboot or power-cycle it")
 
 
 def emergency_disable(cfg: DynamixelConfig) -> int:

@@ -86,7 +86,7 @@ def framed_arm_step(f, s, i, bus):
             break
     flags = i[L.I_DEV_FLAGS]
     device_fault = (flags & (framed.FLAG_WATCHDOG | framed.FLAG_FAULT)) != 0 or (flags & framed.FLAG_ENABLED) == 0
-    code = safety.worse(code, safety.supervise(s, i, bus, now, device_fault, False))
+    code = safety.worse(code, safety.supervise(f, s, i, bus, now, device_fault, False))
     if safety.io_due(i, bus, now):
         u = s[L.S_WORK * n:L.S_WORK * n + n]
         if safety.next_command(f, s, i, bus, u):
@@ -212,7 +212,16 @@ def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     i[L.I_DEV_FLAGS] = flags
     L.seed_state(s, i, q, qd, tau)
     info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=framed.PROTOCOL_VERSION)
-    return L.device_stage(where, SPEC.kind, f, s, i, drv, info)
+    return L.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
+
+
+def flag_text(flags: int) -> str:
+    """Why a framed arm's STATE flags mean a fault, in words."""
+    if flags & framed.FLAG_WATCHDOG:
+        return "the device's watchdog disabled the arm (no valid host frame in time)"
+    if flags & framed.FLAG_FAULT:
+        return "the device reported a fault (FAULT frame or STATE fault flag)"
+    return f"the device disabled itself (STATE flags 0x{flags:02x})"
 
 
 def emergency_disable(cfg: FramedArmConfig) -> int:

@@ -8,8 +8,9 @@ It talks to the device every `ticks_per_io` ticks (device_rate_hz under the loop
 whatever arrived every tick, never blocking.
 
 Stage arrays (n joints):
-    f = [period_s, rate_max, torque_constant, q_min[n], q_max[n], v_max[n], tau_max[n]]
-    s = [q[n], qd[n], tau[n], last_command[n], hold_q[n], work[n], bytes...]
+    f = [period_s, rate_max, torque_constant, wall_k, wall_b, tol_q, tol_v,
+         q_min[n], q_max[n], v_max[n], tau_max[n]]
+    s = [q[n], qd[n], tau[n], last_command[n], hold_q[n], work[n], qd_at_last_command[n], bytes...]
     i = [I_* slots below, ids[n] (dynamixel)]
 """
 import math
@@ -29,11 +30,15 @@ MODE_POSITION = 1
 F_PERIOD_S = 0  #: device period, s
 F_RATE_MAX = 1  #: command slew limit, rad/s or Nm/s
 F_TORQUE_CONSTANT = 2  #: Nm per A (dynamixel current mode)
-F_LIMITS = 3  #: q_min, q_max, v_max, tau_max, n each
+F_WALL_K = 3  #: torque mode: virtual-wall stiffness, Nm/rad
+F_WALL_B = 4  #: torque mode: virtual-wall and velocity-limit damping, Nm s/rad
+F_TOL_Q = 5  #: a position limit exceeded by more than this latches a fault, rad
+F_TOL_V = 6  #: the velocity limit exceeded by more than this latches a fault, rad/s
+F_LIMITS = 7  #: q_min, q_max, v_max, tau_max, n each
 
 # --- s slots (multiples of n)
-S_Q, S_QD, S_TAU, S_LAST, S_HOLD, S_WORK = 0, 1, 2, 3, 4, 5
-S_FLOATS = 6  #: n-blocks before the byte region
+S_Q, S_QD, S_TAU, S_LAST, S_HOLD, S_WORK, S_QD_PREV = 0, 1, 2, 3, 4, 5, 6
+S_FLOATS = 7  #: n-blocks before the byte region
 BYTES = 4096  #: byte region (rx, parser, tx buffers), bytes
 
 # --- i slots
@@ -50,7 +55,7 @@ I_WAITING = 9  #: 1 while a reply is pending
 I_SENT_NS = 10  #: monotonic time of the last send, ns
 I_LAST_STATE_NS = 11  #: monotonic time of the last complete state, ns
 I_FAULTED = 12  #: 0 ok, 1 stale, 2 latched device fault
-# slot 13 is free
+I_FAULT_REASON = 13  #: why the fault latched (R_* below), 0 while none
 I_PREV_HOLD = 14  #: HOLD on the previous tick (hold-position capture)
 I_CORRUPT = 15  #: corrupt frames dropped
 I_TS = 16  #: 2 slots: timespec scratch for monotonic_ns
@@ -62,8 +67,14 @@ I_STATES = 22  #: complete states received
 I_REPLIED = 23  #: dynamixel: bitmask of servos that answered this transaction
 I_MISSED = 24  #: replies that timed out
 I_DEVICE_WD = 25  #: dynamixel: BUS_WATCHDOG value written with the first transaction (20 ms units)
-I_IDS = 26  #: dynamixel ids from here
-I_SLOTS = 26
+I_FAULT_JOINT = 26  #: joint of a limit fault
+I_FAULT_TICK = 27  #: loop tick at which the fault latched
+I_FAULT_VALUE = 28  #: the offending value (rad, rad/s) or device flags, in micro-units
+I_IDS = 29  #: dynamixel ids from here
+I_SLOTS = 29
+
+# --- why a fault latched (I_FAULT_REASON)
+R_NONE, R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY, R_DEVICE, R_STALE, R_PORT_LOST = range(7)
 
 
 class SerialPlantBase(Strict):
@@ -80,6 +91,10 @@ class SerialPlantBase(Strict):
     velocity_max_rad_s: PositiveFloat | list[PositiveFloat] = Field(3.0, description="joint speed limit(s), rad/s")
     torque_max_nm: PositiveFloat | list[PositiveFloat] = Field(2.0, description="joint torque limit(s), Nm")
     command_rate_max: float = Field(1e9, gt=0.0, description="command slew limit, rad/s (position) or Nm/s (torque)")
+    wall_stiffness_nm_per_rad: float = Field(20.0, gt=0.0, description="torque mode: virtual-wall spring past a position limit, Nm/rad")
+    wall_damping_nm_s_per_rad: float = Field(0.7, gt=0.0, description="torque mode: damping B of the virtual wall and the velocity limit, Nm s/rad; at rest |tau| <= B velocity_max_rad_s. Tune to the joint: B ~ 0.35 inertia / device period (the default suits 0.01 kg m^2 at 200 Hz)")
+    position_tolerance_rad: float = Field(0.1, gt=0.0, le=1.0, description="a position limit exceeded by more than this latches a fault (safe hold), rad")
+    velocity_tolerance_rad_s: float = Field(1.0, gt=0.0, le=100.0, description="velocity_max_rad_s exceeded by more than this latches a fault (safe hold), rad/s")
     joint_names: list[str] | None = Field(None, description="labels of the joints (default j1..jn)")
 
     @model_validator(mode="after")
@@ -120,7 +135,8 @@ def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, 
     torque = ctx.bus.add("device_torque", n, "Nm", [f"tau_{m}" for m in names])
     device = ctx.bus.add("device", 4, "code", ("flags", "fault", "corrupt_frames", "state_age_ms"))
     period_s = ticks * ctx.dt_s
-    f = np.concatenate([[period_s, cfg.command_rate_max, torque_constant],
+    f = np.concatenate([[period_s, cfg.command_rate_max, torque_constant, cfg.wall_stiffness_nm_per_rad,
+                         cfg.wall_damping_nm_s_per_rad, cfg.position_tolerance_rad, cfg.velocity_tolerance_rad_s],
                         cfg.limit("position_min_rad"), cfg.limit("position_max_rad"),
                         cfg.limit("velocity_max_rad_s"), cfg.limit("torque_max_nm")])
     s = np.zeros(S_FLOATS * n + BYTES // 8)
@@ -143,6 +159,7 @@ def seed_state(s: np.ndarray, i: np.ndarray, q, qd, tau) -> None:
     s[S_Q * n:S_Q * n + n], s[S_QD * n:S_QD * n + n], s[S_TAU * n:S_TAU * n + n] = q, qd, tau
     s[S_LAST * n:S_LAST * n + n] = q if i[I_MODE] == MODE_POSITION else 0.0
     s[S_HOLD * n:S_HOLD * n + n] = q
+    s[S_QD_PREV * n:S_QD_PREV * n + n] = qd
     i[I_LAST_STATE_NS] = 0
 
 
@@ -169,12 +186,52 @@ def start(drv):
         raise
 
 
-def device_stage(where: str, kind: int, f, s, i, drv, info: dict) -> Stage:
-    """The plant stage that owns drv's fd: disabled and closed after the loop, counters reported."""
+def fault_reason(f: np.ndarray, i: np.ndarray, joints: list, flag_text) -> str:
+    """The latched fault in words (f, i: the stage's arrays; flag_text(flags) -> str for R_DEVICE)."""
+    n, r, j = int(i[I_N]), int(i[I_FAULT_REASON]), int(i[I_FAULT_JOINT])
+    value = i[I_FAULT_VALUE] * 1e-6
+    if r in (R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY):
+        key, block = {R_POSITION_MAX: ("position_max_rad", 1), R_POSITION_MIN: ("position_min_rad", 0),
+                      R_VELOCITY: ("velocity_max_rad_s", 2)}[r]
+        lim = f[F_LIMITS + block * n + j]
+        unit, tol = ("rad/s", f[F_TOL_V]) if r == R_VELOCITY else ("rad", f[F_TOL_Q])
+        return (f"joint {joints[j]} at {value:.3f} {unit}, past {key} = {lim:g} by more than the "
+                f"tolerance {tol:g} {unit}")
+    if r == R_DEVICE:
+        return flag_text(int(round(value)))
+    if r == R_STALE:
+        return f"no state from the device for {i[I_WD_NS] * 1e-6:g} ms (engine watchdog)"
+    if r == R_PORT_LOST:
+        return "serial port closed or unplugged"
+    return "unknown"
+
+
+def latched_fault(stage: Stage, dt_s: float, flag_text):
+    """{"device", "reason", "at_s", "stopped_task"} once a fault has latched, else None. The
+    device then stays in safe hold for the rest of the session, so the task stopped with it."""
+    i = stage.i
+    if i[I_FAULTED] < 2 or i[I_FAULT_REASON] == R_NONE:
+        return None
+    return {"device": f"{stage.name} ({stage.info['port']})",
+            "reason": fault_reason(stage.f, i, stage.info["joints"], flag_text),
+            "at_s": round(float(i[I_FAULT_TICK]) * dt_s, 6), "stopped_task": True}
+
+
+def device_stage(where: str, kind: int, f, s, i, drv, info: dict, dt_s: float, flag_text) -> Stage:
+    """The plant stage that owns drv's fd: disabled and closed after the loop, counters reported
+    (and "latched_fault" when one latched; flag_text(flags) words a device-reported fault)."""
     i[I_FD] = drv.sp.fileno()
     stage = Stage(where, kind, f, s, i, keep=[drv], info=info)
     stage.close = drv.close
-    stage.report = lambda: {f"{where}_device": device_report(stage.i, getattr(drv, "device_counters", None))}
+
+    def report():
+        out = {f"{where}_device": device_report(stage.i, getattr(drv, "device_counters", None))}
+        fault = latched_fault(stage, dt_s, flag_text)
+        if fault is not None:
+            out["latched_fault"] = fault
+        return out
+
+    stage.report = report
     return stage
 
 
