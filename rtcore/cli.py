@@ -38,19 +38,25 @@ def _add_run(sub):
     p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO, affinity, mlockall (best effort)")
     p.add_argument("--view", action="store_true", help="open the MuJoCo passive viewer (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no live status, only the final lines")
+    p.add_argument("--allow-companion-set", action="store_true",
+                   help="accept --set on [[companion]] keys (a companion's command runs as a program)")
     p.set_defaults(handler=cmd_run)
 
 
 def cmd_run(args) -> int:
-    from rtcore import config, runs, supervisor
+    from rtcore import config, preflight, runs, supervisor
     overrides = list(args.set)
+    for item in overrides:
+        if item.split("=", 1)[0].strip().split(".")[0] == "companion" and not args.allow_companion_set:
+            raise ConfigError(f"{args.config}: --set {item.split('=', 1)[0].strip()}: a companion's command runs "
+                              f"as a program; refused unless --allow-companion-set is given")
     if args.duration is not None:
         overrides.append(f"session.duration_s={args.duration}")
     if args.fast:
         overrides.append("loop.realtime=false")
     if args.rt:
         overrides.append("loop.rt=true")
-    cfg = config.load(args.config, overrides)
+    cfg = preflight.check(config.load(args.config, overrides), args.config)
     try:
         out = args.out or cfg.session.out
         out = runs.claim_out(out, args.overwrite) if out else runs.new_run_dir()

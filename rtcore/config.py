@@ -93,6 +93,8 @@ class SessionConfig(Strict):
 def load(path: str, overrides: list[str] = ()) -> SessionConfig:
     """Read a TOML session, apply `a.b=value` overrides, validate. Raises ConfigError (one line each)."""
     raw = read_toml(path, f"{path}: no such config file", f"{path}: not valid TOML")
+    if not raw:
+        raise ConfigError(f"{path}: empty config (no keys or sections); start from configs/demo.toml")
     return validate(raw, path, overrides)
 
 
@@ -128,22 +130,37 @@ def parse_value(text: str):
 
 
 def _apply_override(raw: dict, item: str, source: str) -> None:
+    """Set raw[a][b]... = value for `a.b...=value`; a list is indexed by a number (`block.0.name`).
+    Raises ConfigError naming the key when the path runs through a value or past a list's end."""
     if "=" not in item:
         raise ConfigError(f"{source}: --set {item!r}: expected key.path=value")
     key, text = item.split("=", 1)
-    parts = key.strip().split(".")
+    key = key.strip()
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"{source}: --set {key}: empty part in the key path")
     node = raw
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[:depth]) or "the config"
         if isinstance(node, list):
             try:
-                node = node[int(part)]
-                continue
-            except (ValueError, IndexError):
-                raise ConfigError(f"{source}: --set {key}: '{part}' is not an index of the list") from None
-        node = node.setdefault(part, {})
-        if not isinstance(node, (dict, list)):
-            raise ConfigError(f"{source}: --set {key}: '{part}' is a value, not a section")
-    node[parts[-1]] = parse_value(text.strip())
+                idx = int(part)
+            except ValueError:
+                raise ConfigError(f"{source}: --set {key}: {here} is a list; '{part}' is not an index") from None
+            if not -len(node) <= idx < len(node):
+                raise ConfigError(f"{source}: --set {key}: {here} has {len(node)} entries; no index {idx}") from None
+            if last:
+                node[idx] = parse_value(text.strip())
+            else:
+                node = node[idx]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: --set {key}: {here} is a value ({node!r}), not a section or list")
+        if last:
+            node[part] = parse_value(text.strip())
+        else:
+            node = node.setdefault(part, {})
 
 
 def dump(cfg: SessionConfig) -> str:

@@ -5,6 +5,7 @@ before anything starts. `format_error` turns a pydantic ValidationError into lin
     configs/demo.toml: loop.rate_hzz is not a known key (did you mean loop.rate_hz?)
 """
 import difflib
+import pathlib
 import tomllib
 import typing
 
@@ -29,8 +30,24 @@ def read_toml(path: str, missing: str, invalid: str) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(missing) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
+    except PermissionError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{invalid}: a binary file, not TOML text (byte {e.start} is not UTF-8)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{invalid}: {e}") from None
+
+
+def resolve_path(path: str, config_path: str) -> pathlib.Path:
+    """A file named in a config: relative paths are tried against the config's folder, then the cwd."""
+    p = pathlib.Path(path).expanduser()
+    if not p.is_absolute():
+        beside = pathlib.Path(config_path).parent / p
+        if beside.exists():
+            return beside
+    return p
 
 
 def models_in(annotation) -> list:

@@ -16,6 +16,29 @@ import numpy as np
 COMPARED = ("command", "intent", "state", "prediction", "estimate", "spe", "purkinje_norm")
 
 
+def recording_path(arg: str) -> str:
+    """The session.xdf the user named: the file itself, or a run folder holding one; else ConfigError."""
+    from rtcore.configbase import ConfigError
+    path = os.path.join(arg, "session.xdf") if os.path.isdir(arg) else arg
+    if not os.path.isfile(path):
+        where = f"{arg}: no session.xdf in this folder" if os.path.isdir(arg) else f"{arg}: no such recording"
+        raise ConfigError(f"{where} (give a run folder or its session.xdf)")
+    return path
+
+
+def load_recording(path: str) -> dict:
+    """xdf.load(path), with a damaged file as a one-line ConfigError."""
+    from rtcore import xdf
+    from rtcore.configbase import ConfigError
+    try:
+        rec = xdf.load(path)
+    except Exception as e:  # pyxdf raises whatever its parser hits on a damaged file
+        raise ConfigError(f"{path}: not a readable XDF recording ({type(e).__name__}: {e})") from None
+    if "rtcore" not in rec.get("_header", {}).get("info", {}) or "timing" not in rec:
+        raise ConfigError(f"{path}: not an rtcore session recording (no rtcore header or timing stream)")
+    return rec
+
+
 def replay_config(xdf_path: str, rec: dict, config_path: str | None = None):
     """The session config for replaying xdf_path: recorded (or config_path), source = replay."""
     from rtcore import config
@@ -38,7 +61,8 @@ def replay(xdf_path: str, config_path: str | None = None, out_dir: str | None = 
     """Replay offline; returns {"out": dir, "ticks": n, "max_abs_diff": {signal: float}}."""
     from rtcore import xdf
     from rtcore.session import run_offline
-    rec = xdf.load(xdf_path)
+    xdf_path = recording_path(xdf_path)
+    rec = load_recording(xdf_path)
     cfg, ticks = replay_config(xdf_path, rec, config_path)
     out_dir = out_dir or os.path.join(os.path.dirname(os.path.abspath(xdf_path)), "replay")
     os.makedirs(out_dir, exist_ok=True)
@@ -68,7 +92,7 @@ def replay(xdf_path: str, config_path: str | None = None, out_dir: str | None = 
 def add_replay_parser(sub):
     p = sub.add_parser("replay", help="re-run a recorded session's inputs through the pipeline (offline)",
                        description=__doc__.split("\n\n")[1].replace("\n", " "))
-    p.add_argument("xdf", help="recorded DIR/session.xdf")
+    p.add_argument("xdf", help="recorded DIR/session.xdf, or the run folder DIR")
     p.add_argument("--config", help="session config to replay through (default: the recorded one)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: DIR/replay)")
     p.add_argument("--lsl", metavar="NAME", help="instead: publish the recorded inputs in real time as LSL stream NAME")
@@ -80,7 +104,7 @@ def add_replay_parser(sub):
 def cmd_replay(args) -> int:
     if args.lsl:
         from rtcore.replay_lsl import stream_inputs
-        n = stream_inputs(args.xdf, args.lsl, args.speed, args.wait_s, announce=lambda m: print(m, flush=True))
+        n = stream_inputs(recording_path(args.xdf), args.lsl, args.speed, args.wait_s, announce=lambda m: print(m, flush=True))
         print(f"pushed {n} samples")
         return 0
     r = replay(args.xdf, args.config, args.out)

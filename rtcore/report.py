@@ -210,6 +210,10 @@ def add_report_parser(sub):
 
 
 def cmd_report(args) -> int:
+    from rtcore.configbase import ConfigError
+    if not os.path.isfile(os.path.join(args.dir, "summary.json")):
+        what = "no summary.json in this folder" if os.path.isdir(args.dir) else "no such session folder"
+        raise ConfigError(f"{args.dir}: {what} (give a run folder, e.g. runs/<timestamp>)")
     png, page = write(args.dir)
     print(f"written: {png}, {page}")
     return 0

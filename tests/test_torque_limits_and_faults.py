@@ -90,10 +90,11 @@ def test_garbage_on_the_framed_link_latches_a_device_fault(tmp_path, emulator):
     fault = s["latched_fault"]
     assert fault["device"] == f"plant ({port})" and fault["stopped_task"] is True
     assert "watchdog disabled the arm" in fault["reason"], fault
-    assert 1.0 < fault["at_s"] < 3.0
+    assert 0.2 < fault["at_s"] < 3.0  # session time (ticks): behind the wall clock when ticks are skipped
     hold = rec["hold"][:, 0]
     at = int(fault["at_s"] * 1000)
-    assert hold[at + 1:].all() and not hold[:1000].any()  # safe hold from the fault to the end
+    assert hold[at + 1:].all()  # safe hold from the fault to the end ...
+    assert not hold[:at - 600].any()  # ... not before the noise (0.5 s: stale states, then the trip)
     assert s["plant_device"]["fault"] == 2
     if "verdict" in s:  # the verdict and its exit code are the lifecycle's (issue 17)
         assert s["verdict"] == "failed" and proc.returncode != 0, proc.stdout

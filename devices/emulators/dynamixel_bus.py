@@ -279,6 +279,7 @@ class DynamixelBusEmulator(PtyDevice):
             return
         addr, size = struct.unpack("<HH", p[:4])
         if inst == dynamixel.INST_SYNC_WRITE:
+            self.contact(now)
             self.sync_writes += 1
             body = p[4:]
             for off in range(0, len(body) - size, size + 1):

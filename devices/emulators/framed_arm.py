@@ -76,6 +76,7 @@ class FramedArmEmulator(PtyDevice):
             return
         self.commands += 1
         self.armed = True
+        self.contact(self.last_host_s)
         if self.enabled:
             self.mode = payload[0]
             self.goal = np.array(struct.unpack(f"<{self.n}i", payload[2:]), dtype=float) / framed.FIXED_SCALE

@@ -6,7 +6,7 @@ reopen the port; closing the emulator (`close`) hangs the slave up, which the en
 lost port. Runs in a thread (`start`) for tests or in the foreground (`serve`) for the CLI.
 
 Fault injection (`rtcore emulate ... --fault KIND=VALUE[@T]`, `add_fault`), T seconds after the
-host's first bytes (default 0):
+host's first command (the engine's first tick; the subclass calls `contact`), default 0:
     corrupt=N   flip a bit in each of the next N replies (the host's CRC check drops them)
     drop=N      send none of the next N replies
     garbage=S   S seconds of line noise: host bytes arrive scrambled, random bytes go to the host
@@ -62,7 +62,7 @@ class PtyDevice:
         self.stall_until = 0.0  # hung until this monotonic time
         self.faults = []  # scheduled Fault, fired in order of at_s
         self.faults_fired = []  # (kind, value, monotonic time) of the faults that fired
-        self.first_contact = None  # monotonic time of the host's first bytes
+        self.first_contact = None  # monotonic time of the host's first command
         self._noise = random.Random(0)
         self.rx_bytes = 0
         self.tx_frames = 0
@@ -78,8 +78,13 @@ class PtyDevice:
         raise NotImplementedError
 
     # --- I/O -----------------------------------------------------------------------------
+    def contact(self, now: float) -> None:
+        """The host sent its first command (the subclass calls this): the fault clock starts."""
+        if self.first_contact is None:
+            self.first_contact = now
+
     def add_fault(self, fault: Fault) -> None:
-        """Schedule a fault (module docstring), at_s after the host's first bytes."""
+        """Schedule a fault (module docstring), at_s after the host's first command."""
         self.faults.append(fault)
         self.faults.sort(key=lambda f: f.at_s)
 
@@ -134,8 +139,6 @@ class PtyDevice:
                 except OSError:
                     data = b""  # EIO: no slave open right now (engine between sessions)
                     time.sleep(0.001)
-                if data and self.first_contact is None:
-                    self.first_contact = now
                 if data and now < self.noise_until:  # the line scrambles what the host sent
                     data = bytes(self._noise.randrange(256) for _ in data)
                 if data and now >= self.stall_until:

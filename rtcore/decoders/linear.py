@@ -15,6 +15,7 @@ from numba import njit
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from rtcore.decoders.persistence import load_arrays
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -58,16 +59,13 @@ def load_weights(cfg: LinearDecoderConfig, n_in: int, where: str) -> tuple[np.nd
     """W (n_out, n_in) and b (n_out) from the config; errors name the file or key."""
     b = None
     if cfg.weights_file:
-        try:
-            data = np.load(cfg.weights_file)
-        except OSError as e:
-            raise ValueError(f"{where}.weights_file: cannot read '{cfg.weights_file}': {e}") from None
-        if isinstance(data, np.lib.npyio.NpzFile):
-            if "W" not in data:
-                raise ValueError(f"{where}.weights_file: '{cfg.weights_file}' has no array 'W' (keys: {', '.join(data.files)})")
-            W, b = data["W"], (data["b"] if "b" in data else None)
+        data = load_arrays(cfg.weights_file, f"{where}.weights_file")
+        if "" in data:  # a .npy
+            W = data[""]
+        elif "W" not in data:
+            raise ValueError(f"{where}.weights_file: '{cfg.weights_file}' has no array 'W' (keys: {', '.join(data)})")
         else:
-            W = data
+            W, b = data["W"], data.get("b")
     elif cfg.weights_seed is not None:
         W = np.random.default_rng(cfg.weights_seed).standard_normal((cfg.n_out, n_in))
     else:

@@ -9,8 +9,42 @@ import json
 import os
 import pathlib
 import time
+import zipfile
 
 import numpy as np
+
+#: what numpy raises for a truncated, corrupt or foreign .npz/.npy (its allow_pickle hint is misleading)
+NPY_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError)
+
+
+def load_arrays(path, where: str) -> dict:
+    """Every array of a .npz (or the one of a .npy as {"": a}), without pickles; a truncated or
+    corrupt file is a one-line ValueError naming `where` and the file."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            return {"": data}
+        with data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ValueError(f"{where}: no such file '{path}'") from None
+    except NPY_ERRORS as e:
+        reason = "not numpy data (or pickled objects, which are never loaded)" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"{where}: '{path}' is not a readable numpy file (truncated or corrupt: {reason}); "
+                         f"write it again") from None
+
+
+def load_meta(js: pathlib.Path, where: str) -> dict:
+    """The JSON sidecar as a dict ({} when absent); a corrupt one is a one-line ValueError naming it."""
+    if not js.exists():
+        return {}
+    try:
+        meta = json.loads(js.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where}: sidecar '{js}' is not valid JSON ({e}); write it again") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: sidecar '{js}' holds a {type(meta).__name__}, not a JSON object")
+    return meta
 
 
 def config_hash(settings: dict) -> str:
@@ -48,11 +82,10 @@ def load(path, kind: str, required: tuple, where: str) -> tuple[dict, dict]:
     npz, js = paths(path)
     if not npz.exists():
         raise ValueError(f"{where}: no such file '{npz}'; create it with `rtcore calibrate` or give the right path")
-    meta = json.loads(js.read_text()) if js.exists() else {}
+    meta = load_meta(js, where)
     if meta.get("kind", kind) != kind:
         raise ValueError(f"{where}: '{npz}' holds a '{meta['kind']}' file, expected '{kind}'")
-    with np.load(npz) as data:
-        arrays = {k: data[k] for k in data.files}
+    arrays = load_arrays(npz, where)
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{where}: '{npz}' lacks array(s) {', '.join(missing)} (has: {', '.join(arrays)})")

@@ -1,10 +1,13 @@
 """Center-out reaching: the trial state machine, perturbation schedule and per-trial metrics (role "task").
 
 Each trial: hold the fed-back hand (`observed`, else `state`) within target_tolerance_m of the
-center for hold_s -> go: a target appears at radius_m in one of n_targets directions -> reach
+center for hold_s (else, after center_timeout_s, the trial fails as a center timeout and the next
+one starts) -> go: a target appears at radius_m in one of n_targets directions -> reach
 and hold it for hold_s (success) before timeout_s after the go cue (else failure). Without
 return_to_center, the next target follows from the last one. Runs before the controller and
 reads the hand as the plant/observe left it on the previous tick. Markers: sims.paradigms.markers.
+Without return_to_center no trial repeats the previous target (`no_repeats`): a reach is never
+zero-length.
 
 Writes `target` [2] (m), `trial` [3] = [trial index, block index, phase] (phases PH_*),
 `visuomotor` [4] (the observe stage's map, see observe.py), `extra_delay_ticks` [1] (extra
@@ -20,14 +23,15 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 fed-back hand (what a learner sees); max_perp_error_m: largest signed deviation
                 until movement end; endpoint_error_m: |hand - target| at movement end (first tick
                 after the speed peak with speed < END_FRACTION peak, else trial end);
-                movement_time_s: go cue to first target entry (NaN if never); success 0/1.
+                movement_time_s: go cue to first target entry (NaN if never); success 0/1;
+                center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN).
 """
 import math
 from typing import Literal
 
 import numpy as np
 from numba import njit
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rtcore import status
 from rtcore.bus import MARKER, T_S
@@ -46,8 +50,8 @@ MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detect
 HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"), ("q_j1", "q_j2", "qd_j1", "qd_j2"))
 
 # f: constants, then the schedule [n_trials, T_COLS]
-F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_CX, F_CY, F_RADIUS, F_DT, F_RETURN = range(9)
-F_HEADER = 9
+F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_CX, F_CY, F_RADIUS, F_DT, F_RETURN, F_CENTER_TIMEOUT_TICKS = range(10)
+F_HEADER = 10
 # s: state, then the metrics table [n_trials, M_COLS]
 (S_TRIAL, S_PHASE, S_COUNT, S_REACH_TICKS, S_OX, S_OY, S_TX, S_TY, S_T_GO, S_T_ACQ, S_PEAK, S_PERP,
  S_ANGLE, S_FB_ANGLE, S_MAX_PERP, S_END, S_END_ERR, S_N_DONE) = range(18)
@@ -57,9 +61,9 @@ I_STATE, I_CURSOR, I_TARGET, I_TRIAL, I_VISUO, I_DELAY, I_CURL, I_LOAD, I_GAIN =
 
 METRICS = ("trial", "block", "catch", "target_deg", "success", "movement_time_s", "peak_speed_m_s",
            "perp_error_m", "angle_error_deg", "feedback_angle_error_deg", "max_perp_error_m",
-           "endpoint_error_m", "t_go_s")
+           "endpoint_error_m", "t_go_s", "center_timeout")
 (M_TRIAL, M_BLOCK, M_CATCH, M_TARGET_DEG, M_SUCCESS, M_MT, M_PEAK, M_PERP, M_ANGLE, M_FB_ANGLE,
- M_MAX_PERP, M_END_ERR, M_T_GO) = range(len(METRICS))
+ M_MAX_PERP, M_END_ERR, M_T_GO, M_CENTER_TIMEOUT) = range(len(METRICS))
 M_COLS = len(METRICS)
 
 
@@ -76,6 +80,13 @@ class CenterOutConfig(Strict):
     return_to_center: bool = Field(True, description="each trial starts at the center (false: reach on from the last target)")
     random_order: bool = Field(True, description="shuffle the target order in each cycle of n_targets (session seed)")
     center_m: tuple[float, float] | None = Field(None, description="center, m (default: the plant's start hand position)")
+    center_timeout_s: float = Field(10.0, gt=0, le=600, description="time to complete the center hold before the trial fails as a center timeout, s")
+
+    @model_validator(mode="after")
+    def _reaches_have_length(self):
+        if not self.return_to_center and self.n_targets < 2:
+            raise ValueError("return_to_center = false needs n_targets >= 2 (each reach goes to another target)")
+        return self
 
 
 @njit(cache=True, nogil=True)
@@ -95,6 +106,7 @@ def _start_trial(f, s, i, bus, k):
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
     s[S_TRIAL] = k
     s[S_COUNT] = 0.0
+    s[S_REACH_TICKS] = 0.0  # the center phase's clock (center_timeout)
     if k == 0 or f[F_RETURN] != 0.0:
         s[S_PHASE] = PH_CENTER
         s[S_TX], s[S_TY] = f[F_CX], f[F_CY]
@@ -132,7 +144,7 @@ def _go(f, s, i, bus, k):
 def _track(s, x, y, vx, vy, cx, cy):
     """Update the movement metrics from the true hand (x, y, vx, vy) and fed-back hand (cx, cy)."""
     ux, uy = s[S_TX] - s[S_OX], s[S_TY] - s[S_OY]
-    norm = math.hypot(ux, uy)
+    norm = max(math.hypot(ux, uy), 1e-12)  # > 0: the schedule never repeats a target (no_repeats)
     ux, uy = ux / norm, uy / norm
     dx, dy = x - s[S_OX], y - s[S_OY]
     perp = ux * dy - uy * dx
@@ -171,10 +183,29 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M_MAX_PERP] = s[S_MAX_PERP]
     s[m + M_END_ERR] = s[S_END_ERR] if s[S_END] != 0.0 else math.hypot(x - s[S_TX], y - s[S_TY])
     s[m + M_T_GO] = s[S_T_GO]
+    s[m + M_CENTER_TIMEOUT] = 0.0
     s[S_N_DONE] += 1.0
     v = i[I_VISUO]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S_TX], s[S_TY]
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
+    s[S_PHASE] = PH_BETWEEN
+
+
+@njit(cache=True, nogil=True)
+def _center_timeout(f, s, bus):
+    """The center hold was not completed in time: a failed trial with no reach (metrics NaN)."""
+    k = int(s[S_TRIAL])
+    row = F_HEADER + k * T_COLS
+    m = S_HEADER + int(s[S_N_DONE]) * M_COLS
+    s[m:m + M_COLS] = np.nan
+    s[m + M_TRIAL] = k
+    s[m + M_BLOCK] = f[row + T_BLOCK]
+    s[m + M_CATCH] = f[row + T_CATCH]
+    s[m + M_TARGET_DEG] = math.degrees(f[row + T_TARGET_RAD])
+    s[m + M_SUCCESS] = 0.0
+    s[m + M_CENTER_TIMEOUT] = 1.0
+    s[S_N_DONE] += 1.0
+    bus[B.MARKER] = MK.CENTER_TIMEOUT
     s[S_PHASE] = PH_BETWEEN
 
 
@@ -203,8 +234,11 @@ def center_out_step(f, s, i, bus):
         inside = math.hypot(cx - s[S_TX], cy - s[S_TY]) < f[F_TOL]
         if phase == PH_CENTER:
             s[S_COUNT] = s[S_COUNT] + 1.0 if inside else 0.0
+            s[S_REACH_TICKS] += 1.0
             if s[S_COUNT] >= f[F_HOLD_TICKS]:
                 _go(f, s, i, bus, int(s[S_TRIAL]))
+            elif s[S_REACH_TICKS] >= f[F_CENTER_TIMEOUT_TICKS]:
+                _center_timeout(f, s, bus)
         else:
             s[S_REACH_TICKS] += 1.0
             _track(s, x, y, vx, vy, cx, cy)
@@ -238,8 +272,28 @@ def trial_metrics(stage: Stage) -> dict:
     return {name: table[:, k].copy() for k, name in enumerate(METRICS)}
 
 
+def no_repeats(sched: np.ndarray) -> None:
+    """Reorder targets in place so no trial's target equals the previous one (reaches from the last
+    target: a repeat would be zero-length). A repeat at trial k takes the next different target
+    from later in the schedule (the ones between shift on by one); a repeat with none later moves
+    back to the latest place between two other targets. Only the target order changes."""
+    tgt = sched[:, T_TARGET_RAD]
+    for k in range(1, len(tgt)):
+        if tgt[k] != tgt[k - 1]:
+            continue
+        later = np.flatnonzero(tgt[k + 1:] != tgt[k - 1])
+        if later.size:
+            j = k + 1 + int(later[0])
+            tgt[k:j + 1] = np.roll(tgt[k:j + 1], 1)
+            continue
+        for p in range(k - 1, -1, -1):
+            if tgt[p] != tgt[k] and (p == 0 or tgt[p - 1] != tgt[k]):
+                tgt[p:k + 1] = np.roll(tgt[p:k + 1], 1)
+                break
+
+
 def block_summary(metrics: dict, block_names: list) -> list:
-    """Per block: trials done, success rate, mean movement time, mean |perp error| (non-catch)."""
+    """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error| (non-catch)."""
     out = []
     for b, name in enumerate(block_names):
         sel = metrics["block"] == b
@@ -250,9 +304,11 @@ def block_summary(metrics: dict, block_names: list) -> list:
         mt = metrics["movement_time_s"][sel]
         out.append({"name": name, "n_done": int(sel.sum()),
                     "success_rate": float(metrics["success"][sel].mean()),
+                    "center_timeouts": int(np.nansum(metrics["center_timeout"][sel])),
                     "movement_time_s": float(np.nanmean(mt)) if np.isfinite(mt).any() else None,
                     "mean_abs_perp_error_m": float(np.abs(metrics["perp_error_m"][normal]).mean()) if normal.any() else None,
-                    "mean_endpoint_error_m": float(metrics["endpoint_error_m"][sel].mean())})
+                    "mean_endpoint_error_m": float(np.nanmean(metrics["endpoint_error_m"][sel]))
+                    if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None})
     return out
 
 
@@ -280,6 +336,8 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                              f"(two_link_arm); use load_force_n only")
     target_rad = np.radians(cfg.first_target_deg + 360.0 * np.arange(cfg.n_targets) / cfg.n_targets)
     sched = schedule(blocks, target_rad, cfg.random_order, ctx.seed, ctx.dt_s)
+    if not cfg.return_to_center:
+        no_repeats(sched)
     n = sched.shape[0]
 
     target = bus.add("target", 2, "m", ("target_x", "target_y"))
@@ -300,6 +358,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     head[F_TIMEOUT_TICKS] = max(1, round(cfg.timeout_s / ctx.dt_s))
     head[F_TOL], head[F_CX], head[F_CY] = cfg.target_tolerance_m, center[0], center[1]
     head[F_RADIUS], head[F_DT], head[F_RETURN] = cfg.radius_m, ctx.dt_s, float(cfg.return_to_center)
+    head[F_CENTER_TIMEOUT_TICKS] = max(1, round(cfg.center_timeout_s / ctx.dt_s))
     names = [blk.name for blk in blocks]
     stage = Stage(where, SPEC.kind, np.concatenate([head, sched.ravel()]), np.zeros(S_HEADER + n * M_COLS),
                   ints, info={"kind": "center_out", "n_trials": n, "blocks": names,
@@ -307,7 +366,8 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
 
     def report():
         met = trial_metrics(stage)
-        return {"task": {"n_trials": n, "n_done": int(met["trial"].size), "blocks": block_summary(met, names),
+        return {"task": {"n_trials": n, "n_done": int(met["trial"].size),
+                         "center_timeouts": int(np.nansum(met["center_timeout"])), "blocks": block_summary(met, names),
                          "trials": {k: [None if not np.isfinite(v) else float(v) for v in col]
                                     for k, col in met.items()}}}
 

@@ -11,6 +11,8 @@ SUCCESS = 5  #: the target was held for hold_s: trial succeeded
 TIMEOUT = 6  #: timeout_s passed after the go cue without a completed hold: trial failed
 BLOCK_START = 7  #: the first trial of a new block began (replaces TRIAL_START)
 TASK_DONE = 8  #: every block has run; the session ends on this tick
+CENTER_TIMEOUT = 9  #: center_timeout_s passed without a completed center hold: trial failed, not started
 
 NAMES = {TRIAL_START: "trial_start", GO: "go", ACQUIRED: "acquired", LEFT_TARGET: "left_target",
-         SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done"}
+         SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done",
+         CENTER_TIMEOUT: "center_timeout"}

@@ -12,13 +12,12 @@ set the plant also takes the curl and load perturbation inputs at that site, and
 "endpoint" makes the command a hand force [fx, fy] N (J^T mapping; every actuator must be a motor
 on one joint). Acceleration-stage sensors (accelerometer, force, touch) lag one physics step.
 """
-import pathlib
 from typing import Literal
 
 import mujoco
 from pydantic import Field
 
-from rtcore.configbase import Strict
+from rtcore.configbase import Strict, resolve_path
 from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
                                       SRC_QVEL, SRC_SENSOR, HINGE_SLIDE, Channels, build_plant, load_model, object_names)
@@ -38,16 +37,6 @@ class MjcfPlantConfig(Strict):
     hand_site: str | None = Field(None, description="site used as the hand: endpoint commands, curl/load forces, hand_* state")
     start_qpos: list[float] | None = Field(None, description="start qpos (nq values; default the model's qpos0)")
     substeps: int = Field(1, ge=1, le=100, description="physics steps per control tick (MuJoCo timestep = dt / substeps)")
-
-
-def resolve_path(path: str, config_path: str) -> pathlib.Path:
-    """The model file: relative paths are tried against the config's folder, then the cwd."""
-    p = pathlib.Path(path).expanduser()
-    if not p.is_absolute():
-        beside = pathlib.Path(config_path).parent / p
-        if beside.exists():
-            return beside
-    return p
 
 
 def _state_sources(m, entries, hand_site, where, path):
