@@ -57,6 +57,9 @@ def cmd_run(args) -> int:
     if args.rt:
         overrides.append("loop.rt=true")
     cfg = preflight.check(config.load(args.config, overrides), args.config)
+    from devices.lsl import run_id, scope
+    scope.apply(cfg.lsl)  # LSLAPICFG (and the loopback shim) for the child and the companions
+    run_id.start()  # the child and the companions inherit it: this run's streams carry it
     try:
         out = args.out or cfg.session.out
         out = runs.claim_out(out, args.overwrite) if out else runs.new_run_dir()

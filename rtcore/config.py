@@ -16,6 +16,7 @@ from rtcore.configbase import ConfigError, Strict, format_error, read_toml
 from rtcore.decoders import DecoderConfig
 from rtcore.sources import SourceConfig
 from devices.lsl.outlet import OutletConfig
+from devices.lsl.scope import LslSection
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
@@ -85,6 +86,7 @@ class SessionConfig(Strict):
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
     outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
+    lsl: LslSection = LslSection()  # scope: where the session's streams can be seen
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     companion: list[CompanionSection] = []
     test: TestSection = TestSection()

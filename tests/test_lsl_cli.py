@@ -18,7 +18,7 @@ def test_streams_lists_a_stream_started_by_the_test():
     try:
         mine = [s for s in list_streams(2.0) if s["name"] == name]
         assert mine == [{"name": name, "type": "EMG", "channels": 3, "rate_hz": 250.0, "source_id": name,
-                         "host": mine[0]["host"]}]
+                         "host": mine[0]["host"], "age_s": mine[0]["age_s"]}]
         assert name in format_streams(mine) and "250" in format_streams(mine)
     finally:
         peer.terminate()

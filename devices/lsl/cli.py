@@ -9,23 +9,32 @@ DEFAULTS = {"emg": (8, 2000.0, "rtcore-sim-emg"), "neural": (64, 20.0, "rtcore-s
 
 
 def list_streams(wait_s: float = 1.0) -> list[dict]:
-    """Every stream visible within wait_s: name, type, channels, rate_hz, source_id, host."""
+    """Every stream visible within wait_s: name, type, channels, rate_hz, source_id, host, age_s."""
     out = []
-    for s in pylsl.resolve_streams(wait_s):
+    now = pylsl.local_clock()
+    for s in {s.uid(): s for s in pylsl.resolve_streams(wait_s)}.values():
         out.append({"name": s.name(), "type": s.type(), "channels": s.channel_count(),
-                    "rate_hz": s.nominal_srate(), "source_id": s.source_id(), "host": s.hostname()})
+                    "rate_hz": s.nominal_srate(), "source_id": s.source_id(), "host": s.hostname(),
+                    "age_s": round(now - s.created_at(), 1)})
     return sorted(out, key=lambda d: (d["name"], d["source_id"]))
 
 
 def format_streams(streams: list[dict]) -> str:
-    """A plain table, one stream per line."""
+    """A plain table, one stream per line; a name that several streams share is marked DUPLICATE
+    (a session that resolves it by name alone refuses to start), with a note below the table."""
     if not streams:
         return "no LSL streams visible"
-    head = ("name", "type", "channels", "rate_hz", "source_id", "host")
+    names = [d["name"] for d in streams]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    head = ("name", "type", "channels", "rate_hz", "source_id", "host", "age_s", "")
     rows = [head] + [tuple("irregular" if (k == "rate_hz" and d[k] == 0) else
-                           (f"{d[k]:g}" if k == "rate_hz" else str(d[k])) for k in head) for d in streams]
+                           (f"{d[k]:g}" if k == "rate_hz" else
+                            ("DUPLICATE" if d["name"] in dups else "") if k == "" else str(d[k])) for k in head)
+                     for d in streams]
     widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-    return "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(len(head))).rstrip() for r in rows)
+    table = "\n".join("  ".join(r[c].ljust(widths[c]) for c in range(len(head))).rstrip() for r in rows)
+    notes = [f"{names.count(n)} streams are named '{n}': select one by source_id" for n in dups]
+    return "\n".join([table] + notes)
 
 
 def cmd_streams(args) -> int:

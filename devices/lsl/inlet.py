@@ -39,6 +39,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from devices import lsl_c
+from devices.lsl import run_id
 from rtcore import phaselock, status
 from rtcore.bus import DT_S, MARKER, TICK_SHIFT_S, request_hold
 from rtcore.configbase import Strict
@@ -209,7 +210,10 @@ def describe_stream(info: pylsl.StreamInfo) -> str:
 
 
 def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
-    """The stream matching the config, or a one-line ValueError that lists what is visible."""
+    """The one stream matching the config, or a one-line ValueError: none visible (lists what is),
+    or several (lists them: hostname, source_id, age). Several are told apart by the run id in
+    their source_id (devices.lsl.run_id): the one this run's companion publishes is taken; a
+    stream of another session is never taken while it is not the only match."""
     pred = _predicate(cfg)
     found = pylsl.resolve_bypred(pred, 1, cfg.resolve_timeout_s)
     if not found:
@@ -217,7 +221,26 @@ def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
         seen = ", ".join(describe_stream(s) for s in visible) or "none"
         what = " ".join(f"{k}={v!r}" for k, v in (("name", cfg.name), ("type", cfg.type), ("source_id", cfg.source_id)) if v)
         raise ValueError(f"{where}: stream {what} not found within {cfg.resolve_timeout_s:g} s; visible: {seen}")
-    return max(found, key=lambda s: s.created_at())  # the newest if a stale outlet lingers
+    found = {s.uid(): s for s in found + pylsl.resolve_bypred(pred, 2, AMBIGUITY_WAIT_S)}.values()
+    return pick(list(found), cfg, where)
+
+
+AMBIGUITY_WAIT_S = 0.5  #: after the first match, listen this long for others, s
+
+
+def pick(found: list, cfg: LslSourceConfig, where: str) -> pylsl.StreamInfo:
+    """The stream to bind among those matching the query (see resolve)."""
+    if len(found) == 1:
+        return found[0]
+    rid = run_id.current()
+    own = [s for s in found if rid is not None and run_id.run_of(s.source_id()) == rid]
+    if len(own) == 1:
+        return own[0]
+    now = pylsl.local_clock()
+    cands = "; ".join(f"{s.hostname()} source_id={s.source_id()!r} age {now - s.created_at():.0f} s"
+                      for s in sorted(found, key=lambda s: s.created_at()))
+    raise ValueError(f"{where}: {len(found)} streams match {_predicate(cfg)} ({cands}); set {where}.source_id "
+                     f"to choose one, or stop the other session")
 
 
 def check(cfg: LslSourceConfig, info: pylsl.StreamInfo, where: str = "source") -> None:

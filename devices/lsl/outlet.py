@@ -1,8 +1,9 @@
 """LSL outlets: publish any bus signals of the tick as LSL streams, pushed from the compiled step.
 
-Each `[[outlet]]` entry is one stream named and source-id'd `rtcore-<session>-<stream>` (stable
-across runs, so LabRecorder and inlets with recover find it again). Its channels are a list of
-selections: "command" (all channels), "input[0]" (one channel), "input[0:4]" (a slice), in order.
+Each `[[outlet]]` entry is one stream named `rtcore-<session>-<stream>` (stable across runs, so
+LabRecorder finds it again), with source_id `rtcore-<session>-<stream>@<run id>`
+(devices.lsl.run_id: two sessions with the same name never share a source_id). Its channels are
+a list of selections: "command" (all channels), "input[0]" (one channel), "input[0:4]" (a slice), in order.
 The stream description carries channel labels and units (<desc><channels><channel>) and the
 nominal rate. Each tick (or every k ticks) the step gathers the channels into a scratch row and
 calls lsl_push_sample_dtp with the tick's stamp: by default the loop's stamp of the tick (bus
@@ -30,6 +31,7 @@ from numba import njit
 from pydantic import Field
 
 from devices import lsl_c
+from devices.lsl import run_id
 from rtcore import bus as B
 from rtcore import status
 from rtcore.configbase import Strict
@@ -148,7 +150,8 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
         stamp_off = bus.get("input_time", 1, who=f"{where}.stamp").offset
     events = cfg.when == "nonzero"
     rate = cfg.rate_hz if cfg.rate_hz is not None else (0.0 if events else ctx.rate_hz / cfg.every_ticks)
-    info = pylsl.StreamInfo(cfg.name or key, cfg.type, nch, rate, cfg.channel_format, key)
+    source_id = run_id.tag(key)
+    info = pylsl.StreamInfo(cfg.name or key, cfg.type, nch, rate, cfg.channel_format, source_id)
     chans = info.desc().append_child("channels")
     for lab, unit in zip(labels, units):
         ch = chans.append_child("channel")
@@ -164,7 +167,7 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     i[I_NONZERO], i[I_ROWS_OFF], i[I_MAX_ROWS], i[I_STAMP_OFF] = int(events), rows_off, rows_max, stamp_off
     i[I_HDR:I_HDR + nch], i[I_HDR + nch:] = offsets, strides
     s = np.zeros(S_HDR + rows_max * nch)
-    desc = {"name": cfg.name or key, "source_id": key, "channels": labels, "rate_hz": rate, "type": cfg.type}
+    desc = {"name": cfg.name or key, "source_id": source_id, "channels": labels, "rate_hz": rate, "type": cfg.type}
     stage = Stage("outlet", SPEC.kind, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
     stage.close = lambda: lsl_c.release(stage, I_HANDLE)
     stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S_PUSHES]),

@@ -3,7 +3,8 @@
 The same compiled stage as in-process runs on a private bus at a 1 kHz tick, paced by the wall
 clock in 5 ms batches; its input_block rows are pushed to an LSL outlet. What the user sees:
 - with --session, that engine session's `state` and `target` outlets (rtcore-<session>-state,
-  rtcore-<session>-target), pulled every batch; until they appear (the user may start before the
+  rtcore-<session>-target; started by a session, only those of its own run, by source_id:
+  devices.lsl.run_id), pulled every batch; until they appear (the user may start before the
   engine, which needs its stream at build time) the user rests at the centre and keeps looking;
 - without --session, a local world: center-out targets (8 directions, radius 0.1 m, a new one every
   2 s, back to the centre in between) and a cursor moved by the user's own output (neural: the
@@ -15,6 +16,7 @@ import time
 import numpy as np
 import pylsl
 
+from devices.lsl import run_id
 from rtcore.bus import Bus
 from rtcore.stage import BuildContext
 from sims.users import emg, neural
@@ -56,7 +58,7 @@ class EngineLink:
     """The session's state and target outlets, looked up without blocking until both appear."""
 
     def __init__(self, session: str):
-        self.ids = {sig: f"rtcore-{session}-{sig}" for sig in ("state", "target")}
+        self.ids = {sig: run_id.tag(f"rtcore-{session}-{sig}") for sig in ("state", "target")}
         self.resolver = pylsl.ContinuousResolver(forget_after=5.0)
         self.inlets = {}
 
@@ -109,7 +111,8 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
     b = bus.array()
     step(stage.f, stage.s, stage.i, b)  # compile (or load) before the stream appears
     n_ch = bus.get("input").width
-    info = pylsl.StreamInfo(name, "EMG" if kind == "emg" else "SpikeCounts", n_ch, rate_hz, "float32", name)
+    info = pylsl.StreamInfo(name, "EMG" if kind == "emg" else "SpikeCounts", n_ch, rate_hz, "float32",
+                            run_id.tag(name))
     chans = info.desc().append_child("channels")
     for lab in bus.get("input").labels:
         ch = chans.append_child("channel")
