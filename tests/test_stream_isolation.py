@@ -107,7 +107,7 @@ def test_a_shared_stream_name_is_marked_and_refused_with_its_candidates(tmp_path
             kind = "lsl"
             name = "{name}"
         """)
-        r = run_cli("run", path, "--out", tmp_path / "out", "--quiet")
+        r = run_cli("run", path, "--out", tmp_path / "out", "--quiet", timeout=1500)
         s = summary(tmp_path / "out")
         assert r.returncode != 0 and s["ticks"] == 0, r.stdout
         reason = s["exit_reason"]

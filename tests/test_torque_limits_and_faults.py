@@ -53,7 +53,7 @@ def run_session(tmp_path, port, plant: str, controller: str = "", seconds: float
         {controller}
     """)
     out = tmp_path / "out"
-    proc = run_cli("run", path, "--out", out, "--quiet")
+    proc = run_cli("run", path, "--out", out, "--quiet", timeout=1500)
     return proc, summary(out), recording.load(str(out))
 
 

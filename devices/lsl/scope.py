@@ -3,7 +3,8 @@
 scope = "machine" (the demo's setting): before the session starts, `apply` points LSLAPICFG of
 the loop process and the companions at a liblsl config that resolves on 127.0.0.1 only
 (ResolveScope = machine, MachineAddresses = {127.0.0.1}, ListenAddress = 127.0.0.1, no IPv6,
-no known peers), and preloads devices/lsl/loopback_bind.c (compiled once with the system's C
+KnownPeers = {127.0.0.1}: queries also go to each outlet's own UDP port, since a query to the shared
+discovery port 16571 reaches only one of the processes bound to it), and preloads devices/lsl/loopback_bind.c (compiled once with the system's C
 compiler) so liblsl's TCP data servers and UDP services bind to 127.0.0.1 instead of 0.0.0.0:
 liblsl's config has no key for those. Then `ss -tulpn` shows no socket of the session on another
 address, and no other computer can read or resolve its streams.
@@ -31,7 +32,7 @@ ResolveScope = machine
 MachineAddresses = {127.0.0.1}
 ListenAddress = 127.0.0.1
 [lab]
-KnownPeers = {}
+KnownPeers = {127.0.0.1}
 """
 SITE_CFG = """; written by rtcore for [lsl] scope = "site" (devices/lsl/scope.py)
 [multicast]
