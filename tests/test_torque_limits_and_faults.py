@@ -75,19 +75,18 @@ def test_torque_wall_and_velocity_limit_hold_on_the_framed_arm(tmp_path, emulato
         lower = 1.0
         upper = 5.0
         """)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert s["exit_reason"] == "duration reached" and proc.returncode in (0, 3), proc.stdout + proc.stderr  # 3: misses on a busy machine
     q, qd = rec["state"][:, :4], rec["state"][:, 4:]
     assert q.max() > POS_MAX - 0.05  # every joint was driven into the wall ...
     assert q.max() < POS_MAX + 0.05, q.max(axis=0)  # ... and stayed there (was 1.109 rad)
     assert np.abs(qd).max() < VEL_MAX + 0.3, np.abs(qd).max(axis=0)  # (was 3.2 rad/s, no fault)
-    assert "latched_fault" not in s and s["plant_device"]["fault"] == 0
-    assert s["exit_reason"] == "duration reached"
+    assert "latched_faults" not in s and s["plant_device"]["fault"] == 0
 
 
 def test_garbage_on_the_framed_link_latches_a_device_fault(tmp_path, emulator):
     port = emulator("framed", "--joints", "2", "--fault", "garbage=0.5@1.5")
     proc, s, rec = run_session(tmp_path, port, 'kind = "framed_arm"\nn_joints = 2', seconds=4.0)
-    fault = s["latched_fault"]
+    fault, = s["latched_faults"]
     assert fault["device"] == f"plant ({port})" and fault["stopped_task"] is True
     assert "watchdog disabled the arm" in fault["reason"], fault
     assert 0.2 < fault["at_s"] < 3.0  # session time (ticks): behind the wall clock when ticks are skipped
@@ -96,16 +95,14 @@ def test_garbage_on_the_framed_link_latches_a_device_fault(tmp_path, emulator):
     assert hold[at + 1:].all()  # safe hold from the fault to the end ...
     assert not hold[:at - 600].any()  # ... not before the noise (0.5 s: stale states, then the trip)
     assert s["plant_device"]["fault"] == 2
-    if "verdict" in s:  # the verdict and its exit code are the lifecycle's (issue 17)
-        assert s["verdict"] == "failed" and proc.returncode != 0, proc.stdout
+    assert s["verdict"] == "failed" and proc.returncode != 0, proc.stdout  # a latched fault that stopped the task
 
 
 def test_corrupt_dynamixel_replies_latch_a_device_fault(tmp_path, emulator):
     port = emulator("dynamixel", "--ids", "1,2", "--fault", "corrupt=120@1.5")
     proc, s, rec = run_session(tmp_path, port, 'kind = "dynamixel"\nids = [1, 2]', seconds=4.0)
-    fault = s["latched_fault"]
+    fault, = s["latched_faults"]
     assert fault["device"] == f"plant ({port})" and "no state from the device" in fault["reason"], fault
     assert s["plant_device"]["corrupt_frames"] >= 50
     assert rec["hold"][-1, 0] == 1.0
-    if "verdict" in s:
-        assert s["verdict"] == "failed" and proc.returncode != 0, proc.stdout
+    assert s["verdict"] == "failed" and proc.returncode != 0, proc.stdout
