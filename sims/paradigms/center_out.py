@@ -205,7 +205,7 @@ def _center_timeout(f, s, bus):
     s[m + M_SUCCESS] = 0.0
     s[m + M_CENTER_TIMEOUT] = 1.0
     s[S_N_DONE] += 1.0
-    bus[B.MARKER] = MK.CENTER_TIMEOUT
+    bus[MARKER] = markers.CENTER_TIMEOUT
     s[S_PHASE] = PH_BETWEEN
 
 
