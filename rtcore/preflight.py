@@ -14,9 +14,10 @@ from rtcore.configbase import ConfigError, resolve_path
 
 
 def _decoder(cfg, config_path: str) -> None:
-    from rtcore.decoders import calibration, kalman_fit, persistence
+    from rtcore.decoders import kalman_fit, persistence
+    from rtcore.decoders.emg import CALIBRATION_KIND
     dec = cfg.decoder
-    checks = {"calibration_file": lambda p, w: persistence.load(p, calibration.KIND, ("rest", "mvc"), w),
+    checks = {"calibration_file": lambda p, w: persistence.load(p, CALIBRATION_KIND, ("rest", "mvc"), w),
               "decoder_file": kalman_fit.load_kalman,
               "weights_file": persistence.load_arrays}
     for key, load in checks.items():
