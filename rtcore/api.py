@@ -84,10 +84,14 @@ def run(config, *, max_ticks: int | None = None, overrides=()) -> Result:
     return run_offline(cfg, path, max_ticks=max_ticks)
 
 
-def build(config, *, overrides=()) -> "Session":
-    """Build a session's stages (streams and devices open) as a Session to step; close it after."""
+def build(config, *, inputs: dict | None = None, overrides=()) -> "Session":
+    """Build a session's stages (streams and devices open) as a Session to step; close it after.
+
+    inputs: {signal: width or (width, unit)}: signals no stage writes that you set or drive
+    (e.g. {"target": (2, "m")} for a controller without a [task]); registered before any stage.
+    """
     cfg, path = _resolve(config, overrides)
-    return Session(build_pipeline(cfg, path))
+    return Session(build_pipeline(cfg, path, inputs))
 
 
 def chain(dt_s: float = 0.001, seed: int = 0) -> "ChainBuilder":
@@ -199,7 +203,10 @@ class Session:
         return list(self.ctx.bus.signals)
 
     def _signal(self, name: str):
-        return self.ctx.bus.get(name, who="session")
+        sig = self.ctx.bus.signals.get(name)
+        if sig is None:
+            raise KeyError(f"session: no bus signal '{name}'; have: {', '.join(self.ctx.bus.signals)}")
+        return sig
 
     def labels(self, name: str) -> tuple:
         return self._signal(name).labels
@@ -253,9 +260,10 @@ class Session:
         values = np.ascontiguousarray(np.hstack(rows)) if rows else np.zeros((n, 0))
         return int(n), in_idx, values
 
-    def run(self, n: int | None = None, record=("state",), inputs: dict | None = None, task=None) -> Recording:
+    def run(self, n: int | None = None, record=None, inputs: dict | None = None, task=None) -> Recording:
         """Advance n ticks (default: the inputs' length); returns the recorded signals per tick.
 
+        record: signal names (default: what the session records, [record] signals or every signal).
         inputs: {signal: [n, width]} written before the chain runs, each tick (a command waveform,
         a target sequence). task: fn(session) called every tick at the task's place in the tick
         (after source/decoder/task stages, before control and the plant), stepped from Python.
@@ -263,7 +271,7 @@ class Session:
         """
         self._check_open()
         n, in_idx, values = self._inputs(inputs, n)
-        sigs, rec_idx = self._indices(record)
+        sigs, rec_idx = self._indices([s[0] for s in self.pipeline.streams] if record is None else record)
         out = np.zeros((n, rec_idx.size))
         t_s = np.zeros(n)
         if task is None:
@@ -304,7 +312,7 @@ class Session:
     def _raise_fatal(self, code: int, stage: int) -> None:
         if code >= status.FATAL:
             who = self.stages[stage].name if stage >= 0 else "chain"
-            raise SessionError(f"{who}: {status.describe(code)} at tick {self.tick - 1}")
+            raise SessionError(f"{status.describe(code)} (stage '{who}', tick {self.tick - 1})")
 
     @staticmethod
     def _split(sigs, rows, t_s) -> Recording:

@@ -69,10 +69,17 @@ class Pipeline:
         return out
 
 
-def build(cfg, config_path: str = "<config>") -> Pipeline:
-    """Build every stage of the session described by cfg (a validated SessionConfig)."""
+def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pipeline:
+    """Build every stage of the session described by cfg (a validated SessionConfig).
+
+    inputs: {signal: width or (width, unit)} registered on the bus before any stage, for signals
+    no stage writes and a script sets (rtcore.api: a target sequence without a [task]).
+    """
     dt_s = 1.0 / cfg.loop.rate_hz
     layout = Bus()
+    for name, spec in (inputs or {}).items():
+        width, unit = (spec, "") if isinstance(spec, int) else spec
+        layout.add(name, width, unit)
     ctx = BuildContext(bus=layout, dt_s=dt_s, seed=cfg.session.seed, realtime=cfg.loop.realtime,
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
