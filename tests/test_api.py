@@ -13,25 +13,32 @@ from rtcore.control.endpoint_pd import EndpointPDConfig
 from sims.plants import two_link_arm
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "api.md"
 
 
-def doc_examples() -> list:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+def examples(path: pathlib.Path) -> list:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
 
 
-def test_every_docs_example_runs_in_order(capsys):
-    """docs/api.md's examples, run in one namespace from the repository root, as the doc says."""
-    examples = doc_examples()
-    assert len(examples) >= 6
+def run_examples(path: pathlib.Path) -> None:
+    """path's python examples, in one namespace, from the repository root (as the docs say)."""
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
         namespace = {"__name__": "docs_api"}
-        for k, code in enumerate(examples):
-            exec(compile(code, f"docs/api.md example {k + 1}", "exec"), namespace)
+        for k, code in enumerate(examples(path)):
+            exec(compile(code, f"{path.name} example {k + 1}", "exec"), namespace)
     finally:
         os.chdir(cwd)
+
+
+def test_readme_api_example_runs():
+    assert len(examples(ROOT / "README.md")) == 1
+    run_examples(ROOT / "README.md")
+
+
+def test_every_docs_example_runs_in_order(capsys):
+    assert len(examples(ROOT / "docs" / "api.md")) >= 6
+    run_examples(ROOT / "docs" / "api.md")
     out = capsys.readouterr().out
     assert "final distance to target" in out and "signal 'spe_typo' was not recorded" in out
 
