@@ -33,10 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from rtcore import bus as B
 from rtcore import config as config_mod
 from rtcore import status
-from rtcore.bus import DT_S, Bus
+from rtcore.bus import DT_S, T_S, Bus
 from rtcore.loop import begin_tick, run_chain
 from rtcore.pipeline import RUN_ORDER, Pipeline, assemble
 from rtcore.pipeline import build as build_pipeline
@@ -156,7 +155,7 @@ def _drive(kinds, foff, soff, ioff, F, S, I, bus, counts, tick0, in_idx, inputs,
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
         for j in range(rec_idx.size):
             out[k, j] = bus[rec_idx[j]]
-        t_s[k] = bus[B.T_S]
+        t_s[k] = bus[T_S]
         if code >= status.FATAL:
             return k + 1, code, stage
     return n, status.OK, -1
@@ -284,7 +283,7 @@ class Session:
             for k in range(n):
                 self._tick(in_idx, values[k], task)
                 out[k] = self.bus[rec_idx]
-                t_s[k] = self.bus[B.T_S]
+                t_s[k] = self.bus[T_S]
         return self._split(sigs, out, t_s)
 
     def step(self, inputs: dict | None = None, task=None) -> None:
