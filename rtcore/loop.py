@@ -165,6 +165,20 @@ def precompile() -> None:
 
 
 @njit(cache=True, nogil=True)
+def begin_tick(bus, tick, stamp_s):
+    """Open tick `tick` on the bus before the chain runs: its clock (tick, t = tick dt s), its
+    time stamp stamp_s (s), a cleared marker and phase shift, and hold = what a stage requested
+    last tick (rtcore.bus.request_hold)."""
+    bus[B.TICK] = tick
+    bus[B.T_S] = tick * bus[B.DT_S]
+    bus[B.STAMP_S] = stamp_s
+    bus[B.MARKER] = 0.0
+    bus[B.HOLD] = bus[B.HOLD_NEXT]
+    bus[B.HOLD_NEXT] = 0.0
+    bus[B.TICK_SHIFT_S] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts):
     """Run every stage once; returns (status, stage index) of a fatal code, or (0, -1)."""
     for k in range(kinds.size):
@@ -211,13 +225,7 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
             wake = monotonic_ns(ts)
             latency = 0
             stamp = t0_s + tick * dt_s
-        bus[B.TICK] = tick
-        bus[B.T_S] = tick * dt_s
-        bus[B.STAMP_S] = stamp
-        bus[B.MARKER] = 0.0
-        bus[B.HOLD] = bus[B.HOLD_NEXT]
-        bus[B.HOLD_NEXT] = 0.0
-        bus[B.TICK_SHIFT_S] = 0.0
+        begin_tick(bus, tick, stamp)
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
         end = monotonic_ns(ts)
         # one row per tick; the parent drains the ring. Offline the loop waits for room (a stop

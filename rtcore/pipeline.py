@@ -69,31 +69,45 @@ class Pipeline:
         return out
 
 
-def build(cfg, config_path: str = "<config>") -> Pipeline:
-    """Build every stage of the session described by cfg (a validated SessionConfig)."""
+def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pipeline:
+    """Build every stage of the session described by cfg (a validated SessionConfig).
+
+    inputs: {signal: width or (width, unit)} registered on the bus before any stage, for signals
+    no stage writes and a script sets (rtcore.api: a target sequence without a [task]).
+    """
     dt_s = 1.0 / cfg.loop.rate_hz
     layout = Bus()
+    for name, spec in (inputs or {}).items():
+        width, unit = (spec, "") if isinstance(spec, int) else spec
+        layout.add(name, width, unit)
     ctx = BuildContext(bus=layout, dt_s=dt_s, seed=cfg.session.seed, realtime=cfg.loop.realtime,
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
     for family in families.BUILD_ORDER:
         stages.extend(family.build_from_session(cfg, ctx))
+    return assemble(stages, ctx, cfg.record.signals, config_path)
+
+
+def assemble(stages: list, ctx: BuildContext, record=None, config_path: str = "<config>") -> Pipeline:
+    """Pack built stages (in any order) in RUN order, with their bus and status counters.
+
+    record: the bus signals recorded per tick (None: every signal). Resolves ctx's late bindings.
+    """
     run_links(ctx)
     unknown = [st.name for st in stages if st.name not in RUN_ORDER]
     if unknown:
         raise ValueError(f"stage role(s) {unknown} not in the run order {RUN_ORDER}")
-    stages.sort(key=lambda st: RUN_ORDER.index(st.name))
+    stages = sorted(stages, key=lambda st: RUN_ORDER.index(st.name))
     chain = pack(stages)
-    bus = layout.array()
-    bus[DT_S] = dt_s
-    rec_idx, columns, streams = _recorded(cfg, layout, config_path)
+    bus = ctx.bus.array()
+    bus[DT_S] = ctx.dt_s
+    rec_idx, columns, streams = _recorded(record, ctx.bus, config_path)
     counts = np.zeros((len(stages), status.N_CODES), np.int64)
-    return Pipeline(chain, layout, bus, rec_idx, columns, streams, ctx, counts,
+    return Pipeline(chain, ctx.bus, bus, rec_idx, columns, streams, ctx, counts,
                     info={st.name: st.info for st in stages if st.info})
 
 
-def _recorded(cfg, layout: Bus, config_path: str):
-    names = cfg.record.signals
+def _recorded(names, layout: Bus, config_path: str):
     if names is None:  # everything, input_block included: the XDF input stream and replay need every sample
         names = [n for n, sig in layout.signals.items() if sig.offset >= HEADER]
         names = ["hold", "marker"] + names

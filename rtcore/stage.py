@@ -32,9 +32,52 @@ import numpy as np
 from rtcore.bus import Bus
 
 
+@dataclass(frozen=True)
+class NominalPlant:
+    """The plant's own point-mass model at its start posture, for the forward model's nominal part.
+
+    mass_matrix_kg (Lambda) [n, n] kg: endpoint inertia (J M_q^-1 J^T)^-1 (Khatib 1987, Hogan 1985);
+    mass_kg: its isotropic fit tr(Lambda) / n.
+    """
+
+    mass_matrix_kg: np.ndarray
+
+    @property
+    def mass_kg(self) -> float:
+        return float(np.trace(self.mass_matrix_kg) / self.mass_matrix_kg.shape[0])
+
+
+@dataclass(frozen=True)
+class ArmGeometry:
+    """A planar two-link arm's geometry (sims.plants.two_link_kinematics): lengths m, angles rad."""
+
+    l1_m: float
+    l2_m: float
+    shoulder_xy_m: tuple
+    start_q_rad: tuple
+
+
+@dataclass(frozen=True)
+class PlantInfo:
+    """What the plant tells later stages at build time (the task, the forward model, the parent).
+
+    Every plant publishes one on ctx.plant; a stage that needs it calls ctx.require_plant(who).
+    """
+
+    kind: str  # the [plant] kind ("two_link_arm", "cursor", "framed_arm", ...)
+    state_labels: tuple  # labels of the plant's `state` signal
+    model_path: str | None = None  # MJCF file the viewer loads; None for non-MuJoCo plants
+    start_hand_m: tuple | None = None  # hand (or cursor) position at the start, m; None without a hand
+    payload: bool = False  # the model has a payload body (a task's load_kg)
+    nominal: NominalPlant | None = None  # the plant's own nominal model, if it has one
+    arm: ArmGeometry | None = None  # two-link geometry, for the shipped arm
+    model: object = None  # mujoco.MjModel (MuJoCo plants; benches and tests read it)
+    data: object = None  # mujoco.MjData stepped by the compiled plant
+
+
 @dataclass
 class BuildContext:
-    """What a factory sees: the bus so far, the control period and the session's seed."""
+    """What a factory sees: the bus so far, the control period, the session's seed and the plant."""
 
     bus: Bus
     dt_s: float
@@ -42,12 +85,19 @@ class BuildContext:
     realtime: bool = True
     session_name: str = "session"
     config_path: str = "<config>"
-    extra: dict = field(default_factory=dict)  # shared build-time objects (e.g. the MuJoCo model)
+    plant: PlantInfo | None = None  # published by the plant factory (built before the stages that read it)
     links: list = field(default_factory=list)  # late bindings, resolved by run_links
 
     @property
     def rate_hz(self) -> float:
         return 1.0 / self.dt_s
+
+    def require_plant(self, who: str, why: str = "") -> PlantInfo:
+        """The plant's build info; a one-line error naming `who` when no plant has been built."""
+        if self.plant is None:
+            raise ValueError(f"{who}: needs a plant{f' ({why})' if why else ''}, but none was built "
+                             f"before it; add a [plant] section")
+        return self.plant
 
 
 @dataclass

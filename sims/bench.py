@@ -61,7 +61,7 @@ def bench_mujoco(n: int = 20000) -> dict:
     out = {}
     for kind in ("two_link_arm", "muscle_elbow"):
         ctx, st, bus = _plant(kind)
-        m, d = ctx.extra["plant"]["model"], ctx.extra["plant"]["data"]
+        m, d = ctx.plant.model, ctx.plant.data
         m_addr, d_addr = model_address(m), data_address(d)
         _mj_steps(m_addr, d_addr, 1)
         _plant_ticks(st.f, st.s, st.i, bus, 1)

@@ -4,7 +4,7 @@ fixed decoder loses. The in-step RML statistics equal a slow weighted least-squa
 import numpy as np
 import pytest
 
-import bci_harness as h
+import bci_task as h
 from rtcore.decoders import kalman, kalman_fit
 from rtcore.decoders.clda import CLDAConfig
 
@@ -39,8 +39,8 @@ def test_success_rate_rises_from_near_zero_to_a_plateau(method, batch_s, half_li
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    model, _, _ = h.observation_fit(tmp=tmp_path_factory.mktemp("clda"), seconds=120.0)
+def fitted():
+    model, _, _ = h.observation_fit(seconds=120.0)
     return model
 
 
@@ -67,16 +67,15 @@ def test_rml_statistics_equal_weighted_least_squares(fitted, tmp_path):
     clda = CLDAConfig(method="rml", batch_s=h.BIN_S, half_life_s=5.0)
     sim = h.Sim(fitted, tmp=tmp_path, clda=clda)
     rec, _ = sim.run(20.0)
-    c = sim.cols
-    ends = np.flatnonzero(rec[:, c["input_n"]][:, 0] > 0.5)
+    ends = np.flatnonzero(rec["input_n"][:, 0] > 0.5)
     lam = 0.5 ** (h.BIN_S / 5.0)
     R, S, T, ess = fitted.R.copy(), fitted.S.copy(), fitted.T.copy(), fitted.ess
     for e in ends:  # the decoder runs after the source, before the task and cursor of tick e
-        vx, vy = rec[e - 1, c["intent"]]
-        px, py = rec[e - 1, c["state"]][:2]
-        tx, ty = rec[e - 1, c["target"]]
+        vx, vy = rec["intent"][e - 1]
+        px, py = rec["state"][e - 1, :2]
+        tx, ty = rec["target"][e - 1]
         z = np.array([*kalman.refit_intention(vx, vy, px, py, tx, ty, clda.target_radius_m), 1.0])
-        y = rec[e, c["input"]]
+        y = rec["input"][e]
         R, S, T, ess = lam * R + np.outer(z, z), lam * S + np.outer(y, z), lam * T + y * y, lam * ess + 1
     live = kalman.model_of(sim.decoder)
     assert np.allclose(live.R, R, rtol=1e-9) and np.allclose(live.S, S, rtol=1e-9, atol=1e-9)

@@ -9,8 +9,7 @@ higher gains are stable; a forward model that overestimates the delay loses that
 import numpy as np
 import pytest
 
-from tick_chain import TickChain
-from rtcore import cerebellum, control
+from rtcore import api, cerebellum, control
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from rtcore.control.endpoint_pd import EndpointPDConfig
 from sims.plants import cursor
@@ -25,16 +24,16 @@ CURSOR_NOMINAL = {"kind": "linear", "A": [[0.0] * 4] * 4, "B": [[1.0, 0.0], [0.0
 
 def step_response(K: float, forward_model: bool, fm_delay_s: float | None = None, seconds: float = 20.0):
     """Position error (x - target) per tick after a 1 cm target step, [ticks]."""
-    tc = TickChain(dt_s=DT_S)
-    tc.add(cursor.build(cursor.CursorConfig(kind="cursor", bound_m=10.0), tc.ctx))
-    tc.ctx.bus.add("target", 2, "m")
+    ch = api.chain(dt_s=DT_S)
+    ch.add(cursor.build(cursor.CursorConfig(kind="cursor", bound_m=10.0), ch.ctx))
+    ch.signal("target", 2, "m")
     fm = ForwardModelConfig(nominal=CURSOR_NOMINAL, learn=False, delay_s=fm_delay_s) if forward_model else None
-    tc.add(cerebellum.build(FeedbackConfig(delay_s=DELAY_S), fm, None, tc.ctx))
-    tc.add(control.build(EndpointPDConfig(kind="endpoint_pd", kp_n_per_m=K, kd_ns_per_m=0.0, motor_noise_n=0.0,
-                                          max_force_n=1e4), tc.ctx))
-    tc.finish()
-    tc.set("target", [STEP_M, 0.0])
-    return tc.run(int(seconds / DT_S), ("state",))["state"][:, 0] - STEP_M
+    ch.add(cerebellum.build(FeedbackConfig(delay_s=DELAY_S), fm, None, ch.ctx))
+    ch.add(control.build(EndpointPDConfig(kind="endpoint_pd", kp_n_per_m=K, kd_ns_per_m=0.0, motor_noise_n=0.0,
+                                          max_force_n=1e4), ch.ctx))
+    sess = ch.finish()
+    sess.set("target", [STEP_M, 0.0])
+    return sess.run(int(seconds / DT_S), record=["state"]).signal("state")[:, 0] - STEP_M
 
 
 def growth(err: np.ndarray) -> float:

@@ -10,8 +10,7 @@ correlating it with current activity fails for f above about 1/(4 tau) = 2.5 Hz,
 import numpy as np
 import pytest
 
-from tick_chain import TickChain
-from rtcore import cerebellum
+from rtcore import api, cerebellum
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
 from sims.plants import cursor
 
@@ -24,16 +23,16 @@ FREQS_HZ = (1.0, 2.0, 3.5, 5.0, 6.0)
 
 def relative_spe(f_hz: float, trace: bool) -> tuple[float, float]:
     """RMS spe / RMS state of the driven channels (x, vx), over 2 s early and the last 2 s."""
-    tc = TickChain(dt_s=DT_S)
-    tc.add(cursor.build(cursor.CursorConfig(kind="cursor", bound_m=10.0), tc.ctx))
+    ch = api.chain(dt_s=DT_S)
+    ch.add(cursor.build(cursor.CursorConfig(kind="cursor", bound_m=10.0), ch.ctx))
     fm = ForwardModelConfig(nominal={"kind": "none"}, mossy_state=False, mossy_scale=[10.0, 10.0], learning_rate=0.1,
                             eligibility_trace=trace, weight_retention_tau_s=None)
-    tc.add(cerebellum.build(FeedbackConfig(delay_s=DELAY_S), fm, None, tc.ctx))
-    tc.finish()
+    ch.add(cerebellum.build(FeedbackConfig(delay_s=DELAY_S), fm, None, ch.ctx))
+    sess = ch.finish()
     n = int(SECONDS / DT_S)
     u = np.zeros((n, 2))
     u[:, 0] = 0.1 * np.sin(2 * np.pi * f_hz * np.arange(n) * DT_S)
-    out = tc.drive({"command": u}, ("state", "spe"))
+    out = sess.run(inputs={"command": u}, record=["state", "spe"])
 
     def rel(sl):
         spe, x = out["spe"][sl][:, [0, 2]], out["state"][sl][:, [0, 2]]

@@ -7,8 +7,7 @@ hundred ms; with the lesion's online_correction_gain (Smith, Brandt & Shadmehr 2
 """
 import numpy as np
 
-from tick_chain import TickChain
-from rtcore import cerebellum, control
+from rtcore import api, cerebellum, control
 from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig, forward_model
 from rtcore.control.endpoint_pd import EndpointPDConfig
 from rtcore.learning.lesions import LesionConfig, lesion_effects
@@ -19,19 +18,19 @@ T_STEP, T_JUMP, T_MEASURE = 0.1, 0.22, 0.70  # s
 
 
 def reach(lesion: LesionConfig | None):
-    tc = TickChain(dt_s=DT_S)
-    tc.add(two_link_arm.build(two_link_arm.TwoLinkArmConfig(kind="two_link_arm"), tc.ctx))
-    start = np.array(tc.ctx.extra["plant"]["start_hand_m"], dtype=float)
-    tc.ctx.bus.add("target", 2, "m")
-    stages = tc.add(cerebellum.build(FeedbackConfig(), ForwardModelConfig(learn=False), lesion, tc.ctx))
-    tc.add(control.build(EndpointPDConfig(kind="endpoint_pd", motor_noise_n=0.0), tc.ctx, lesion))
-    tc.finish()
+    ch = api.chain(dt_s=DT_S)
+    ch.add(two_link_arm.build(two_link_arm.TwoLinkArmConfig(kind="two_link_arm"), ch.ctx))
+    start = np.array(ch.ctx.plant.start_hand_m, dtype=float)
+    ch.signal("target", 2, "m")
+    stages = ch.add(cerebellum.build(FeedbackConfig(), ForwardModelConfig(learn=False), lesion, ch.ctx))
+    ch.add(control.build(EndpointPDConfig(kind="endpoint_pd", motor_noise_n=0.0), ch.ctx, lesion))
+    sess = ch.finish()
     n = int(1.0 / DT_S)
     t = np.arange(n) * DT_S
     target = np.tile(start, (n, 1))
     target[t >= T_STEP] = start + [0.10, 0.0]
     target[t >= T_JUMP] = start + [0.0, 0.10]
-    out = tc.drive({"target": target}, ("state",))
+    out = sess.run(inputs={"target": target}, record=["state"])
     err = np.linalg.norm(out["state"][:, :2] - target, axis=1)
     return err, stages[1]
 

@@ -3,7 +3,7 @@ and a KF fitted on an observation block decodes held-out intended velocity (R^2 
 import numpy as np
 import pytest
 
-import bci_harness as h
+import bci_task as h
 from rtcore.decoders import kalman, kalman_fit
 
 
@@ -93,16 +93,16 @@ def test_save_load_keeps_the_decoder_and_metadata(linear_gaussian, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def observation(tmp_path_factory):
+def observation():
     """A KF fitted on a 3-minute automatic-cursor observation block of the default population."""
-    return h.observation_fit(tmp=tmp_path_factory.mktemp("kf"), seconds=180.0)
+    return h.observation_fit(seconds=180.0)
 
 
 def test_observation_fit_decodes_held_out_intended_velocity(observation):
     model, sim, _ = observation
     assert model.n_units == 64  # the default synthetic population
-    rec, _ = sim.run(60.0, auto=True)  # held-out: a new block the fit never saw
-    counts, _, intended = sim.bins(rec)
+    rec, _ = sim.run(60.0)  # held-out: a new block the fit never saw
+    counts, _, intended = h.bins(rec)
     decoded = kalman.decode_counts(model, counts)
     r2 = 1.0 - ((decoded - intended) ** 2).sum() / ((intended - intended.mean(0)) ** 2).sum()
     print(f"held-out R^2 of intended velocity: {r2:.3f}")

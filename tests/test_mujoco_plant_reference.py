@@ -76,7 +76,7 @@ def compiled(curl, load):
 def test_compiled_plant_matches_python_reference(payload_kg):
     load_force = np.array([1.5, -0.5])
     ctx, got = compiled(CURL_B, [payload_kg, *load_force])
-    q0 = ctx.extra["arm"]["start_q_rad"]
+    q0 = ctx.plant.arm.start_q_rad
     want = reference(payload_kg if payload_kg > 0 else 1e-9, CURL_B, load_force, 2, q0)
     np.testing.assert_allclose(got, want, atol=1e-9, rtol=1e-9)
     # the perturbations matter: without them the hand ends elsewhere
@@ -92,8 +92,8 @@ def test_hold_sends_zero_command():
     start = bus[sig["state"].slice].copy()
     for _ in range(200):
         mujoco_plant_step(st.f, st.s, st.i, bus)
-    np.testing.assert_allclose(ctx.extra["plant"]["data"].ctrl, 0.0)
-    np.testing.assert_allclose(bus[sig["state"].slice], (*ctx.extra["arm"]["start_hand_m"], 0.0, 0.0), atol=1e-12)
+    np.testing.assert_allclose(ctx.plant.data.ctrl, 0.0)
+    np.testing.assert_allclose(bus[sig["state"].slice], (*ctx.plant.start_hand_m, 0.0, 0.0), atol=1e-12)
     assert np.isfinite(start).all()
 
 
@@ -102,7 +102,7 @@ def test_torque_limit_clips_and_reports():
     sig = ctx.bus.signals
     bus[sig["command"].slice] = (30.0, -1.0)
     assert mujoco_plant_step(st.f, st.s, st.i, bus) == status.LIMIT_CLIPPED
-    np.testing.assert_allclose(ctx.extra["plant"]["data"].ctrl, (5.0, -1.0))
+    np.testing.assert_allclose(ctx.plant.data.ctrl, (5.0, -1.0))
     bus[sig["command"].slice] = (2.0, -1.0)
     assert mujoco_plant_step(st.f, st.s, st.i, bus) == status.OK
 
@@ -113,14 +113,14 @@ def test_gain_change_scales_the_command():
     bus[sig["command"].slice] = (2.0, -1.0)
     bus[sig["gain_change"].slice] = 0.5
     mujoco_plant_step(st.f, st.s, st.i, bus)
-    np.testing.assert_allclose(ctx.extra["plant"]["data"].ctrl, (3.0, -1.5))
+    np.testing.assert_allclose(ctx.plant.data.ctrl, (3.0, -1.5))
 
 
 def test_non_finite_command_is_rejected():
     ctx, st, bus = build(command_space="joint")
     bus[ctx.bus.signals["command"].slice] = (np.nan, 3.0)
     assert mujoco_plant_step(st.f, st.s, st.i, bus) == status.BAD_SAMPLE
-    np.testing.assert_allclose(ctx.extra["plant"]["data"].ctrl, 0.0)
+    np.testing.assert_allclose(ctx.plant.data.ctrl, 0.0)
 
 
 def test_blow_up_is_fatal():

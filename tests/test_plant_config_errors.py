@@ -71,3 +71,17 @@ def test_curl_block_needs_a_plant_with_a_hand():
     plants.build_from_session(cfg, ctx)
     one_line_error(lambda: paradigms.build_from_session(cfg, ctx), "center_out needs a hand-space plant state",
                    "angle, angular_velocity")
+
+
+def test_stages_that_need_the_plant_info_name_themselves_without_one():
+    """The task and the forward model read the plant's build info (ctx.plant); a chain without a
+    plant gets one line naming the stage, not a silent default."""
+    from rtcore.cerebellum import forward_model
+    cfg = validate({"task": {"kind": "center_out"}, "block": [{"name": "x", "n_trials": 3}]})
+    ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
+    ctx.bus.add("state", 4, "m,m/s", ("x", "y", "vx", "vy"))  # written by hand, no plant built
+    one_line_error(lambda: paradigms.build_from_session(cfg, ctx), "task: needs a plant", "[plant]")
+    ctx.bus.add("command", 2, "N")
+    ctx.bus.add("feedback", 4, "m,m/s")
+    one_line_error(lambda: forward_model.build(forward_model.ForwardModelConfig(), ctx, [1, 1, 1, 1]),
+                   "forward_model: needs a plant", "nominal.mass_kg")

@@ -9,7 +9,7 @@ blocks this simulated user gives no ReFIT gain: the plain KF is then already mat
 """
 import numpy as np
 
-import bci_harness as h
+import bci_task as h
 from rtcore.decoders import kalman, kalman_fit
 
 RADIUS_M, HOLD_S = 0.012, 0.3  # a precise task: small target, 0.3 s hold
@@ -17,12 +17,11 @@ RADIUS_M, HOLD_S = 0.012, 0.3  # a precise task: small target, 0.3 s hold
 
 def refit_labels(sim, rec):
     """ReFIT intention per bin: the velocity that drove the cursor during the bin, rotated to the target."""
-    c = sim.cols
-    ends = np.flatnonzero(rec[:, c["input_n"]][:, 0] > 0.5)
+    ends = np.flatnonzero(rec["input_n"][:, 0] > 0.5)
     ends = ends[ends >= 5]
-    counts = rec[ends][:, c["input"]]
-    labels = np.array([kalman.refit_intention(*rec[e - 1, c["intent"]], *rec[e - 1, c["state"]][:2],
-                                              *rec[e - 1, c["target"]], RADIUS_M) for e in ends])
+    counts = rec["input"][ends]
+    labels = np.array([kalman.refit_intention(*rec["intent"][e - 1], *rec["state"][e - 1, :2],
+                                              *rec["target"][e - 1], RADIUS_M) for e in ends])
     return labels, counts
 
 
@@ -30,7 +29,7 @@ def test_refit_shortens_mean_acquisition_time(tmp_path, monkeypatch):
     monkeypatch.setattr(h, "TARGET_RADIUS_M", RADIUS_M)
     monkeypatch.setattr(h, "HOLD_S", HOLD_S)
     watching = {"depth_hz": 5.0, "depth_spread_hz": 2.0}  # same units (seed), half the modulation
-    plain, _, _ = h.observation_fit(tmp=tmp_path, seconds=180.0, user=watching)
+    plain, _, _ = h.observation_fit(seconds=180.0, user=watching)
     sim = h.Sim(plain, tmp=tmp_path)  # the same user (seed), now in control
     rec, ev_plain = sim.run(120.0)
     labels, counts = refit_labels(sim, rec)

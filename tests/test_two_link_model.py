@@ -32,7 +32,7 @@ def arm():
 
 
 def test_mjcf_inertia_is_the_papers(arm):
-    m = arm.extra["plant"]["model"]
+    m = arm.plant.model
     d = mujoco.MjData(m)
     for q2 in (0.3, 1.2, 2.0):
         d.qpos[:] = (0.4, q2)
@@ -43,9 +43,9 @@ def test_mjcf_inertia_is_the_papers(arm):
 
 
 def test_kinematics_match_mujoco(arm):
-    m = arm.extra["plant"]["model"]
+    m = arm.plant.model
     d = mujoco.MjData(m)
-    geo = arm.extra["arm"]
+    geo = arm.plant.arm
     site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "hand")
     rng = np.random.default_rng(1)
     jac = np.zeros((2, 2))
@@ -54,25 +54,25 @@ def test_kinematics_match_mujoco(arm):
         qd = rng.normal(size=2)
         d.qpos[:], d.qvel[:] = q, qd
         mujoco.mj_forward(m, d)
-        x, y = two_link_hand(q[0], q[1], geo["l1_m"], geo["l2_m"], *geo["shoulder_xy_m"])
+        x, y = two_link_hand(q[0], q[1], geo.l1_m, geo.l2_m, *geo.shoulder_xy_m)
         np.testing.assert_allclose((x, y), d.site_xpos[site, :2], atol=1e-12)
         jacp = np.zeros((3, 2))
         mujoco.mj_jacSite(m, d, jacp, None, site)
-        two_link_jacobian(q[0], q[1], geo["l1_m"], geo["l2_m"], jac)
+        two_link_jacobian(q[0], q[1], geo.l1_m, geo.l2_m, jac)
         np.testing.assert_allclose(jac, jacp[:2], atol=1e-12)
-        np.testing.assert_allclose(two_link_hand_velocity(q[0], q[1], qd[0], qd[1], geo["l1_m"], geo["l2_m"]),
+        np.testing.assert_allclose(two_link_hand_velocity(q[0], q[1], qd[0], qd[1], geo.l1_m, geo.l2_m),
                                    jacp[:2] @ qd, atol=1e-12)
-        np.testing.assert_allclose(two_link_joint_torque(q[0], q[1], 3.0, -2.0, geo["l1_m"], geo["l2_m"]),
+        np.testing.assert_allclose(two_link_joint_torque(q[0], q[1], 3.0, -2.0, geo.l1_m, geo.l2_m),
                                    jacp[:2].T @ (3.0, -2.0), atol=1e-12)
 
 
 def test_start_hand_and_nominal_mass(arm):
-    geo, nom = arm.extra["arm"], arm.extra["nominal"]
-    q1, q2 = geo["start_q_rad"]
-    np.testing.assert_allclose(geo["start_hand_m"], two_link_hand(q1, q2, L1, 0.33, 0.0, 0.0), atol=1e-12)
+    geo, nom = arm.plant.arm, arm.plant.nominal
+    q1, q2 = geo.start_q_rad
+    np.testing.assert_allclose(arm.plant.start_hand_m, two_link_hand(q1, q2, L1, 0.33, 0.0, 0.0), atol=1e-12)
     jac = np.zeros((2, 2))
     two_link_jacobian(q1, q2, L1, 0.33, jac)
     lam = np.linalg.inv(jac @ np.linalg.solve(shadmehr_inertia(q2), jac.T))  # endpoint inertia
-    np.testing.assert_allclose(nom["mass_matrix_kg"], lam, rtol=1e-6)
-    assert nom["mass_kg"] == pytest.approx(np.trace(lam) / 2, rel=1e-6)
-    assert 0.5 < nom["mass_kg"] < 3.0
+    np.testing.assert_allclose(nom.mass_matrix_kg, lam, rtol=1e-6)
+    assert nom.mass_kg == pytest.approx(np.trace(lam) / 2, rel=1e-6)
+    assert 0.5 < nom.mass_kg < 3.0

@@ -21,7 +21,7 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from rtcore import status
 from rtcore.configbase import Strict
-from rtcore.stage import Stage
+from rtcore.stage import PlantInfo, Stage
 
 MODE_TORQUE = 0
 MODE_POSITION = 1
@@ -134,6 +134,7 @@ def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, 
     state = ctx.bus.add("state", 2 * n, "rad, rad/s", [f"q_{m}" for m in names] + [f"qd_{m}" for m in names])
     torque = ctx.bus.add("device_torque", n, "Nm", [f"tau_{m}" for m in names])
     device = ctx.bus.add("device", 4, "code", ("flags", "fault", "corrupt_frames", "state_age_ms"))
+    ctx.plant = PlantInfo(kind=cfg.kind, state_labels=state.labels)
     period_s = ticks * ctx.dt_s
     f = np.concatenate([[period_s, cfg.command_rate_max, torque_constant, cfg.wall_stiffness_nm_per_rad,
                          cfg.wall_damping_nm_s_per_rad, cfg.position_tolerance_rad, cfg.velocity_tolerance_rad_s],

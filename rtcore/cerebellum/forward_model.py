@@ -244,7 +244,7 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
         delays = np.asarray(feedback_delay_ticks, dtype=np.int64)
     else:
         delays = np.rint(_per_channel(cfg.delay_s, n_x, f"{where}.delay_s", state_labels) / dt).astype(np.int64)
-    A, B = continuous_matrices(cfg.nominal, n_x, n_u, ctx.extra, where)
+    A, B = continuous_matrices(cfg.nominal, n_x, n_u, ctx, where)
     Ad, Bd = discretise(A, B, n_x, n_u, dt)
     Phi = roll_forward_matrix(Ad, delays, cfg.roll_forward)
     n_in = n_u + (n_x if cfg.mossy_state else 0)

@@ -7,9 +7,9 @@ dx/dt = A x + B u, and discretised once at build time with a zero-order hold,
 [Ad Bd; 0 I] = expm([A B; 0 0] dt_s).
 
 - "point_mass": x = [position (n), velocity (n)], u = force (n), A = [[0, I], [0, -c M^-1]],
-  B = [[0], [M^-1]] with mass matrix M (kg): mass_kg I if set, else the plant's endpoint inertia
-  ctx.extra["nominal"]["mass_matrix_kg"] (the arm's Lambda = (J M_q^-1 J^T)^-1 at the start
-  posture; Hogan 1985), else its "mass_kg", else 1.5 kg; viscous damping c (N*s/m). For the
+  B = [[0], [M^-1]] with mass matrix M (kg): mass_kg I if set, else the plant's own nominal model
+  ctx.plant.nominal.mass_matrix_kg (the arm's endpoint inertia Lambda = (J M_q^-1 J^T)^-1 at the
+  start posture; Hogan 1985), else (a plant without one) 1.5 kg; viscous damping c (N*s/m). For the
   two-link arm the state is the hand [x, y, vx, vy] and the command the endpoint force [fx, fy].
 - "linear": A (n_x, n_x) and B (n_x, n_u) from the config.
 - "none": Ad = 0, Bd = 0: the prediction is the Purkinje output alone.
@@ -36,8 +36,10 @@ class NominalConfig(Strict):
 DEFAULT_MASS_KG = 1.5  #: effective hand mass of the Shadmehr & Mussa-Ivaldi 1994 arm near the workspace centre, kg
 
 
-def continuous_matrices(cfg: NominalConfig, n_x: int, n_u: int, extra: dict, where: str):
-    """(A (n_x, n_x), B (n_x, n_u)) in continuous time; errors name the config key and the fix."""
+def continuous_matrices(cfg: NominalConfig, n_x: int, n_u: int, ctx, where: str):
+    """(A (n_x, n_x), B (n_x, n_u)) in continuous time; errors name the config key and the fix.
+
+    ctx: the BuildContext; its plant info is required only for point_mass without mass_kg."""
     if cfg.kind == "none":
         return None, None
     if cfg.kind == "point_mass":
@@ -45,13 +47,16 @@ def continuous_matrices(cfg: NominalConfig, n_x: int, n_u: int, extra: dict, whe
         if n_x != 2 * n:
             raise ValueError(f"{where}.nominal.kind = 'point_mass' needs state = [position ({n}), velocity ({n})] "
                              f"for a {n}-channel force command, but the state has {n_x} channels; use kind = 'linear' or 'none'")
-        nominal = extra.get("nominal") or {}
         if cfg.mass_kg is not None:
             M = cfg.mass_kg * np.eye(n)
-        elif np.shape(nominal.get("mass_matrix_kg")) == (n, n):
-            M = np.asarray(nominal["mass_matrix_kg"], dtype=float)
         else:
-            M = float(nominal.get("mass_kg", DEFAULT_MASS_KG)) * np.eye(n)
+            nominal = ctx.require_plant(where, "nominal.kind = 'point_mass' takes its mass; or set nominal.mass_kg").nominal
+            if nominal is None:
+                M = DEFAULT_MASS_KG * np.eye(n)
+            elif nominal.mass_matrix_kg.shape == (n, n):
+                M = np.asarray(nominal.mass_matrix_kg, dtype=float)
+            else:
+                M = nominal.mass_kg * np.eye(n)
         M_inv = np.linalg.inv(M)
         A = np.zeros((n_x, n_x))
         A[:n, n:] = np.eye(n)

@@ -322,8 +322,8 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     if state.labels[:4] not in HAND_STATES:
         raise ValueError(f"{where}: center_out needs a hand-space plant state [hand_x, hand_y, hand_vx, "
                          f"hand_vy, ...]; the plant's state is [{', '.join(state.labels)}]")
-    plant = ctx.extra.get("plant", {})
-    center = cfg.center_m if cfg.center_m is not None else plant.get("start_hand_m")
+    plant = ctx.require_plant(where, "its start hand position and payload")
+    center = cfg.center_m if cfg.center_m is not None else plant.start_hand_m
     if center is None:
         raise ValueError(f"{where}.center_m: give the center; the plant publishes no start hand position")
     for b, blk in enumerate(blocks):
@@ -331,7 +331,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
         if needs and not bus.has(needs):
             raise ValueError(f"block[{b}] ('{blk.name}'): perturbation '{blk.perturbation}' needs a plant that "
                              f"reads bus signal '{needs}' (a MuJoCo plant with a hand)")
-        if blk.perturbation == "load" and blk.load_kg > 0 and not plant.get("payload"):
+        if blk.perturbation == "load" and blk.load_kg > 0 and not plant.payload:
             raise ValueError(f"block[{b}] ('{blk.name}'): load_kg needs a plant with a payload body "
                              f"(two_link_arm); use load_force_n only")
     target_rad = np.radians(cfg.first_target_deg + 360.0 * np.arange(cfg.n_targets) / cfg.n_targets)

@@ -5,7 +5,7 @@ two_link_arm (Shadmehr & Mussa-Ivaldi 1994), muscle_elbow (MyoSuite), mjcf (any 
 cursor (sims/plants/cursor.py) is the velocity-integrating cursor of BCI tasks.
 A plant registers `command` (what the controller writes), `state` (the true sensed state),
 `gain_change`, and with a hand `curl` and `load` (perturbation inputs the task writes), and
-publishes ctx.extra["plant"] (model, data, start hand position ...).
+publishes ctx.plant (rtcore.stage.PlantInfo: model path, state labels, start hand position ...).
 """
 from devices.serial import dynamixel_arm, framed_arm
 from rtcore.registry import builders, tagged_union

@@ -17,7 +17,7 @@ from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
-from rtcore.stage import Stage
+from rtcore.stage import PlantInfo, Stage
 
 
 class CursorConfig(Strict):
@@ -57,7 +57,7 @@ def build(cfg: CursorConfig, ctx, where: str = "plant") -> Stage:
     else:
         v = ctx.bus.get(cfg.velocity_signal, 2, who=f"{where}.velocity_signal")
     st = ctx.bus.add("state", 4, "m,m/s", ("x", "y", "vx", "vy"))
-    ctx.extra["plant"] = {"kind": "cursor", "start_hand_m": np.array(cfg.start_m, dtype=float)}
+    ctx.plant = PlantInfo(kind="cursor", state_labels=st.labels, start_hand_m=tuple(float(v) for v in cfg.start_m))
     return Stage(where, SPEC.kind, np.array([ctx.dt_s, cfg.bound_m]), np.array(cfg.start_m, dtype=float),
                  np.array([v.offset, st.offset]), info={"kind": "cursor", "velocity_signal": cfg.velocity_signal})
 

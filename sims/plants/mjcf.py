@@ -93,12 +93,11 @@ def build(cfg: MjcfPlantConfig, ctx, where: str = "plant"):
     if cfg.start_qpos is not None and len(cfg.start_qpos) != m.nq:
         raise ValueError(f"{where}.start_qpos: {len(cfg.start_qpos)} values for a model with nq = {m.nq}")
     sources, labels = _state_sources(m, cfg.state, cfg.hand_site, where, path)
-    stage = build_plant(ctx, where, "mjcf", m, mode=MODE_ENDPOINT if endpoint else MODE_ACTUATOR,
+    stage = build_plant(ctx, where, "mjcf", m, model_path=path, mode=MODE_ENDPOINT if endpoint else MODE_ACTUATOR,
                         command_labels=("fx", "fy") if endpoint else tuple(cfg.command),
                         command_unit="N" if endpoint else "ctrl", command_actuators=acts,
                         outputs=[Channels("state", "", tuple(labels), sources)], substeps=cfg.substeps,
-                        hand_site=cfg.hand_site, qpos0=cfg.start_qpos, info={"model_path": str(path)})
-    ctx.extra["plant"]["model_path"] = str(path)
+                        hand_site=cfg.hand_site, qpos0=cfg.start_qpos)
     return stage
 
 

@@ -32,7 +32,7 @@ from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.cptr import f64_view, voidptr
 from rtcore.registry import StageSpec
-from rtcore.stage import Stage
+from rtcore.stage import PlantInfo, Stage
 from sims.mujoco_c import (array_address, data_address, mj_jacSite, mj_step1, mj_step2,
                            model_address)
 
@@ -205,10 +205,11 @@ def load_model(path: str, where: str) -> mujoco.MjModel:
         raise ValueError(f"{where}: cannot load MuJoCo model '{path}': {reason}") from None
 
 
-def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, command_labels, command_unit: str,
-                command_actuators, outputs: list, substeps: int, hand_site: str | None = None,
+def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mode: int, command_labels,
+                command_unit: str, command_actuators, outputs: list, substeps: int, hand_site: str | None = None,
                 payload_body: str | None = None, qpos0=None, info: dict | None = None) -> Stage:
-    """The plant stage for model m: wires command/state on ctx.bus and publishes ctx.extra["plant"].
+    """The plant stage for model m (loaded from model_path): wires command/state on ctx.bus and
+    publishes ctx.plant (rtcore.stage.PlantInfo; the caller may add its nominal model and geometry).
 
     mode MODE_ACTUATOR: command channel k drives actuator command_actuators[k].
     mode MODE_ENDPOINT: command = [fx, fy] N at hand_site, mapped by J^T onto every actuator,
@@ -290,13 +291,12 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, mode: int, com
 
     state_labels = outputs[0].labels
     hand_xy = d.site_xpos[site, :2].copy() if site >= 0 else None
-    ctx.extra["plant"] = {
-        "kind": kind, "model": m, "data": d, "hand": site >= 0, "payload": payload >= 0,
-        "state_labels": tuple(state_labels), "start_hand_m": None if hand_xy is None else [float(v) for v in hand_xy],
-        "substeps": substeps, "timestep_s": float(m.opt.timestep),
-    }
+    ctx.plant = PlantInfo(kind=kind, state_labels=tuple(state_labels), model_path=str(model_path),
+                          start_hand_m=None if hand_xy is None else tuple(float(v) for v in hand_xy),
+                          payload=payload >= 0, model=m, data=d)
     stage_info = {"kind": kind, "nq": int(m.nq), "nv": int(m.nv), "nu": int(m.nu), "substeps": substeps,
-                  "timestep_s": float(m.opt.timestep), "command": list(cmd.labels), "state": list(state_labels)}
+                  "timestep_s": float(m.opt.timestep), "command": list(cmd.labels), "state": list(state_labels),
+                  "model_path": str(model_path)}
     stage_info.update(info or {})
     return Stage("plant", SPEC.kind, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
 

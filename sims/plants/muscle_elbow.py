@@ -49,10 +49,9 @@ def build(cfg: MuscleElbowConfig, ctx, where: str = "plant"):
     qpos0[jnt.qposadr[0]] = q0
     outputs = [Channels("state", "rad,rad/s", ("angle", "angular_velocity"),
                         [(SRC_QPOS, int(jnt.qposadr[0])), (SRC_QVEL, int(jnt.dofadr[0]))])]
-    stage = build_plant(ctx, where, "muscle_elbow", m, mode=MODE_ACTUATOR, command_labels=MUSCLES,
+    stage = build_plant(ctx, where, "muscle_elbow", m, model_path=path, mode=MODE_ACTUATOR, command_labels=MUSCLES,
                         command_unit="excitation", command_actuators=acts, outputs=outputs,
-                        substeps=cfg.substeps, qpos0=qpos0, info={"model_path": str(path)})
-    ctx.extra["plant"]["model_path"] = str(path)
+                        substeps=cfg.substeps, qpos0=qpos0)
     return stage
 
 

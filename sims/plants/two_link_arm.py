@@ -7,12 +7,13 @@ the origin, horizontal plane. Command space "endpoint" (default): command = hand
 command = [shoulder, elbow] torques N m. Writes state = [hand_x, hand_y, hand_vx, hand_vy]
 (m, m/s) and joint = [q1, q2, qd1, qd2] (rad, rad/s).
 
-Publishes at build time ctx.extra["arm"] = {l1_m, l2_m, shoulder_xy_m, start_q_rad, start_hand_m}
-and ctx.extra["nominal"] = {model: "point_mass", mass_kg, mass_matrix_kg}: the endpoint
-inertia Lambda = (J M^-1 J^T)^-1 at the start posture and its isotropic fit mass_kg = tr(Lambda)/2.
+Publishes at build time ctx.plant (rtcore.stage.PlantInfo) with arm = ArmGeometry(l1_m, l2_m,
+shoulder_xy_m, start_q_rad) and nominal = NominalPlant(mass_matrix_kg): the endpoint inertia
+Lambda = (J M^-1 J^T)^-1 at the start posture (its isotropic fit mass_kg = tr(Lambda)/2).
 """
 import math
 import pathlib
+from dataclasses import replace
 from typing import Literal
 
 import mujoco
@@ -20,6 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from rtcore.stage import ArmGeometry, NominalPlant
 from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
                                       SRC_QVEL, Channels, build_plant, load_model)
@@ -65,22 +67,17 @@ def build(cfg: TwoLinkArmConfig, ctx, where: str = "plant"):
                         [(SRC_HAND_POS, 0), (SRC_HAND_POS, 1), (SRC_HAND_VEL, 0), (SRC_HAND_VEL, 1)]),
                Channels("joint", "rad,rad/s", ("q1", "q2", "qd1", "qd2"),
                         [(SRC_QPOS, 0), (SRC_QPOS, 1), (SRC_QVEL, 0), (SRC_QVEL, 1)])]
-    stage = build_plant(ctx, where, "two_link_arm", m,
+    stage = build_plant(ctx, where, "two_link_arm", m, model_path=MODEL_PATH,
                         mode=MODE_ENDPOINT if endpoint else MODE_ACTUATOR,
                         command_labels=("fx", "fy") if endpoint else ("shoulder", "elbow"),
                         command_unit="N" if endpoint else "N*m", command_actuators=(0, 1),
                         outputs=outputs, substeps=cfg.substeps, hand_site="hand", payload_body="payload",
-                        qpos0=q0, info={"model_path": str(MODEL_PATH), "command_space": cfg.command_space})
-    d = ctx.extra["plant"]["data"]
-    ctx.extra["plant"]["model_path"] = str(MODEL_PATH)
-    start_hand = ctx.extra["plant"]["start_hand_m"]
-    ctx.extra["arm"] = {"l1_m": L1_M, "l2_m": L2_M, "shoulder_xy_m": [0.0, 0.0],
-                        "start_q_rad": [float(q) for q in q0], "start_hand_m": start_hand}
-    lam = endpoint_inertia(m, d, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "hand"))
-    ctx.extra["nominal"] = {"model": "point_mass", "mass_kg": float(np.trace(lam) / 2),
-                            "mass_matrix_kg": lam.tolist()}
-    stage.info["start_hand_m"] = start_hand
-    stage.info["nominal_mass_kg"] = ctx.extra["nominal"]["mass_kg"]
+                        qpos0=q0, info={"command_space": cfg.command_space})
+    lam = endpoint_inertia(m, ctx.plant.data, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "hand"))
+    ctx.plant = replace(ctx.plant, nominal=NominalPlant(lam),
+                        arm=ArmGeometry(L1_M, L2_M, (0.0, 0.0), tuple(float(q) for q in q0)))
+    stage.info["start_hand_m"] = list(ctx.plant.start_hand_m)
+    stage.info["nominal_mass_kg"] = ctx.plant.nominal.mass_kg
     return stage
 
 

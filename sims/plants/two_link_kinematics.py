@@ -4,7 +4,7 @@
     J = [[-l1 s1 - l2 s12, -l2 s12], [l1 c1 + l2 c12, l2 c12]],   v = J qd
 
 q1 shoulder angle from the +x axis, q2 elbow angle relative to the upper arm (rad); lengths in m.
-The geometry of the shipped arm is published at build time in ctx.extra["arm"] (l1_m, l2_m,
+The geometry of the shipped arm is published at build time in ctx.plant.arm (l1_m, l2_m,
 shoulder_xy_m), so a controller or forward model can use these without touching MuJoCo.
 Standard two-link geometry (e.g. Shadmehr & Mussa-Ivaldi 1994, J Neurosci 14:3208, Appendix).
 """
