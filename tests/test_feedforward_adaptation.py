@@ -122,3 +122,15 @@ def test_washout_after_effect_decays_to_baseline(sessions):
     assert first < -max(2 * base_sd, early / 5), (first, early)  # after-effect, opposite to the field
     assert abs(last) < abs(first) / 2 and abs(last) < 2 * base_sd + 0.001, (first, last)  # back to baseline
     assert wash_c[:4].mean() > first + abs(first) / 2  # the control has (almost) none
+
+
+def test_joint_torque_plant_is_refused_with_one_line():
+    """The feedforward is an endpoint-force command: a joint-torque arm is a config error, named."""
+    from rtcore import pipeline
+    from rtcore.config import validate
+    raw = {"session": {"name": f"ff-joint-{uuid.uuid4().hex[:8]}"}, "loop": {"realtime": False},
+           "plant": {"kind": "two_link_arm", "command_space": "joint"},
+           "task": {"kind": "center_out"}, "block": [{"name": "baseline", "n_trials": 1}],
+           "controller": {"kind": "passthrough", "input": "target"}, "feedforward": {}}
+    with pytest.raises(ValueError, match=r"feedforward: the command has 2 channels \(shoulder, elbow, N\*m\).*command_space = 'endpoint'"):
+        pipeline.build(validate(raw))

@@ -205,8 +205,8 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
     tgt = bus.get("target", who=where)
     n = tgt.width
     cmd = bus.get("command", who=where)
-    if cmd.width != n:
-        raise ValueError(f"{where}: the command has {cmd.width} channels ({', '.join(cmd.labels)}) but the target {n}; "
+    if cmd.width != n or cmd.unit != "N":
+        raise ValueError(f"{where}: the command has {cmd.width} channels ({', '.join(cmd.labels)}, {cmd.unit or 'no unit'}), the target {n}; "
                          f"the feedforward needs an endpoint-force command (plant.command_space = 'endpoint')")
     est = bus.get("estimate", who=where)
     fb = bus.get("feedback", who=where)
