@@ -112,8 +112,9 @@ def bench_forward_model(n: int = 20000) -> dict:
 def _feedforward_us(n: int) -> float:
     """The feedforward stage, 50 bases per channel, learning every tick (random path, hand, command)."""
     ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
-    for name, width in (("command", 2), ("estimate", 4), ("feedback", 4), ("target", 2), ("visuomotor", 4)):
-        ctx.bus.add(name, width)  # adjacent: one random input row fills them all
+    for name, width, unit in (("command", 2, "N"), ("estimate", 4, "m,m/s"), ("feedback", 4, "m,m/s"),
+                              ("target", 2, "m"), ("visuomotor", 4, "rad,1,m")):
+        ctx.bus.add(name, width, unit)  # adjacent: one random input row fills them all
     st = feedforward.build(feedforward.FeedforwardConfig(n_basis=50), ctx, np.full(4, 50))
     return _per_tick_us(_run_ff, (st.f, st.s, st.i, ctx.bus.array(), _inputs(16), _off(ctx)), n)
 
