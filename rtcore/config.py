@@ -17,7 +17,7 @@ from rtcore.decoders import DecoderConfig
 from rtcore.sources import SourceConfig
 from devices.lsl.outlet import OutletConfig
 from devices.lsl.scope import LslSection
-from rtcore.cerebellum import FeedbackConfig, ForwardModelConfig
+from rtcore.cerebellum import FeedbackConfig, FeedforwardConfig, ForwardModelConfig
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
 from sims.paradigms import BlockConfig, TaskConfig
@@ -80,6 +80,7 @@ class SessionConfig(Strict):
     decoder: DecoderConfig | None = None
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
+    feedforward: FeedforwardConfig | None = None  # None: no learned feedforward added to the command
     controller: ControllerConfig | None = None
     plant: PlantConfig | None = None
     task: TaskConfig | None = None

@@ -15,7 +15,7 @@ from numba import njit
 from devices.lsl import inlet, outlet
 from devices.serial import dynamixel_arm, framed_arm
 from rtcore import families, replay, status
-from rtcore.cerebellum import feedback_delay, forward_model
+from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.control import endpoint_pd, joint_pd, passthrough
 from rtcore.decoders import emg, kalman, linear
 from rtcore.stages import crash
@@ -42,6 +42,7 @@ FORWARD_MODEL, forward_model_step = forward_model.SPEC.kind, forward_model.SPEC.
 ENDPOINT_PD, endpoint_pd_step = endpoint_pd.SPEC.kind, endpoint_pd.SPEC.step
 JOINT_PD, joint_pd_step = joint_pd.SPEC.kind, joint_pd.SPEC.step
 PASSTHROUGH, passthrough_step = passthrough.SPEC.kind, passthrough.SPEC.step
+FEEDFORWARD, feedforward_step = feedforward.SPEC.kind, feedforward.SPEC.step
 # --- paradigms and plants (sims/paradigms, sims/plants) --------------------- codes 70..89
 MUJOCO_PLANT, mujoco_plant_step = mujoco_plant.SPEC.kind, mujoco_plant.SPEC.step
 CENTER_OUT, center_out_step = center_out.SPEC.kind, center_out.SPEC.step
@@ -86,6 +87,8 @@ def stage_step(kind, f, s, i, bus):
         return joint_pd_step(f, s, i, bus)
     elif kind == PASSTHROUGH:
         return passthrough_step(f, s, i, bus)
+    elif kind == FEEDFORWARD:
+        return feedforward_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
     elif kind == MUJOCO_PLANT:
         return mujoco_plant_step(f, s, i, bus)

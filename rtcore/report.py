@@ -1,6 +1,8 @@
 """Per-session report: DIR/report.png and DIR/report.html from session.xdf and summary.json.
 
-Panels: learning curve (per-trial error, blocks shaded, catch trials marked), SPE over time,
+Panels: learning curve (per-trial error, blocks shaded, catch trials marked; with a curl field the
+error toward the field relative to baseline, so adaptation, catch-trial after-effects and washout
+show as falling, negative and decaying values), SPE over time,
 hand paths per block (early vs late trials, catch trials dashed), timing histograms (wake
 latency, compute, deadline misses) and decoder performance (successes per minute).
 `figure(DIR)` returns the matplotlib Figure (tests read its axes titles); `write(DIR)` saves both.
@@ -73,7 +75,9 @@ def _learning_curve(ax, task, blocks):
     if not tr.get("trial"):
         return _empty(ax, "Learning curve", "no task trials")
     trial = np.array(tr["trial"], float)
-    err = np.abs(np.array([np.nan if v is None else v for v in tr["perp_error_m"]], float)) * 1000
+    field = "field_error_m" in tr  # curl sessions: signed toward the field, relative to baseline
+    err = np.array([np.nan if v is None else v for v in tr["field_error_m" if field else "perp_error_m"]], float) * 1000
+    err = err if field else np.abs(err)
     block = np.array(tr["block"], float)
     catch = np.array(tr["catch"], float) > 0
     for b, name in enumerate(blocks):
@@ -82,11 +86,28 @@ def _learning_curve(ax, task, blocks):
             ax.axvspan(sel.min() - 0.5, sel.max() + 0.5, color=BLOCK_COLORS[b % len(BLOCK_COLORS)], zorder=0)
             ax.text(sel.mean(), 0.98, name, ha="center", va="top", transform=ax.get_xaxis_transform())
     ax.plot(trial[~catch], err[~catch], "o-", ms=3, label="reach")
-    ax.plot(trial[catch], err[catch], "rx", label="catch")
+    ax.plot(trial[catch], err[catch], "rx", label="catch (field off)")
     ax.set_title("Learning curve")
     ax.set_xlabel("trial")
-    ax.set_ylabel("|perpendicular error| (mm)")
+    if field:
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.set_ylabel("error at peak speed toward the field, vs baseline (mm)")
+        _adaptation_note(ax, task.get("adaptation") or {})
+    else:
+        ax.set_ylabel("|perpendicular error| (mm)")
     ax.legend(loc="upper right", fontsize=8)
+
+
+def _adaptation_note(ax, a):
+    """Early/late exposure, catch after-effect and washout in mm, in the corner of the curve."""
+    def mm(key):
+        v = a.get(key)
+        return "-" if v is None else f"{v * 1000:.1f}"
+    frac = a.get("catch_opposite_fraction")
+    ax.text(0.01, 0.02, f"exposure early {mm('early_exposure_m')} -> late {mm('late_exposure_m')} mm; "
+            f"catch {mm('catch_mean_m')} mm ({'-' if frac is None else f'{100 * frac:.0f}%'} opposite); "
+            f"washout first {mm('washout_first_m')}, last {mm('washout_last_m')} mm",
+            transform=ax.transAxes, fontsize=7, va="bottom")
 
 
 def _spe(ax, rec):

@@ -1,11 +1,11 @@
-"""The README's demo runs as written: a synthetic EMG user over real LSL (a companion process)
+"""The EMG demo (configs/emg_demo.toml) runs as written: a synthetic EMG user over real LSL (a companion process)
 drives the MuJoCo arm through the engine, in real time, and the arm reaches its targets."""
 import pathlib
 
 from rtcore import recording
 from enginecli import assert_finished, run_cli
 
-DEMO = pathlib.Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
+DEMO = pathlib.Path(__file__).resolve().parent.parent / "configs" / "emg_demo.toml"
 
 
 def test_demo_closes_the_loop_through_lsl(tmp_path):

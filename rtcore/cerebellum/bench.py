@@ -4,7 +4,10 @@ The issue's case: a 2-DOF arm (state [x, y, vx, vy], command [fx, fy]) with 50 b
 mossy input (2 commands + 4 state channels: 301 granule features), 100 ms feedback delay, NLMS
 learning with the eligibility trace (target < 10 us per tick). Also: RLS on the same bank (one
 P of 301 x 301, O(n_f^2) per tick), NLMS with 20 bases, the feedback delay line and the endpoint
-PD controller. Inputs are random each tick so learning stays active.
+PD controller, and the learned feedforward (inverse model) with 50 bases per input channel
+(desired velocity [2]: 100 features), its cost added to the 50-basis forward model's for the
+issue's budget (feedforward + forward model < 10 us per tick). Inputs are random each tick so
+learning stays active.
 """
 import time
 
@@ -12,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from rtcore.bus import Bus
-from rtcore.cerebellum import feedback_delay, forward_model
+from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.control import endpoint_pd
 from rtcore.learning.lesions import LesionEffects
 from rtcore.stage import BuildContext
@@ -34,6 +37,15 @@ def _run_fb(f, s, i, bus, inputs, n, off):
         for j in range(row.size):
             bus[off + j] = row[j]
         feedback_delay.feedback_delay_step(f, s, i, bus)
+
+
+@njit(cache=True, nogil=True)
+def _run_ff(f, s, i, bus, inputs, n, off):
+    for k in range(n):
+        row = inputs[k % inputs.shape[0]]
+        for j in range(row.size):
+            bus[off + j] = row[j]
+        feedforward.feedforward_step(f, s, i, bus)
 
 
 @njit(cache=True, nogil=True)
@@ -91,7 +103,20 @@ def bench_forward_model(n: int = 20000) -> dict:
     ctx.bus.add("target", 2, "m")
     pd = endpoint_pd.build(endpoint_pd.EndpointPDConfig(kind="endpoint_pd"), ctx, LesionEffects())
     out["endpoint_pd_tick_us"] = _per_tick_us(_run_pd, (pd.f, pd.s, pd.i, ctx.bus.array(), _inputs(6), _off(ctx)), n)
+    out["feedforward_50basis_tick_us"] = _feedforward_us(n)
+    out["forward_model_plus_feedforward_50basis_tick_us"] = (out["forward_model_50basis_nlms_tick_us"]
+                                                              + out["feedforward_50basis_tick_us"])
     return out
+
+
+def _feedforward_us(n: int) -> float:
+    """The feedforward stage, 50 bases per channel, learning every tick (random path, hand, command)."""
+    ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
+    for name, width, unit in (("command", 2, "N"), ("estimate", 4, "m,m/s"), ("feedback", 4, "m,m/s"),
+                              ("target", 2, "m"), ("visuomotor", 4, "rad,1,m")):
+        ctx.bus.add(name, width, unit)  # adjacent: one random input row fills them all
+    st = feedforward.build(feedforward.FeedforwardConfig(n_basis=50), ctx, np.full(4, 50))
+    return _per_tick_us(_run_ff, (st.f, st.s, st.i, ctx.bus.array(), _inputs(16), _off(ctx)), n)
 
 
 if __name__ == "__main__":

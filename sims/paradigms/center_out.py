@@ -25,6 +25,8 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 after the speed peak with speed < END_FRACTION peak, else trial end);
                 movement_time_s: go cue to first target entry (NaN if never); success 0/1;
                 center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN).
+With a curl block, the report adds the field-signed error relative to each target's baseline and
+the adaptation measures (sims/paradigms/adaptation.py).
 """
 import math
 from typing import Literal
@@ -38,7 +40,7 @@ from rtcore.bus import MARKER, T_S
 from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
-from sims.paradigms import markers
+from sims.paradigms import adaptation, markers
 from sims.paradigms.blocks import (T_BLOCK, T_CATCH, T_CLAMP, T_COLS, T_CURL, T_DELAY_TICKS, T_GAIN_CHANGE,
                                    T_LOAD, T_TARGET_RAD, T_VISUO_RAD, schedule)
 
@@ -366,10 +368,16 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
 
     def report():
         met = trial_metrics(stage)
-        return {"task": {"n_trials": n, "n_done": int(met["trial"].size),
-                         "center_timeouts": int(np.nansum(met["center_timeout"])), "blocks": block_summary(met, names),
-                         "trials": {k: [None if not np.isfinite(v) else float(v) for v in col]
-                                    for k, col in met.items()}}}
+        per_block = block_summary(met, names)
+        field_blocks, adapt = adaptation.measures(met, blocks, cfg.n_targets)  # adds met["field_error_m"]
+        for summary, extra in zip(per_block, field_blocks):
+            summary.update(extra)
+        out = {"n_trials": n, "n_done": int(met["trial"].size),
+               "center_timeouts": int(np.nansum(met["center_timeout"])), "blocks": per_block,
+               "trials": {k: [None if not np.isfinite(v) else float(v) for v in col] for k, col in met.items()}}
+        if adapt is not None:
+            out["adaptation"] = adapt
+        return {"task": out}
 
     stage.report = report
     return [stage, obs_stage]

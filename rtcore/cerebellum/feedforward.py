@@ -1,0 +1,251 @@
+"""Learned feedforward (inverse model), role "feedforward": what the cerebellum learns acts on the arm.
+
+Runs after the controller (or the decoder, in shared control) has written `command` u_fb and
+before the plant: command <- u_fb + u_ff, so a user's decoded command or the engine's feedback
+controller gets the learned compensation on top. The plant sees the sum; the forward model's
+efference copy is the sum.
+
+Per tick k (endpoint-force command [n], hand state [position n, velocity n]):
+1. The desired path is the straight line from the reach origin to the target (bus `visuomotor`
+   origin, `target`; reaches are straight, Morasso 1981; Flash & Hogan 1985), unit vector e_path.
+2. Mossy inputs per configured input (each n channels, times input_scale):
+   "desired_velocity" v_d = (v_hat . e_path) e_path (progress along the planned path; v_hat from
+   `estimate`), "velocity" v_hat, "efference_copy" u_fb (the command before u_ff).
+3. Granular layer: the same temporal basis bank as the forward model (granule_basis.py), phi[k].
+4. u_ff = gain W phi[k] (Purkinje readout, purkinje.py), norm-clipped to max_force_n, written
+   to `feedforward` and added to `command`.
+5. Feedback-error learning (Kawato, Furukawa & Suzuki 1987, Biol Cybern 57:169; Kawato & Gomi
+   1992, Trends Neurosci 15:445): the teaching signal is the motor error, the corrective force of
+   a path-feedback controller on the delayed sensed hand (`feedback`):
+       u_err = -(kp d_perp + kd v_perp) n_path
+   with d_perp, v_perp the sensed deviation and lateral velocity off the path (n_path its left
+   normal). It is the part of a target-tracking PD command that corrects deviations from the
+   straight path (its along-path part is the plan). W <- W + mu u_err phi_e^T / (eps + |phi_e|^2)
+   (NLMS, purkinje.nlms_update, bounded), with phi_e = phi at the moment the sensed sample shows:
+   phi[k - D_pos] for the position term, phi[k - D_vel] for the velocity term (eligibility trace
+   matched to the feedback delay; Porrill & Dean 2007, PLoS Comput Biol 3:e197). As u_ff takes
+   over, the deviation and u_err shrink. In a curl field F = B v the readout converges to
+   u_ff = -B v_d: catch trials then show the mirror-image after-effect (Shadmehr & Mussa-Ivaldi
+   1994, J Neurosci 14:3208).
+   The motor error is written to `motor_error` (the climbing-fibre signal). Weights leak with
+   weight_retention_tau_s if set. While HOLD: no output, no learning.
+
+The path and desired velocity use the current origin and target; for the D ticks after a new
+target appears the delayed hand still rests at the line's start, so the mismatch is negligible.
+Lesion effects (rtcore.learning.lesions): spe_learning_gain scales mu, retention the leak time.
+
+Signals: reads `command` [n], `estimate` [>= 2n], `feedback` [>= 2n], `target` [n],
+`visuomotor` [4] (origin at 2..3); writes `feedforward` [n] (N) and `motor_error` [n] (N).
+"""
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore.bus import HOLD
+from rtcore import status
+from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granule_step, time_constants_s
+from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout
+from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
+from rtcore.control.command_limits import clip_norm
+from rtcore.stage import Stage
+
+INPUTS = ("desired_velocity", "velocity", "efference_copy")  #: mossy inputs, codes 0, 1, 2
+MIN_PATH_M = 1e-3  #: origin and target closer than this: no path, no desired velocity, no teaching
+
+
+class FeedforwardConfig(Strict):
+    """[feedforward]: the learned feedforward (inverse model) added to the command."""
+
+    enabled: bool = Field(True, description="build the feedforward pathway (false: the command is left as the controller wrote it)")
+    gain: float = Field(1.0, ge=0, le=10, description="output gain on the learned command (0: learn silently)")
+    learning_rate: float = Field(0.002, ge=0, le=2.0, description="NLMS step mu per tick (0: frozen, the no-learning control)")
+    inputs: list[Literal["desired_velocity", "velocity", "efference_copy"]] = Field(
+        ["desired_velocity"], min_length=1, description="mossy inputs expanded by the basis bank (each one channel per hand axis)")
+    input_scale: list[float] | None = Field(None, description="gain per input (same order as inputs), 1/unit (default 1)")
+    n_basis: int = Field(20, ge=1, le=64, description="temporal basis filters per input channel")
+    tau_min_s: float = Field(0.002, gt=0, le=1.0, description="shortest basis time constant, s")
+    tau_max_s: float = Field(0.3, gt=0, le=5.0, description="longest basis time constant, s")
+    basis_order: Literal[1, 2] = Field(2, description="1: first-order low-pass; 2: alpha function")
+    kp_n_per_m: float = Field(150.0, ge=0, le=1e5, description="motor error per m of sensed deviation from the path, N/m")
+    kd_ns_per_m: float = Field(40.0, ge=0, le=1e4, description="motor error per m/s of sensed lateral velocity, N*s/m")
+    eligibility_trace: bool = Field(True, description="pair the delayed error with granule activity delayed to match (false: current activity)")
+    nlms_eps: float = Field(1.0, gt=0, description="NLMS regulariser added to |phi|^2 (learning slows below this activity)")
+    max_error_n: float = Field(20.0, gt=0, description="motor error clipped to +-this per channel, N")
+    max_weight: float = Field(1e3, gt=0, description="Purkinje weights clipped to +-this")
+    max_force_n: float = Field(20.0, gt=0, le=1e4, description="limit on the feedforward command's norm, N")
+    weight_retention_tau_s: float | None = Field(None, gt=0, description="weights decay to 0 with this time constant, s (none: kept)")
+
+
+# i layout: bus offsets, sizes, delays, flags, counters, s offsets; then the input codes
+(I_CMD, I_N, I_EST, I_FB, I_TGT, I_ORIGIN, I_FF, I_ERR, I_NB, I_ORDER, I_NIN, I_NF, I_D_POS, I_D_VEL, I_RING,
+ I_TRACE, I_COUNT, I_NINPUTS, S_G, S_PHI, S_W, S_MOSSY, S_UFB, S_E, S_RPHI, I_INPUTS) = range(26)
+# f layout: scalars, then basis decay a (n_basis), input scale (n_inputs)
+(F_GAIN, F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_FMAX, F_KP, F_KD, F_LEAK, F_A) = range(10)
+
+
+@njit(cache=True, nogil=True)
+def _path(bus, i, n, u):
+    """Unit vector origin -> target into u (n); False when the path is shorter than MIN_PATH_M."""
+    sq = 0.0
+    for j in range(n):
+        u[j] = bus[i[I_TGT] + j] - bus[i[I_ORIGIN] + j]
+        sq += u[j] * u[j]
+    if not sq > MIN_PATH_M * MIN_PATH_M:
+        return False
+    norm = np.sqrt(sq)
+    for j in range(n):
+        u[j] /= norm
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _off_path(v, u, n):
+    """v minus its component along unit u: the lateral part (n-D), written back into v."""
+    a = 0.0
+    for j in range(n):
+        a += v[j] * u[j]
+    for j in range(n):
+        v[j] -= a * u[j]
+
+
+@njit(cache=True, nogil=True)
+def feedforward_step(f, s, i, bus):
+    """One tick of the feedforward pathway (module docstring, steps 1-5)."""
+    n, n_b, n_in, n_f, R, k = i[I_N], i[I_NB], i[I_NIN], i[I_NF], i[I_RING], i[I_COUNT]
+    cmd, ff, err = i[I_CMD], i[I_FF], i[I_ERR]
+    g = s[i[S_G]:i[S_G] + n_in * n_b * i[I_ORDER]]
+    phi = s[i[S_PHI]:i[S_PHI] + n_f]
+    W = s[i[S_W]:i[S_W] + n * n_f]
+    mossy = s[i[S_MOSSY]:i[S_MOSSY] + n_in]
+    ufb = s[i[S_UFB]:i[S_UFB] + n]
+    e = s[i[S_E]:i[S_E] + 3 * n]  # scratch: path unit vector, lateral deviation, motor error
+    path, lat, uerr = e[0:n], e[n:2 * n], e[2 * n:3 * n]
+    for j in range(n):
+        bus[ff + j] = 0.0
+        bus[err + j] = 0.0
+    if bus[HOLD] != 0.0:
+        return status.OK
+    for j in range(n):
+        ufb[j] = bus[cmd + j]
+    has_path = _path(bus, i, n, path)
+    # 1-2. mossy inputs
+    est, o_scale = i[I_EST], F_A + n_b
+    along = 0.0
+    if has_path:
+        for j in range(n):
+            along += bus[est + n + j] * path[j]
+    for q in range(i[I_NINPUTS]):
+        code, sc = i[I_INPUTS + q], f[o_scale + q]
+        for j in range(n):
+            if code == 0:
+                x = along * path[j] if has_path else 0.0
+            elif code == 1:
+                x = bus[est + n + j]
+            else:
+                x = ufb[j]
+            mossy[q * n + j] = x * sc if np.isfinite(x) else 0.0
+    # 3. granular layer
+    if k == 0:
+        granule_reset(g, phi, mossy, n_in, n_b, i[I_ORDER])
+        for q in range(R):
+            for c in range(n_f):
+                s[i[S_RPHI] + q * n_f + c] = phi[c]
+    else:
+        granule_step(g, phi, mossy, f[F_A:F_A + n_b], n_in, n_b, i[I_ORDER])
+    phi[0] = 0.0  # no bias: no learned force at rest
+    r0 = i[S_RPHI] + (k % R) * n_f
+    for c in range(n_f):
+        s[r0 + c] = phi[c]
+    # 4. readout, added to the command
+    purkinje_readout(W, phi, lat, n, n_f)
+    for j in range(n):
+        bus[ff + j] = f[F_GAIN] * lat[j]
+    code = clip_norm(bus, ff, n, f[F_FMAX])
+    for j in range(n):
+        bus[cmd + j] = ufb[j] + bus[ff + j]
+    # 5. feedback-error learning from the delayed sensed deviation off the path
+    fb = i[I_FB]
+    if has_path and k > R:
+        for term in range(2):  # 0: position (kp, delay D_pos); 1: velocity (kd, delay D_vel)
+            for j in range(n):
+                lat[j] = bus[fb + j] - bus[i[I_ORIGIN] + j] if term == 0 else bus[fb + n + j]
+            _off_path(lat, path, n)
+            gain = f[F_KP] if term == 0 else f[F_KD]
+            for j in range(n):
+                uerr[j] = -gain * lat[j]
+                bus[err + j] += uerr[j]
+            if f[F_MU] > 0.0:
+                d = i[I_D_POS] if term == 0 else i[I_D_VEL]
+                ro = i[S_RPHI] + ((k - d) % R) * n_f
+                x = s[ro:ro + n_f] if i[I_TRACE] == 1 else phi
+                nlms_update(W, x, uerr, n, n_f, f[F_MU], f[F_EPS], f[F_ERR_MAX], f[F_W_MAX])
+    leak = f[F_LEAK]
+    if leak < 1.0:
+        for q in range(n * n_f):
+            W[q] *= leak
+    i[I_COUNT] = k + 1
+    return code
+
+
+def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_learning_gain: float = 1.0,
+          retention: float = 1.0, where: str = "feedforward") -> Stage:
+    """The feedforward stage; registers `feedforward` and `motor_error`.
+
+    feedback_delay_ticks (n_x,): the feedback line's per-channel delays (position channels 0..n,
+    velocity channels n..2n) that set the eligibility delays. spe_learning_gain multiplies the
+    learning rate and retention the weight time constant (rtcore.learning.lesions.LesionEffects).
+    """
+    bus = ctx.bus
+    for name in ("target", "visuomotor"):
+        if not bus.has(name):
+            raise ValueError(f"{where}: needs the task's '{name}' signal (the desired path); add a [task] section")
+    tgt = bus.get("target", who=where)
+    n = tgt.width
+    cmd = bus.get("command", who=where)
+    if cmd.width != n or cmd.unit != "N":
+        raise ValueError(f"{where}: the command has {cmd.width} channels ({', '.join(cmd.labels)}, {cmd.unit or 'no unit'}), the target {n}; "
+                         f"the feedforward needs an endpoint-force command (plant.command_space = 'endpoint')")
+    est = bus.get("estimate", who=where)
+    fb = bus.get("feedback", who=where)
+    for sig in (est, fb):
+        if sig.width < 2 * n:
+            raise ValueError(f"{where}: '{sig.name}' has {sig.width} channels; needs hand position and velocity ({2 * n})")
+    vis = bus.get("visuomotor", 4, who=where)
+    if cfg.tau_max_s < cfg.tau_min_s:
+        raise ValueError(f"{where}.tau_max_s ({cfg.tau_max_s}) is below tau_min_s ({cfg.tau_min_s})")
+    n_inputs = len(cfg.inputs)
+    scale = np.ones(n_inputs) if cfg.input_scale is None else np.asarray(cfg.input_scale, dtype=float)
+    if scale.shape != (n_inputs,):
+        raise ValueError(f"{where}.input_scale: {scale.size} gains for {n_inputs} inputs ({', '.join(cfg.inputs)})")
+    delays = np.asarray(feedback_delay_ticks, dtype=np.int64)
+    d_pos, d_vel = int(delays[:n].max()), int(delays[n:2 * n].max())
+    R = max(d_pos, d_vel) + 2
+    n_b, order = cfg.n_basis, cfg.basis_order
+    n_in = n_inputs * n
+    n_f = 1 + n_in * n_b  # slot 0 is the granule bank's bias, held at 0 here
+    a = decay_factors(time_constants_s(n_b, cfg.tau_min_s, cfg.tau_max_s), ctx.dt_s)
+    tau_keep = cfg.weight_retention_tau_s
+    leak = 1.0 if tau_keep is None else float(np.exp(-ctx.dt_s / (tau_keep * retention)))
+    f = np.concatenate([[cfg.gain, cfg.learning_rate * spe_learning_gain, cfg.nlms_eps, cfg.max_error_n,
+                         cfg.max_weight, cfg.max_force_n, cfg.kp_n_per_m, cfg.kd_ns_per_m, leak], a, scale])
+    sizes = [("g", n_in * n_b * order), ("phi", n_f), ("W", n * n_f), ("mossy", n_in), ("u_fb", n),
+             ("scratch", 3 * n), ("ring_phi", R * n_f)]
+    offs = np.concatenate([[0], np.cumsum([sz for _, sz in sizes])]).astype(np.int64)
+    axes = [lab.removeprefix("target_") for lab in tgt.labels]
+    out = bus.add("feedforward", n, cmd.unit, [f"ff_{lab}" for lab in cmd.labels])
+    err = bus.add("motor_error", n, cmd.unit, [f"motor_error_{ax}" for ax in axes])
+    head = [cmd.offset, n, est.offset, fb.offset, tgt.offset, vis.offset + 2, out.offset, err.offset, n_b, order,
+            n_in, n_f, d_pos, d_vel, R, int(cfg.eligibility_trace), 0, n_inputs]
+    i = np.concatenate([head, offs[:-1], [INPUTS.index(name) for name in cfg.inputs]]).astype(np.int64)
+    assert len(head) + len(sizes) == I_INPUTS
+    return Stage(where, SPEC.kind, f, np.zeros(int(offs[-1])), i,
+                 info={"rule": "feedback_error_learning", "inputs": list(cfg.inputs), "n_features": n_f - 1,
+                       "learning_rate": float(f[F_MU]), "gain": cfg.gain,
+                       "eligibility_delay_s": [d_pos * ctx.dt_s, d_vel * ctx.dt_s],
+                       "layout": {name: int(o) for (name, _), o in zip(sizes, offs)}})
+
+
+SPEC = StageSpec(kind=55, name="feedforward", step=feedforward_step, config=FeedforwardConfig, build=build)
