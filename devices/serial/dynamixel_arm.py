@@ -43,7 +43,6 @@ WIRE = PARAMS + PARAMS_LEN
 WIRE_LEN = L.BYTES - WIRE
 PRESENT_LEN = 1 + dynamixel.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
 FAST_SEGMENT = PRESENT_LEN + 3  # FAST_SYNC_READ segment: err, id, data, crc u16 (the last crc is the packet's)
-I_FAST_READ = 13  #: plant_base's free i slot: 1 = the transaction reads with FAST_SYNC_READ
 
 
 class DynamixelConfig(L.SerialPlantBase):
@@ -155,7 +154,7 @@ def dynamixel_arm_step(f, s, i, bus):
                 p += 1
         k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params, p, wire[k:])
         p = dynamixel.sync_read_params(params, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN, ids, n)
-        read = dynamixel.INST_FAST_SYNC_READ if i[I_FAST_READ] else dynamixel.INST_SYNC_READ
+        read = dynamixel.INST_FAST_SYNC_READ if i[L.I_FAST_READ] else dynamixel.INST_SYNC_READ
         k += dynamixel.make_packet(dynamixel.BROADCAST_ID, read, params, p, wire[k:])
         w = serial_port.fd_write(fd, wire[:k])
         if w == serial_port.PORT_LOST:
@@ -303,8 +302,8 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     drv = DynamixelDriver(cfg, where)
     q, qd, tau = L.start(drv)
     try:
-        i[I_FAST_READ] = drv.choose_read()
-        if fast and not i[I_FAST_READ]:  # "auto" fell back: the budget of the slower read must hold too
+        i[L.I_FAST_READ] = drv.choose_read()
+        if fast and not i[L.I_FAST_READ]:  # "auto" fell back: the budget of the slower read must hold too
             info["bus_budget"] = bus_budget.check_dynamixel(cfg, info["device_rate_hz"], False, where)
     except ValueError:
         drv.close()

@@ -70,8 +70,9 @@ I_DEVICE_WD = 25  #: dynamixel: BUS_WATCHDOG value written with the first transa
 I_FAULT_JOINT = 26  #: joint of a limit fault
 I_FAULT_TICK = 27  #: loop tick at which the fault latched
 I_FAULT_VALUE = 28  #: the offending value (rad, rad/s) or device flags, in micro-units
-I_IDS = 29  #: dynamixel ids from here
-I_SLOTS = 29
+I_FAST_READ = 29  #: dynamixel: 1 = the transaction reads with FAST_SYNC_READ, 0 = SYNC_READ
+I_IDS = 30  #: dynamixel ids from here
+I_SLOTS = 30
 
 # --- why a fault latched (I_FAULT_REASON)
 R_NONE, R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY, R_DEVICE, R_STALE, R_PORT_LOST = range(7)
