@@ -27,7 +27,7 @@ def load_arrays(path, where: str) -> dict:
         with data:
             return {k: data[k] for k in data.files}
     except FileNotFoundError:
-        raise ValueError(f"{where}: no such file '{path}'") from None
+        raise ValueError(f"{where}: cannot read '{path}': no such file") from None
     except NPY_ERRORS as e:
         reason = "not numpy data (or pickled objects, which are never loaded)" if "pickle" in str(e) else f"{type(e).__name__}: {e}"
         raise ValueError(f"{where}: '{path}' is not a readable numpy file (truncated or corrupt: {reason}); "
