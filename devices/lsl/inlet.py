@@ -31,6 +31,7 @@ clock offset in use: local = remote + offset; session.xdf records it as the inpu
 ClockOffset chunks).
 """
 import math
+import time
 from typing import Literal
 
 import numpy as np
@@ -211,11 +212,16 @@ def describe_stream(info: pylsl.StreamInfo) -> str:
 
 def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
     """The one stream matching the config, or a one-line ValueError: none visible (lists what is),
-    or several (lists them: hostname, source_id, age). Several are told apart by the run id in
-    their source_id (devices.lsl.run_id): the one this run's companion publishes is taken; a
-    stream of another session is never taken while it is not the only match."""
+    or several (lists them: hostname, source_id, age). Streams are told apart by the run id in
+    their source_id (devices.lsl.run_id): inside a run, a stream another run published is never
+    taken unless the config names its source_id, even when it is the only match (this run's own
+    companion may start later: wait for it up to resolve_timeout_s)."""
     pred = _predicate(cfg)
+    deadline = time.monotonic() + cfg.resolve_timeout_s
     found = pylsl.resolve_bypred(pred, 1, cfg.resolve_timeout_s)
+    while found and not _takeable(found, cfg) and time.monotonic() < deadline:
+        time.sleep(FOREIGN_POLL_S)  # only other runs' streams so far
+        found = pylsl.resolve_bypred(pred, 1, max(0.0, deadline - time.monotonic()))
     if not found:
         visible = pylsl.resolve_streams(1.0)
         seen = ", ".join(describe_stream(s) for s in visible) or "none"
@@ -226,20 +232,33 @@ def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
 
 
 AMBIGUITY_WAIT_S = 0.5  #: after the first match, listen this long for others, s
+FOREIGN_POLL_S = 0.2  #: while only other runs' streams match, look again this often, s
+
+
+def _takeable(found: list, cfg: LslSourceConfig) -> list:
+    """The matches this run may bind: all of them when the config names a source_id or outside a
+    run; inside a run, those that carry no run id or this run's."""
+    rid = run_id.current()
+    if cfg.source_id or rid is None:
+        return found
+    return [s for s in found if run_id.run_of(s.source_id()) in (None, rid)]
 
 
 def pick(found: list, cfg: LslSourceConfig, where: str) -> pylsl.StreamInfo:
     """The stream to bind among those matching the query (see resolve)."""
-    if len(found) == 1:
-        return found[0]
+    mine = _takeable(found, cfg)
+    if len(mine) == 1:
+        return mine[0]
     rid = run_id.current()
-    own = [s for s in found if rid is not None and run_id.run_of(s.source_id()) == rid]
+    own = [s for s in mine if rid is not None and run_id.run_of(s.source_id()) == rid]
     if len(own) == 1:
         return own[0]
     now = pylsl.local_clock()
     cands = "; ".join(f"{s.hostname()} source_id={s.source_id()!r} age {now - s.created_at():.0f} s"
                       for s in sorted(found, key=lambda s: s.created_at()))
-    raise ValueError(f"{where}: {len(found)} streams match {_predicate(cfg)} ({cands}); set {where}.source_id "
+    pred = _predicate(cfg)
+    why = f"{len(found)} streams match {pred}" if mine else f"only other sessions' streams match {pred}"
+    raise ValueError(f"{where}: {why} ({cands}); set {where}.source_id "
                      f"to choose one, or stop the other session")
 
 
