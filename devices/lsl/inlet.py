@@ -217,22 +217,32 @@ def resolve(cfg: LslSourceConfig, where: str = "source") -> pylsl.StreamInfo:
     taken unless the config names its source_id, even when it is the only match (this run's own
     companion may start later: wait for it up to resolve_timeout_s)."""
     pred = _predicate(cfg)
-    deadline = time.monotonic() + cfg.resolve_timeout_s
-    found = pylsl.resolve_bypred(pred, 1, cfg.resolve_timeout_s)
-    while found and not _takeable(found, cfg) and time.monotonic() < deadline:
-        time.sleep(FOREIGN_POLL_S)  # only other runs' streams so far
-        found = pylsl.resolve_bypred(pred, 1, max(0.0, deadline - time.monotonic()))
+    resolver = pylsl.ContinuousResolver(pred=pred, forget_after=cfg.resolve_timeout_s + AMBIGUITY_WAIT_S)
+    found = _first_takeable(resolver, cfg)
+    if found:  # the resolver keeps every answer to every query wave, so a second match is not missed
+        time.sleep(AMBIGUITY_WAIT_S)
+        found = {s.uid(): s for s in found + resolver.results()}.values()
     if not found:
         visible = pylsl.resolve_streams(1.0)
         seen = ", ".join(describe_stream(s) for s in visible) or "none"
         what = " ".join(f"{k}={v!r}" for k, v in (("name", cfg.name), ("type", cfg.type), ("source_id", cfg.source_id)) if v)
         raise ValueError(f"{where}: stream {what} not found within {cfg.resolve_timeout_s:g} s; visible: {seen}")
-    found = {s.uid(): s for s in found + pylsl.resolve_bypred(pred, 2, AMBIGUITY_WAIT_S)}.values()
     return pick(list(found), cfg, where)
 
 
-AMBIGUITY_WAIT_S = 0.5  #: after the first match, listen this long for others, s
-FOREIGN_POLL_S = 0.2  #: while only other runs' streams match, look again this often, s
+def _first_takeable(resolver: pylsl.ContinuousResolver, cfg: LslSourceConfig) -> list:
+    """All matches seen once one this run may bind appears (or what is seen at the timeout; other
+    runs' streams alone keep it waiting, since this run's own companion may start later)."""
+    deadline = time.monotonic() + cfg.resolve_timeout_s
+    while True:
+        found = resolver.results()
+        if _takeable(found, cfg) or time.monotonic() >= deadline:
+            return found
+        time.sleep(RESOLVE_POLL_S)
+
+
+AMBIGUITY_WAIT_S = 1.0  #: after the first match, listen this long for others (two of liblsl's 0.5 s query waves: on one host, some outlets answer only the multicast wave), s
+RESOLVE_POLL_S = 0.05  #: until a bindable match appears, look at the resolver's results this often, s
 
 
 def _takeable(found: list, cfg: LslSourceConfig) -> list:
