@@ -18,8 +18,12 @@ shown that pushes are single samples, the lock judges newest samples only (safe 
 """
 from numba import njit
 
-# state slots (float64), kept in the source stage's s array
-PL_LATE, PL_JUDGED, PL_ARRIVALS, PL_MULTI, PL_SINGLE, PL_LEN = range(6)
+from rtcore.layout import Layout
+
+#: The lock's state (float64), kept in the source stage's s array: late and judged samples, arrivals
+#: and multi-sample arrivals in this window, and whether pushes are single samples (1/0).
+LOCK = Layout("late judged arrivals multi single", "phaselock")
+PL, PL_LEN = LOCK.slots, LOCK.size({})
 WINDOW = 256  #: arrivals per decision on single-sample pushes
 
 
@@ -29,23 +33,23 @@ def observe(st, now, stamps, n, offset, dt, late_frac, step, waited):
     at tick time `now` (s) with loop period dt (s). waited: the tick had to wait for its first
     sample (it was not queued at the tick), which counts as one late sample. Returns the phase
     shift to request, s."""
-    st[PL_ARRIVALS] += 1.0
+    st[PL.arrivals] += 1.0
     if n > 1:
-        st[PL_MULTI] += 1.0
-    if st[PL_ARRIVALS] >= WINDOW:
-        st[PL_SINGLE] = 1.0 if 2.0 * st[PL_MULTI] < st[PL_ARRIVALS] else 0.0
-        st[PL_ARRIVALS] = 0.0
-        st[PL_MULTI] = 0.0
+        st[PL.multi] += 1.0
+    if st[PL.arrivals] >= WINDOW:
+        st[PL.single] = 1.0 if 2.0 * st[PL.multi] < st[PL.arrivals] else 0.0
+        st[PL.arrivals] = 0.0
+        st[PL.multi] = 0.0
     if waited:
-        st[PL_JUDGED] += 1.0
-        st[PL_LATE] += 1.0
+        st[PL.judged] += 1.0
+        st[PL.late] += 1.0
         return step * (1.0 - late_frac)
-    first = 0 if st[PL_SINGLE] != 0.0 else n - 1
+    first = 0 if st[PL.single] != 0.0 else n - 1
     shift = 0.0
     for r in range(first, n):
-        st[PL_JUDGED] += 1.0
+        st[PL.judged] += 1.0
         if now - (stamps[r] + offset) >= dt:
-            st[PL_LATE] += 1.0
+            st[PL.late] += 1.0
             shift += step * (1.0 - late_frac)
         else:
             shift -= step * late_frac

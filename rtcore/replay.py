@@ -14,12 +14,15 @@ from pydantic import Field
 
 from rtcore import status, xdf_load
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
-F_NCH, F_NT, F_HDR = 0, 1, 2  #: f = [n_ch, n_ticks, counts[n_ticks], input_time[n_ticks], samples[n, n_ch]]
-S_TICK, S_SAMPLE = 0, 1
-I_IN, I_BLOCK, I_N, I_TIME = 0, 1, 2, 3
+#: f: the recording: samples per tick, input_time per tick (s), and the samples. s: the next tick and
+#: sample. i: bus offsets (block -1: one sample per tick) and the recording's sizes.
+LAYOUT = stage_layout("replay", f="counts[n_ticks] input_time[n_ticks] samples[n_samples,n_ch]", s="tick sample",
+                      i="input block=-1 n_off time n_ch n_ticks n_samples")
+S, I, AT = LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
 class ReplaySourceConfig(Strict):
@@ -31,24 +34,24 @@ class ReplaySourceConfig(Strict):
 
 @njit(cache=True, nogil=True)
 def replay_step(f, s, i, bus):
-    """Write tick s[0]'s recorded samples to input_block/input_n/input/input_time; DURATION at the end."""
-    nch = int(f[F_NCH])
-    nt = int(f[F_NT])
-    t = int(s[S_TICK])
+    """Write tick `tick`'s recorded samples to input_block/input_n/input/input_time; DURATION at the end."""
+    nch = i[I.n_ch]
+    nt = i[I.n_ticks]
+    t = int(s[S.tick])
     if t >= nt:
         return status.DURATION
-    n = int(f[F_HDR + t])
-    bus[i[I_N]] = n
-    bus[i[I_TIME]] = f[F_HDR + nt + t]
-    base = F_HDR + 2 * nt + int(s[S_SAMPLE]) * nch
-    if i[I_BLOCK] >= 0:
+    n = int(f[AT.f_counts + t])
+    bus[i[I.n_off]] = n
+    bus[i[I.time]] = f[i[I.f_input_time] + t]
+    base = i[I.f_samples] + int(s[S.sample]) * nch
+    if i[I.block] >= 0:
         for k in range(n * nch):
-            bus[i[I_BLOCK] + k] = f[base + k]
+            bus[i[I.block] + k] = f[base + k]
     if n > 0:
         for c in range(nch):
-            bus[i[I_IN] + c] = f[base + (n - 1) * nch + c]
-    s[S_SAMPLE] += n
-    s[S_TICK] = t + 1
+            bus[i[I.input] + c] = f[base + (n - 1) * nch + c]
+    s[S.sample] += n
+    s[S.tick] = t + 1
     return status.OK
 
 
@@ -83,15 +86,15 @@ def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
         raise ValueError(f"{where}.path: cannot read {cfg.path} ({e})") from None
     samples, counts, times, labels, unit, mx = recorded_inputs(rec, f"{where}.path ({cfg.path})")
     nch = len(labels)
-    i = np.full(4, -1, np.int64)
-    i[I_IN] = ctx.bus.add("input", nch, unit, labels).offset
+    wires = {"input": ctx.bus.add("input", nch, unit, labels).offset}
     if mx:
-        i[I_BLOCK] = ctx.bus.add("input_block", mx * nch, unit,
-                                 [f"{lab}@{r}" for r in range(mx) for lab in labels]).offset
-    i[I_N] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
-    i[I_TIME] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
-    f = np.concatenate([[nch, counts.size], counts, times, samples.ravel()])
-    return Stage(where, SPEC.kind, f, np.zeros(2), i,
+        wires["block"] = ctx.bus.add("input_block", mx * nch, unit,
+                                     [f"{lab}@{r}" for r in range(mx) for lab in labels]).offset
+    wires["n_off"] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
+    wires["time"] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
+    f, s, i = LAYOUT.fill(f=dict(counts=counts, input_time=times, samples=samples),
+                          i=dict(n_ch=nch, n_ticks=counts.size, n_samples=samples.shape[0], **wires))
+    return Stage(where, SPEC.kind, f, s, i,
                  info={"kind": "replay", "path": cfg.path, "ticks": int(counts.size),
                        "samples": int(samples.shape[0]), "n_channels": nch})
 

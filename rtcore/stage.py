@@ -13,8 +13,10 @@ A stage is one compiled step over three preallocated arrays, built once by a fac
 
 A factory `build(cfg, ctx) -> Stage` validates the config against the wiring (bus signals,
 channel counts), turns physical parameters into per-tick constants, registers output signals
-on ctx.bus, and allocates the arrays. Matrices live in f or s as flat C-order slices; the step
-views them with `f[a:b].reshape((n, m))`, which allocates nothing.
+on ctx.bus, and allocates the arrays. Each stage file declares its arrays' layout once
+(rtcore.layout: named scalar slots and named segments with shapes), fills them by name, and its
+step reads slots through compile-time constants (`i[I.n_x]`). Matrices live in f or s as flat
+C-order segments; the step views them with `f[a:b].reshape((n, m))`, which allocates nothing.
 
 Each stage file ends with its registration, `SPEC = StageSpec(kind, name, step, config, build)`
 (rtcore.registry); its family lists the file in MEMBERS, and rtcore.dispatch checks at import that

@@ -35,7 +35,7 @@ def test_success_rate_rises_from_near_zero_to_a_plateau(method, batch_s, half_li
     assert first_good * 10 <= 180  # within three simulated minutes
     assert min(rate[first_good + 3:]) >= 0.6 * plateau  # and stays there
     assert h.success_per_min(ev_fixed, 0, 240) <= 0.25 * plateau  # the same poor decoder without CLDA
-    assert adapting.decoder.i[kalman.I_SKIPPED] <= 2
+    assert adapting.decoder.i[kalman.I.skipped] <= 2
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,14 @@ six muscle excitations (passthrough into the plant's `command`), flexes and exte
 import numpy as np
 from scipy import signal
 
-import rtcore  # noqa: F401
 from rtcore import status
+import rtcore  # noqa: F401
 from rtcore.bus import Bus
 from rtcore.decoders import calibration, emg
 from rtcore.stage import BuildContext
+from rtcore.stage import run_links
 from sims.plants import muscle_elbow
 from sims.plants.mujoco_plant import mujoco_plant_step
-from rtcore.stage import run_links
 
 RATE_HZ, PER_TICK = 2000.0, 2
 # electrode 0 over the elbow flexors (biceps, brachialis), electrode 1 over the triceps
@@ -39,7 +39,7 @@ def test_elbow_follows_agonist_and_antagonist_activation(tmp_path):
     run_links(ctx)
     bus = ctx.bus.array()
     sig = ctx.bus.signals
-    assert dec.i[emg.I_OUT] == sig["command"].offset  # the decoder drives the plant's command
+    assert dec.i[emg.I.out] == sig["command"].offset  # the decoder drives the plant's command
 
     phases = [("rest", [0.0, 0.0], 0.5), ("flex", [0.6, 0.0], 1.0), ("extend", [0.0, 0.6], 1.0)]
     raw = np.concatenate([emg_of(g, lv, sec) for _, lv, sec in phases])

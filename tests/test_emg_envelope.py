@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-import rtcore  # noqa: F401
 from rtcore import status
+import rtcore  # noqa: F401
 from rtcore.bus import Bus
 from rtcore.decoders import emg
 from rtcore.stage import BuildContext
@@ -105,7 +105,7 @@ def test_nan_sample_is_rejected_and_the_channel_holds():
     bad = np.array([[np.nan, 0.3], [np.inf, -0.2]])
     _, codes = run_chain(st, layout, bus, bad, 2)
     assert codes[0] == status.BAD_SAMPLE
-    n_bp = st.i[emg.I_NBP]
+    n_bp = st.i[emg.I.n_bp]
     ch0_bp = slice(0, n_bp * 2)  # channel 0's band-pass memories did not move
     assert np.array_equal(st.s[ch0_bp], before[ch0_bp]) and np.all(np.isfinite(st.s))
     assert not np.array_equal(st.s[n_bp * 2:n_bp * 4], before[n_bp * 2:n_bp * 4])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-import rtcore  # noqa: F401
 from rtcore import status
+import rtcore  # noqa: F401
 from rtcore.bus import Bus
 from rtcore.cerebellum import feedback_delay, forward_model
 from rtcore.cerebellum.feedback_delay import FeedbackConfig, feedback_delay_step
@@ -143,18 +143,12 @@ class ReferenceForwardModel:
     def __init__(self, st, cfg, n_x, n_u):
         f = st.f
         self.n_x, self.n_u = n_x, n_u
-        o = forward_model.F_AD
-        self.Ad = f[o:o + n_x * n_x].reshape(n_x, n_x)
-        o += n_x * n_x
-        self.Bd = f[o:o + n_x * n_u].reshape(n_x, n_u)
-        o += n_x * n_u
-        self.Phi = f[o:o + n_x * n_x].reshape(n_x, n_x)
-        o += n_x * n_x
-        self.a = f[o:o + cfg.n_basis]
-        self.scale = f[o + cfg.n_basis:]
+        view = forward_model.LAYOUT.view
+        self.Ad, self.Bd, self.Phi = view(st, "Ad"), view(st, "Bd"), view(st, "Phi")
+        self.a, self.scale = view(st, "a"), view(st, "scale")
         self.cfg, self.f = cfg, f
-        self.d = st.i[forward_model.I_DELAYS:].copy()
-        self.D, self.lag = int(self.d.max()), int(st.i[forward_model.I_LAG])
+        self.d = forward_model.LAYOUT.view(st, "delays").copy()
+        self.D, self.lag = int(self.d.max()), int(st.i[forward_model.I.lag])
         self.n_in = n_u + (n_x if cfg.mossy_state else 0)
         self.W = np.zeros((n_x, 1 + self.n_in * cfg.n_basis))
         self.k = 0
@@ -195,7 +189,7 @@ class ReferenceForwardModel:
         prediction = p.copy()
         spe = np.array([y[j] - (self.get(self.E, k - self.d[j])[j] if self.d[j] > 0 else prediction[j])
                         for j in range(self.n_x)])
-        p = p + f[forward_model.F_KAPPA] * (xhat - p)
+        p = p + f[forward_model.F.kappa] * (xhat - p)
         self.P[k], self.E[k], self.p, self.xhat = p, xhat, p, xhat
         estimate = self.get(self.E, k - self.lag) if cfg.predict else y
         if cfg.learn and k >= self.D + 1:
@@ -205,9 +199,9 @@ class ReferenceForwardModel:
             e = xm - (self.Ad @ xm1 + self.Bd @ self.U[n] + self.W @ self.PHI[n])
             x = self.PHI[n] if cfg.eligibility_trace else phi
             e = np.clip(e, -cfg.max_error, cfg.max_error)
-            self.W = np.clip(self.W + f[forward_model.F_MU] * np.outer(e, x) / (cfg.nlms_eps + x @ x),
+            self.W = np.clip(self.W + f[forward_model.F.mu] * np.outer(e, x) / (cfg.nlms_eps + x @ x),
                              -cfg.max_weight, cfg.max_weight)
-        self.W *= f[forward_model.F_LEAK]
+        self.W *= f[forward_model.F.leak]
         self.k += 1
         return prediction, estimate, spe
 

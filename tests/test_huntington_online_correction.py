@@ -45,5 +45,5 @@ def test_huntington_worsens_online_correction():
     w = slice(int(T_JUMP / DT_S), k)
     assert hd[w].mean() > 1.2 * healthy[w].mean()
     # adaptation spared: the forward model's SPE learning rate is the healthy one
-    assert fm_hd.f[forward_model.F_MU] == fm_h.f[forward_model.F_MU]
+    assert fm_hd.f[forward_model.F.mu] == fm_h.f[forward_model.F.mu]
     assert lesion_effects(LesionConfig(kind="huntington")).spe_learning_gain == 1.0

@@ -59,9 +59,7 @@ def test_compiled_update_matches_the_textbook_filter_and_steady_state_gain(linea
     # the Riccati recursion converges: after ~2 s of bins the two filters agree
     assert np.max(np.abs(steady[40:] - ref[40:])) < 1e-8
     f, s, i = kalman.state_arrays(m, True, None, bin_s)
-    o, n = i[kalman.I_S_OFF + kalman.S_LSS], m.n_units
-    L = s[o:o + 25].reshape(5, 5)
-    B = s[i[kalman.I_S_OFF + kalman.S_B]:][:5 * n].reshape(5, n)
+    L, B = kalman.LAYOUT.view((f, s, i), "Lss"), kalman.LAYOUT.view((f, s, i), "B")
     assert np.allclose(L @ B, K_last, atol=1e-9)  # K = L H^T Q^-1
 
 

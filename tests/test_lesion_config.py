@@ -7,7 +7,7 @@ import rtcore  # noqa: F401
 from rtcore.config import validate
 from rtcore.configbase import ConfigError
 from rtcore.learning import LesionConfig, LesionEffects, lesion_effects
-from rtcore.learning.lesions import CEREBELLAR_ESTIMATE_LAG_S, E_ESTIMATE_LAG_S, E_RPE_GAIN
+from rtcore.learning.lesions import CEREBELLAR_ESTIMATE_LAG_S, E
 
 
 def test_session_config_has_a_healthy_lesion_section_by_default():
@@ -38,4 +38,4 @@ def test_explicit_knobs_override_and_pack_for_compiled_consumers():
     eff = lesion_effects(LesionConfig(kind="cerebellar", estimate_lag_s=0.05, rpe_gain=0.3))
     arr = eff.as_array()
     assert arr.dtype == np.float64 and arr.shape == (6,)
-    assert arr[E_ESTIMATE_LAG_S] == 0.05 and arr[E_RPE_GAIN] == 0.3
+    assert arr[E.estimate_lag_s] == 0.05 and arr[E.rpe_gain] == 0.3

@@ -11,8 +11,8 @@ the schedule run away.
 import numpy as np
 import pytest
 
-import rtcore  # noqa: F401
 from rtcore import phaselock
+import rtcore  # noqa: F401
 
 DT = 1e-3
 Q = 0.02
@@ -27,7 +27,7 @@ def simulate(stamps, arrivals, phase0, align=True, seconds=None, due_wait=0.0):
     """Run the loop over the pushes; returns (tick times, consume time per sample, lock state).
     due_wait > 0: when the next sample is due (its 1 ms has passed) but has not arrived, the tick
     waits up to due_wait for it, as the LSL inlet does with due_wait_frac."""
-    st = np.zeros(phaselock.PL_LEN)
+    st = phaselock.LOCK.alloc()
     n_ticks = int((seconds or stamps[-1]) / DT) - 2
     t = stamps[0] + phase0
     nxt = 0
@@ -57,8 +57,8 @@ def test_lock_settles_at_the_delay_quantile_from_any_phase(phase0):
     h = hop_delays(rng, n)
     arrivals = np.maximum.accumulate(stamps + h)  # TCP keeps order
     ticks, consumed, st = simulate(stamps, arrivals, phase0)
-    assert st[phaselock.PL_SINGLE] == 1.0
-    late_frac = st[phaselock.PL_LATE] / st[phaselock.PL_JUDGED]
+    assert st[phaselock.PL.single] == 1.0
+    late_frac = st[phaselock.PL.late] / st[phaselock.PL.judged]
     settled = slice(n // 2, n - 10)
     wait = (consumed - stamps)[settled]
     late = wait >= DT
@@ -90,7 +90,7 @@ def test_due_wait_rescues_late_samples_without_dragging_the_phase():
     assert (wait_rescued >= DT).mean() < 0.002
     assert np.percentile(wait_rescued, 99) < 0.6 * np.percentile(wait_plain, 99)
     assert abs(np.median(wait_rescued) - np.median(wait_plain)) < 30e-6
-    assert abs(st[phaselock.PL_LATE] / st[phaselock.PL_JUDGED] - Q) < 0.02
+    assert abs(st[phaselock.PL.late] / st[phaselock.PL.judged] - Q) < 0.02
 
 
 def test_chunked_source_is_detected_and_does_not_drag_the_schedule():
@@ -101,7 +101,7 @@ def test_chunked_source_is_detected_and_does_not_drag_the_schedule():
     arrivals = np.repeat(push_t + hop_delays(rng, n_push), chunk)
     arrivals = np.maximum.accumulate(arrivals)
     ticks, consumed, st = simulate(stamps, arrivals, 0.5e-3)
-    assert st[phaselock.PL_SINGLE] == 0.0
+    assert st[phaselock.PL.single] == 0.0
     newest = np.arange(chunk - 1, stamps.size, chunk)[n_push // 2:-2]
     assert abs(((consumed - stamps)[newest] >= DT).mean() - Q) < 0.015
     total_drift = ticks[-1] - ticks[0] - (len(ticks) - 1) * DT

@@ -34,7 +34,6 @@ import math
 import time
 from typing import Literal
 
-import numpy as np
 import pylsl
 from numba import njit
 from pydantic import Field, model_validator
@@ -44,6 +43,7 @@ from devices.lsl import run_id
 from rtcore import phaselock, status
 from rtcore.bus import DT_S, MARKER, TICK_SHIFT_S, request_hold
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -84,58 +84,61 @@ class LslSourceConfig(Strict):
         return self
 
 
-# f: parameters (F_ALIGN_STEP_S = 0: no tick alignment; F_DUE_WAIT_S = 0: no wait for due samples)
-(F_STALE_S, F_LOST_S, F_TC_EVERY_S, F_WAIT_S, F_ALIGN_LATE, F_ALIGN_STEP_S, F_FLUSH, F_DUE_WAIT_S, F_SAMPLE_PERIOD_S,
- F_LEN) = range(10)
-# s: state, then prev [n_ch], stamps [max_per_tick]
-(S_OFFSET, S_LAST_ARRIVAL, S_NEXT_TC, S_SAMPLES, S_BAD, S_STALE_EVENTS, S_RESUMES, S_TC_FAILS,
- S_FLUSHED, S_LAST_STAMP, S_DUE_WAITS, S_LOCK) = range(12)
-S_HDR = S_LOCK + phaselock.PL_LEN
-# i: slots (I_EC is a zeroed int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian)
-I_HANDLE, I_EC, I_NCH, I_MAX, I_IN, I_BLOCK, I_N, I_TIME, I_STALE, I_AGE, I_OFFSET, I_LEN = range(12)
+#: f: parameters, s (align_step_s = 0: no tick alignment; due_wait_s = 0: no wait for due samples).
+#: s: clock offset, arrival clocks and counters, the phase lock's state, the last good sample (held
+#: in place of a bad one) and this tick's stamps. i: the liblsl handle, the error-code slot (a zeroed
+#: int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian), sizes, bus offsets, the
+#: stale flag, the bus offset of input_clock_offset.
+LAYOUT = stage_layout(
+    "lsl_inlet",
+    f="stale_s lost_s tc_every_s wait_s align_late align_step_s flush due_wait_s sample_period_s",
+    s=f"offset last_arrival next_tc samples bad stale_events resumes tc_fails flushed last_stamp due_waits "
+      f"lock[{phaselock.PL_LEN}] prev[n_ch] stamps[max]",
+    i="handle ec=0 n_ch max input block n_off time stale=0 age clock_offset")
+F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _call_ec(i):
     """Zero the ec slot before a call; returns its address (int32_t *)."""
-    i[I_EC] = 0
-    return i.ctypes.data + 8 * I_EC
+    i[I.ec] = 0
+    return i.ctypes.data + 8 * I.ec
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _ec(i):
     """The int32 error code liblsl wrote into the ec slot."""
-    v = i[I_EC] & 0xFFFFFFFF
+    v = i[I.ec] & 0xFFFFFFFF
     return v - 0x100000000 if v >= 0x80000000 else v
 
 
 @njit(cache=True, nogil=True)
 def lsl_inlet_step(f, s, i, bus):
     """Drain the inlet into input_block, hold bad samples, track staleness; returns a status code."""
-    h, nch, mx = i[I_HANDLE], i[I_NCH], i[I_MAX]
-    blk = i[I_BLOCK]
-    prev = S_HDR
-    stamps = S_HDR + nch
+    h, nch, mx = i[I.handle], i[I.n_ch], i[I.max]
+    blk = i[I.block]
+    prev = AT.s_prev
+    stamps = i[I.s_stamps]
     now = lsl_c.lsl_local_clock()
-    if s[S_LAST_ARRIVAL] == 0.0:  # first tick: the silence clock starts now, not at build
-        s[S_LAST_ARRIVAL] = now
-        if f[F_FLUSH] != 0.0:
-            s[S_FLUSHED] = lsl_c.lsl_inlet_flush(h)
-    if now >= s[S_NEXT_TC]:
-        s[S_NEXT_TC] = now + f[F_TC_EVERY_S]
+    if s[S.last_arrival] == 0.0:  # first tick: the silence clock starts now, not at build
+        s[S.last_arrival] = now
+        if f[F.flush] != 0.0:
+            s[S.flushed] = lsl_c.lsl_inlet_flush(h)
+    if now >= s[S.next_tc]:
+        s[S.next_tc] = now + f[F.tc_every_s]
         offset = lsl_c.lsl_time_correction(h, 0.0, _call_ec(i))
         if _ec(i) == 0:
-            s[S_OFFSET] = offset
+            s[S.offset] = offset
         else:
-            s[S_TC_FAILS] += 1.0
-    bus[i[I_OFFSET]] = s[S_OFFSET]
+            s[S.tc_fails] += 1.0
+    bus[i[I.clock_offset]] = s[S.offset]
     got = 0
     bus_addr = bus.ctypes.data
     s_addr = s.ctypes.data
-    wait = f[F_WAIT_S]
-    due = f[F_DUE_WAIT_S] > 0.0 and now >= s[S_LAST_STAMP] + s[S_OFFSET] + f[F_SAMPLE_PERIOD_S]
+    wait = f[F.wait_s]
+    due = f[F.due_wait_s] > 0.0 and now >= s[S.last_stamp] + s[S.offset] + f[F.sample_period_s]
     if due:  # the source should have pushed its next sample by now: give it a moment to arrive
-        wait = max(wait, f[F_DUE_WAIT_S])
+        wait = max(wait, f[F.due_wait_s])
     waited = False
     if wait > 0.0 and lsl_c.lsl_samples_available(h) == 0:
         t = lsl_c.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, wait, _call_ec(i))
@@ -143,7 +146,7 @@ def lsl_inlet_step(f, s, i, bus):
             s[stamps] = t
             got = 1
             waited = due
-            s[S_DUE_WAITS] += 1.0 if due else 0.0
+            s[S.due_waits] += 1.0 if due else 0.0
     if got < mx:
         values = lsl_c.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
                                     (mx - got) * nch, mx - got, 0.0, _call_ec(i))
@@ -164,36 +167,36 @@ def lsl_inlet_step(f, s, i, bus):
         else:
             for c in range(nch):
                 bus[row + c] = s[prev + c]
-            s[S_BAD] += 1.0
+            s[S.bad] += 1.0
             code = status.BAD_SAMPLE
-    bus[i[I_N]] = got
+    bus[i[I.n_off]] = got
     if got > 0:
         for c in range(nch):
-            bus[i[I_IN] + c] = s[prev + c]
-        s[S_LAST_STAMP] = s[stamps + got - 1]
-        bus[i[I_TIME]] = s[S_LAST_STAMP] + s[S_OFFSET]
-        bus[i[I_AGE]] = now - bus[i[I_TIME]]
-        if f[F_ALIGN_STEP_S] > 0.0:
-            bus[TICK_SHIFT_S] += phaselock.observe(s[S_LOCK:S_LOCK + phaselock.PL_LEN], now, s[stamps:stamps + got],
-                                                     got, s[S_OFFSET], bus[DT_S], f[F_ALIGN_LATE], f[F_ALIGN_STEP_S],
-                                                     waited)
-        s[S_SAMPLES] += got
-        s[S_LAST_ARRIVAL] = now
-        if i[I_STALE] != 0:
-            i[I_STALE] = 0
+            bus[i[I.input] + c] = s[prev + c]
+        s[S.last_stamp] = s[stamps + got - 1]
+        bus[i[I.time]] = s[S.last_stamp] + s[S.offset]
+        bus[i[I.age]] = now - bus[i[I.time]]
+        if f[F.align_step_s] > 0.0:
+            lock = s[AT.s_lock:AT.s_lock + phaselock.PL_LEN]
+            bus[TICK_SHIFT_S] += phaselock.observe(lock, now, s[stamps:stamps + got], got, s[S.offset], bus[DT_S],
+                                                     f[F.align_late], f[F.align_step_s], waited)
+        s[S.samples] += got
+        s[S.last_arrival] = now
+        if i[I.stale] != 0:
+            i[I.stale] = 0
             bus[MARKER] = MARKER_STREAM_RESUMED
-            s[S_RESUMES] += 1.0
+            s[S.resumes] += 1.0
             return status.RESUMED
         return code
-    silent = now - s[S_LAST_ARRIVAL]
-    if silent > f[F_LOST_S]:
+    silent = now - s[S.last_arrival]
+    if silent > f[F.lost_s]:
         return status.STREAM_LOST
-    if silent > f[F_STALE_S]:
+    if silent > f[F.stale_s]:
         request_hold(bus)
-        if i[I_STALE] == 0:
-            i[I_STALE] = 1
+        if i[I.stale] == 0:
+            i[I.stale] = 1
             bus[MARKER] = MARKER_STREAM_STALE
-            s[S_STALE_EVENTS] += 1.0
+            s[S.stale_events] += 1.0
             return status.STALE_STREAM
     return code
 
@@ -325,24 +328,21 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
     sig_age = ctx.bus.add("input_age", 1, "s", ["input_age"])
     sig_offset = ctx.bus.add("input_clock_offset", 1, "s", ["input_clock_offset"])
-    f = np.zeros(F_LEN)
-    f[F_STALE_S], f[F_LOST_S], f[F_TC_EVERY_S], f[F_WAIT_S] = (cfg.stale_after_s, cfg.lost_after_s,
-                                                               cfg.time_correction_every_s, cfg.wait_s)
-    f[F_ALIGN_LATE], f[F_FLUSH] = cfg.align_late_frac, float(cfg.flush_at_start and ctx.realtime)
-    f[F_ALIGN_STEP_S] = cfg.align_step_us * 1e-6 if cfg.align_ticks and ctx.realtime else 0.0
-    f[F_DUE_WAIT_S] = cfg.due_wait_frac * ctx.dt_s if ctx.realtime and rate > 0 else 0.0
-    f[F_SAMPLE_PERIOD_S] = 1.0 / rate if rate > 0 else math.inf
-    s = np.zeros(S_HDR + nch + mx)
-    s[S_OFFSET] = offset
-    i = np.zeros(I_LEN, dtype=np.int64)
-    i[I_HANDLE], i[I_NCH], i[I_MAX] = lsl_c.handle(inlet), nch, mx
-    i[I_IN], i[I_BLOCK], i[I_N], i[I_TIME] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset
-    i[I_AGE], i[I_OFFSET] = sig_age.offset, sig_offset.offset
+    f, s, i = LAYOUT.fill(
+        f=dict(stale_s=cfg.stale_after_s, lost_s=cfg.lost_after_s, tc_every_s=cfg.time_correction_every_s,
+               wait_s=cfg.wait_s, align_late=cfg.align_late_frac, flush=float(cfg.flush_at_start and ctx.realtime),
+               align_step_s=cfg.align_step_us * 1e-6 if cfg.align_ticks and ctx.realtime else 0.0,
+               due_wait_s=cfg.due_wait_frac * ctx.dt_s if ctx.realtime and rate > 0 else 0.0,
+               sample_period_s=1.0 / rate if rate > 0 else math.inf),
+        s=dict(offset=offset),
+        i=dict(handle=lsl_c.handle(inlet), n_ch=nch, max=mx, input=sig_in.offset, block=sig_block.offset,
+               n_off=sig_n.offset, time=sig_t.offset, age=sig_age.offset,
+               clock_offset=sig_offset.offset))
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
               "channels": nch, "rate_hz": rate, "format": lsl_c.NUMERIC_FORMATS[info.channel_format()],
               "max_per_tick": mx}
     stage = Stage(where, SPEC.kind, f, s, i, keep=[inlet], info={"lsl_in": stream})
-    stage.close = lambda: lsl_c.release(stage, I_HANDLE)
+    stage.close = lambda: lsl_c.release(stage, I.handle)
     stage.report = lambda: {"lsl_in": {**stream, **counters(stage)}}
     return stage
 
@@ -351,14 +351,14 @@ def counters(stage: Stage) -> dict:
     """What the inlet saw: samples, bad samples, stale events, resumes, the clock offset, samples
     flushed at start, and with align_ticks the phase lock's late fraction and push kind."""
     s = stage.s
-    out = {"samples": int(s[S_SAMPLES]), "bad_samples": int(s[S_BAD]), "stale_events": int(s[S_STALE_EVENTS]),
-           "resumes": int(s[S_RESUMES]), "time_correction_s": float(s[S_OFFSET]),
-           "time_correction_failures": int(s[S_TC_FAILS]), "flushed_at_start": int(s[S_FLUSHED]),
-           "due_waits": int(s[S_DUE_WAITS])}
-    if stage.f[F_ALIGN_STEP_S] > 0.0:
-        lock = s[S_LOCK:S_LOCK + phaselock.PL_LEN]
-        out["phase_lock"] = {"late_frac": float(lock[phaselock.PL_LATE] / max(lock[phaselock.PL_JUDGED], 1.0)),
-                             "judged": int(lock[phaselock.PL_JUDGED]), "single_sample_pushes": bool(lock[phaselock.PL_SINGLE])}
+    out = {"samples": int(s[S.samples]), "bad_samples": int(s[S.bad]), "stale_events": int(s[S.stale_events]),
+           "resumes": int(s[S.resumes]), "time_correction_s": float(s[S.offset]),
+           "time_correction_failures": int(s[S.tc_fails]), "flushed_at_start": int(s[S.flushed]),
+           "due_waits": int(s[S.due_waits])}
+    if stage.f[F.align_step_s] > 0.0:
+        lock, PL = LAYOUT.view(stage, "lock"), phaselock.PL
+        out["phase_lock"] = {"late_frac": float(lock[PL.late] / max(lock[PL.judged], 1.0)),
+                             "judged": int(lock[PL.judged]), "single_sample_pushes": bool(lock[PL.single])}
     return out
 
 

@@ -25,16 +25,16 @@ exists) and the header `marker` as stream "markers" (irregular, non-zero codes o
 import re
 from typing import Literal
 
-import numpy as np
 import pylsl
 from numba import njit
 from pydantic import Field
 
 from devices import lsl_c
 from devices.lsl import run_id
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import STAMP_S
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -56,45 +56,47 @@ class OutletConfig(Strict):
     rate_hz: float | None = Field(None, ge=0.0, description="nominal rate in the stream info, Hz (default loop rate / every_ticks; 0 for events)")
 
 
-# i: slots, then offsets [n_ch], strides [n_ch]
-# I_STAMP_OFF: bus offset of the stamp (B.STAMP_S or input_time), or STAMP_NOW for lsl_local_clock at the push
-(I_HANDLE, I_NCH, I_EVERY, I_COUNT, I_NONZERO, I_ROWS_OFF, I_MAX_ROWS, I_STAMP_OFF, I_HDR) = range(9)
+#: s: pushes and push failures, then the rows gathered for a push [max_rows, n_ch]. i: the liblsl
+#: handle, the push period and tick counter, the events flag, the bus offsets of the row count (-1:
+#: one row per push) and the stamp (STAMP_NOW: lsl_local_clock at the push), then per channel its bus offset and its
+#: stride from one row to the next.
+LAYOUT = stage_layout("lsl_outlet", s="pushes fails rows[max_rows,n_ch]",
+                      i="handle n_ch every count nonzero rows_off max_rows stamp_off offsets[n_ch] strides[n_ch]")
+S, I, AT = LAYOUT.S, LAYOUT.I, LAYOUT.AT
 STAMP_NOW = -1
-# s: pushes, failures, then scratch [max_rows * n_ch]
-S_PUSHES, S_FAILS, S_HDR = range(3)
 
 
 @njit(cache=True, nogil=True)
 def lsl_outlet_step(f, s, i, bus):
     """Gather the selected channels and push them (one sample, or one chunk of input_n rows)."""
-    i[I_COUNT] += 1
-    if i[I_COUNT] < i[I_EVERY]:
+    i[I.count] += 1
+    if i[I.count] < i[I.every]:
         return status.OK
-    i[I_COUNT] = 0
-    nch = i[I_NCH]
-    offs = I_HDR
-    strides = I_HDR + nch
-    if i[I_NONZERO] != 0 and bus[i[offs]] == 0.0:
+    i[I.count] = 0
+    nch = i[I.n_ch]
+    offs = AT.i_offsets
+    strides = i[I.i_strides]
+    if i[I.nonzero] != 0 and bus[i[offs]] == 0.0:
         return status.OK
     rows = 1
-    if i[I_ROWS_OFF] >= 0:
-        rows = min(int(bus[i[I_ROWS_OFF]]), i[I_MAX_ROWS])
+    if i[I.rows_off] >= 0:
+        rows = min(int(bus[i[I.rows_off]]), i[I.max_rows])
         if rows <= 0:
             return status.OK
     for r in range(rows):
-        base = S_HDR + r * nch
+        base = AT.s_rows + r * nch
         for c in range(nch):
             s[base + c] = bus[i[offs + c] + r * i[strides + c]]
-    stamp = bus[i[I_STAMP_OFF]] if i[I_STAMP_OFF] != STAMP_NOW else lsl_c.lsl_local_clock()
-    addr = s.ctypes.data + 8 * S_HDR
+    stamp = bus[i[I.stamp_off]] if i[I.stamp_off] != STAMP_NOW else lsl_c.lsl_local_clock()
+    addr = s.ctypes.data + 8 * AT.s_rows
     if rows == 1:
-        rc = lsl_c.lsl_push_sample_dtp(i[I_HANDLE], addr, stamp, 1)
+        rc = lsl_c.lsl_push_sample_dtp(i[I.handle], addr, stamp, 1)
     else:
-        rc = lsl_c.lsl_push_chunk_dtp(i[I_HANDLE], addr, rows * nch, stamp, 1)
+        rc = lsl_c.lsl_push_chunk_dtp(i[I.handle], addr, rows * nch, stamp, 1)
     if rc != 0:
-        s[S_FAILS] += 1.0
+        s[S.fails] += 1.0
         return status.PUSH_FAILED
-    s[S_PUSHES] += rows
+    s[S.pushes] += rows
     return status.OK
 
 
@@ -145,7 +147,7 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     nch = len(offsets)
     if len(set(labels)) != nch:
         raise ValueError(f"{where}.signals: channel selected twice in {cfg.signals}")
-    stamp_off = {"tick": B.STAMP_S, "now": STAMP_NOW}.get(cfg.stamp)
+    stamp_off = {"tick": STAMP_S, "now": STAMP_NOW}.get(cfg.stamp)
     if cfg.stamp == "input":
         stamp_off = bus.get("input_time", 1, who=f"{where}.stamp").offset
     events = cfg.when == "nonzero"
@@ -162,16 +164,14 @@ def build(cfg: OutletConfig, ctx, where: str = "outlet") -> Stage:
     meta.append_child_value("signals", ", ".join(cfg.signals))
     meta.append_child_value("loop_rate_hz", f"{ctx.rate_hz:g}")
     outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=10)
-    i = np.zeros(I_HDR + 2 * nch, dtype=np.int64)
-    i[I_HANDLE], i[I_NCH], i[I_EVERY], i[I_COUNT] = lsl_c.handle(outlet), nch, cfg.every_ticks, cfg.every_ticks - 1
-    i[I_NONZERO], i[I_ROWS_OFF], i[I_MAX_ROWS], i[I_STAMP_OFF] = int(events), rows_off, rows_max, stamp_off
-    i[I_HDR:I_HDR + nch], i[I_HDR + nch:] = offsets, strides
-    s = np.zeros(S_HDR + rows_max * nch)
+    f, s, i = LAYOUT.fill(i=dict(handle=lsl_c.handle(outlet), n_ch=nch, every=cfg.every_ticks, count=cfg.every_ticks - 1,
+                                 nonzero=int(events), rows_off=rows_off, max_rows=rows_max, stamp_off=stamp_off,
+                                 offsets=offsets, strides=strides))
     desc = {"name": cfg.name or key, "source_id": source_id, "channels": labels, "rate_hz": rate, "type": cfg.type}
-    stage = Stage("outlet", SPEC.kind, np.zeros(0), s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
-    stage.close = lambda: lsl_c.release(stage, I_HANDLE)
-    stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S_PUSHES]),
-                                                      "push_failures": int(stage.s[S_FAILS])}}
+    stage = Stage("outlet", SPEC.kind, f, s, i, keep=[outlet], info={f"lsl_out.{cfg.stream}": desc})
+    stage.close = lambda: lsl_c.release(stage, I.handle)
+    stage.report = lambda: {f"lsl_out.{cfg.stream}": {**desc, "pushed": int(stage.s[S.pushes]),
+                                                      "push_failures": int(stage.s[S.fails])}}
     return stage
 
 

@@ -26,26 +26,30 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.clock import monotonic_ns
+from rtcore.layout import seg
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from devices import serial_port
 from devices.protocols import dynamixel
 from devices.protocols.le_bytes import get_i16, get_i32
 from devices.serial import bus_budget
-from devices.serial import plant_base as L
+from devices.serial import plant_base
+from devices.serial.plant_base import AT, F, I, MODE_POSITION
 from devices.serial import safety
+
+LAYOUT = plant_base.LAYOUT  #: the f/s/i layout both serial arms share
 
 # byte region offsets (devices.serial.plant_base.BYTES)
 ACC, ACC_LEN = 0, 2048
 OUT, OUT_LEN = ACC + ACC_LEN, 256  # destuffed status params
 PARAMS, PARAMS_LEN = OUT + OUT_LEN, 512  # instruction params being built
 WIRE = PARAMS + PARAMS_LEN
-WIRE_LEN = L.BYTES - WIRE
+WIRE_LEN = plant_base.BYTES - WIRE
 PRESENT_LEN = 1 + dynamixel.PRESENT_BLOCK_LEN  # err + current(2) + velocity(4) + position(4)
 FAST_SEGMENT = PRESENT_LEN + 3  # FAST_SYNC_READ segment: err, id, data, crc u16 (the last crc is the packet's)
 
 
-class DynamixelConfig(L.SerialPlantBase):
+class DynamixelConfig(plant_base.SerialPlantBase):
     """[plant] kind = "dynamixel": X-series servos (XM430 control table), one per joint."""
 
     kind: Literal["dynamixel"]
@@ -66,11 +70,11 @@ def _take_present(s, i, ids, n, kt, dxl_id, err, out, data):
     starting at out[data]) into the state; marks the servo as answered."""
     for j in range(n):
         if ids[j] == dxl_id:
-            i[L.I_DEV_FLAGS] |= err
-            s[L.S_TAU * n + j] = get_i16(out, data) * dynamixel.AMP_PER_UNIT * kt
-            s[L.S_QD * n + j] = get_i32(out, data + 2) * dynamixel.RAD_S_PER_UNIT
-            s[L.S_Q * n + j] = (get_i32(out, data + 6) - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
-            i[L.I_REPLIED] |= 1 << j
+            i[I.dev_flags] |= err
+            s[i[I.s_tau] + j] = get_i16(out, data) * dynamixel.AMP_PER_UNIT * kt
+            s[i[I.s_qd] + j] = get_i32(out, data + 2) * dynamixel.RAD_S_PER_UNIT
+            s[i[I.s_q] + j] = (get_i32(out, data + 6) - dynamixel.POSITION_CENTER) * dynamixel.RAD_PER_TICK
+            i[I.replied] |= 1 << j
 
 
 @njit(cache=True, nogil=True)
@@ -80,20 +84,20 @@ def dynamixel_arm_step(f, s, i, bus):
     bus: reads `command` [n] (rad or Nm) and hold; writes `state` [2n], `device_torque` [n],
     `device` [4]. Returns DEVICE_LOST (fatal), DEVICE_FAULT, CORRUPT_FRAME, PUSH_FAILED,
     LIMIT_CLIPPED, RESUMED or OK."""
-    n = i[L.I_N]
-    fd = i[L.I_FD]
-    now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
-    raw = s[L.S_FLOATS * n:].view(np.uint8)
+    n = i[I.n]
+    fd = i[I.fd]
+    now = monotonic_ns(i[AT.i_ts:AT.i_ts + 2])
+    raw = seg(s, i, I.s_raw, i[I.n_raw]).view(np.uint8)
     acc, out = raw[ACC:ACC + ACC_LEN], raw[OUT:OUT + OUT_LEN]
     params, wire = raw[PARAMS:PARAMS + PARAMS_LEN], raw[WIRE:WIRE + WIRE_LEN]
-    ids = i[L.I_IDS:L.I_IDS + n]
-    st = i[L.I_PARSE:L.I_PARSE + 1]
-    kt = f[L.F_TORQUE_CONSTANT]
+    ids = i[AT.i_ids:AT.i_ids + n]
+    st = i[I.parse:I.parse + 1]
+    kt = f[F.torque_constant]
     code = status.OK
     while True:
         if st[0] >= ACC_LEN:  # a full buffer without one valid packet: drop it
             st[0] = 0
-            i[L.I_CORRUPT] += 1
+            i[I.corrupt] += 1
             code = safety.worse(code, status.CORRUPT_FRAME)
         r = serial_port.fd_read(fd, acc[st[0]:])
         if r == serial_port.PORT_LOST:
@@ -106,7 +110,7 @@ def dynamixel_arm_step(f, s, i, bus):
             if m == dynamixel.NEED_MORE:
                 break
             if m == dynamixel.CORRUPT:
-                i[L.I_CORRUPT] += 1
+                i[I.corrupt] += 1
                 code = safety.worse(code, status.CORRUPT_FRAME)
                 continue
             if inst != dynamixel.INST_STATUS:
@@ -114,27 +118,27 @@ def dynamixel_arm_step(f, s, i, bus):
             if m == PRESENT_LEN:  # err | data
                 _take_present(s, i, ids, n, kt, dxl_id, out[0], out, 1)
             elif dxl_id == dynamixel.BROADCAST_ID and m == n * FAST_SEGMENT - 2:  # FAST_SYNC_READ: (err | id | data | crc)...
-                for seg in range(n):
-                    b = seg * FAST_SEGMENT
+                for k in range(n):
+                    b = k * FAST_SEGMENT
                     _take_present(s, i, ids, n, kt, out[b + 1], out[b], out, b + 2)
-            if i[L.I_REPLIED] == (1 << n) - 1:
-                i[L.I_REPLIED] = 0
-                i[L.I_WAITING] = 0
-                i[L.I_LAST_STATE_NS] = now
-                i[L.I_STATES] += 1
-    device_fault = (i[L.I_DEV_FLAGS] & dynamixel.ERR_ALERT) != 0
+            if i[I.replied] == (1 << n) - 1:
+                i[I.replied] = 0
+                i[I.waiting] = 0
+                i[I.last_state_ns] = now
+                i[I.states] += 1
+    device_fault = (i[I.dev_flags] & dynamixel.ERR_ALERT) != 0
     code = safety.worse(code, safety.supervise(f, s, i, bus, now, device_fault, True))
     if safety.io_due(i, bus, now):
-        u = s[L.S_WORK * n:L.S_WORK * n + n]
+        u = seg(s, i, I.s_work, n)
         if safety.next_command(f, s, i, bus, u):
             code = safety.worse(code, status.LIMIT_CLIPPED)
         k = 0
-        if i[L.I_SEQ] == 0:  # first transaction: arm the bus watchdogs (broadcast, no reply)
+        if i[I.seq] == 0:  # first transaction: arm the bus watchdogs (broadcast, no reply)
             params[0] = dynamixel.BUS_WATCHDOG_ADDR
             params[1] = 0
-            params[2] = i[L.I_DEVICE_WD]
+            params[2] = i[I.device_wd]
             k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_WRITE, params, 3, wire)
-        position = i[L.I_MODE] == L.MODE_POSITION
+        position = i[I.mode] == MODE_POSITION
         addr = dynamixel.GOAL_POSITION_ADDR if position else dynamixel.GOAL_CURRENT_ADDR
         size = 4 if position else 2
         params[0] = addr & 0xFF
@@ -154,17 +158,17 @@ def dynamixel_arm_step(f, s, i, bus):
                 p += 1
         k += dynamixel.make_packet(dynamixel.BROADCAST_ID, dynamixel.INST_SYNC_WRITE, params, p, wire[k:])
         p = dynamixel.sync_read_params(params, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN, ids, n)
-        read = dynamixel.INST_FAST_SYNC_READ if i[L.I_FAST_READ] else dynamixel.INST_SYNC_READ
+        read = dynamixel.INST_FAST_SYNC_READ if i[I.fast_read] else dynamixel.INST_SYNC_READ
         k += dynamixel.make_packet(dynamixel.BROADCAST_ID, read, params, p, wire[k:])
         w = serial_port.fd_write(fd, wire[:k])
         if w == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
         if w == serial_port.WOULD_BLOCK:
             code = safety.worse(code, status.PUSH_FAILED)
-        i[L.I_SEQ] += 1
-        i[L.I_WAITING] = 1
-        i[L.I_REPLIED] = 0
-        i[L.I_SENT_NS] = now
+        i[I.seq] += 1
+        i[I.waiting] = 1
+        i[I.replied] = 0
+        i[I.sent_ns] = now
     return code
 
 
@@ -295,22 +299,22 @@ def build(cfg: DynamixelConfig, ctx, where: str = "plant") -> Stage:
     """Open, configure and enable the servos; the stage then owns the fd until close()."""
     if len(set(cfg.ids)) != len(cfg.ids) or not all(0 <= k < dynamixel.BROADCAST_ID for k in cfg.ids):
         raise ValueError(f"{where}.ids = {cfg.ids}: IDs must be distinct, 0..253")
-    f, s, i, info = L.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
+    f, s, i, info = plant_base.layout(cfg, ctx, where, cfg.torque_constant_nm_per_a, cfg.ids)
     fast = cfg.read_instruction != "sync_read"
     info["bus_budget"] = bus_budget.check_dynamixel(cfg, info["device_rate_hz"], fast, where)  # before the port opens
-    i[L.I_DEVICE_WD] = max(1, math.ceil(cfg.device_watchdog_ms / dynamixel.BUS_WATCHDOG_UNIT_MS))
+    i[I.device_wd] = max(1, math.ceil(cfg.device_watchdog_ms / dynamixel.BUS_WATCHDOG_UNIT_MS))
     drv = DynamixelDriver(cfg, where)
-    q, qd, tau = L.start(drv)
+    q, qd, tau = plant_base.start(drv)
     try:
-        i[L.I_FAST_READ] = drv.choose_read()
-        if fast and not i[L.I_FAST_READ]:  # "auto" fell back: the budget of the slower read must hold too
+        i[I.fast_read] = drv.choose_read()
+        if fast and not i[I.fast_read]:  # "auto" fell back: the budget of the slower read must hold too
             info["bus_budget"] = bus_budget.check_dynamixel(cfg, info["device_rate_hz"], False, where)
     except ValueError:
         drv.close()
         raise
-    L.seed_state(s, i, q, qd, tau)
-    info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[L.I_DEVICE_WD]) * dynamixel.BUS_WATCHDOG_UNIT_MS)
-    return L.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
+    plant_base.seed_state(s, i, q, qd, tau)
+    info.update(ids=list(cfg.ids), device_watchdog_ms=int(i[I.device_wd]) * dynamixel.BUS_WATCHDOG_UNIT_MS)
+    return plant_base.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
 
 
 def flag_text(flags: int) -> str:
@@ -321,7 +325,7 @@ def flag_text(flags: int) -> str:
 
 def emergency_disable(cfg: DynamixelConfig) -> int:
     """Turn torque off on every servo (the parent calls this if the child died)."""
-    return L.emergency_disable(DynamixelDriver(cfg))
+    return plant_base.emergency_disable(DynamixelDriver(cfg))
 
 
 SPEC = StageSpec(kind=91, name="dynamixel", step=dynamixel_arm_step, config=DynamixelConfig, build=build)

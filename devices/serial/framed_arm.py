@@ -19,13 +19,17 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.clock import monotonic_ns
+from rtcore.layout import seg
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from devices import serial_port
 from devices.protocols import framed
 from devices.serial import bus_budget
-from devices.serial import plant_base as L
+from devices.serial import plant_base
+from devices.serial.plant_base import AT, I, MODE_POSITION
 from devices.serial import safety
+
+LAYOUT = plant_base.LAYOUT  #: the f/s/i layout both serial arms share
 
 # byte region offsets (devices.serial.plant_base.BYTES)
 RX, RX_LEN = 0, 1024
@@ -33,10 +37,10 @@ ACC = RX + RX_LEN
 BODY = ACC + framed.MAX_WIRE
 TXBODY = BODY + framed.MAX_BODY
 WIRE = TXBODY + framed.MAX_BODY
-assert WIRE + framed.MAX_WIRE <= L.BYTES
+assert WIRE + framed.MAX_WIRE <= plant_base.BYTES
 
 
-class FramedArmConfig(L.SerialPlantBase):
+class FramedArmConfig(plant_base.SerialPlantBase):
     """[plant] kind = "framed_arm": a custom arm or exoskeleton running devices/firmware."""
 
     kind: Literal["framed_arm"]
@@ -53,13 +57,13 @@ def framed_arm_step(f, s, i, bus):
     bus: reads `command` [n] (rad or Nm) and hold; writes `state` [2n], `device_torque` [n],
     `device` [4]. Returns DEVICE_LOST (fatal), DEVICE_FAULT, CORRUPT_FRAME, PUSH_FAILED,
     LIMIT_CLIPPED, RESUMED or OK."""
-    n = i[L.I_N]
-    fd = i[L.I_FD]
-    now = monotonic_ns(i[L.I_TS:L.I_TS + 2])
-    raw = s[L.S_FLOATS * n:].view(np.uint8)
+    n = i[I.n]
+    fd = i[I.fd]
+    now = monotonic_ns(i[AT.i_ts:AT.i_ts + 2])
+    raw = seg(s, i, I.s_raw, i[I.n_raw]).view(np.uint8)
     rx, acc = raw[RX:RX + RX_LEN], raw[ACC:ACC + framed.MAX_WIRE]
     body, txbody, wire = raw[BODY:BODY + framed.MAX_BODY], raw[TXBODY:TXBODY + framed.MAX_BODY], raw[WIRE:WIRE + framed.MAX_WIRE]
-    q, qd, tau = s[L.S_Q * n:L.S_Q * n + n], s[L.S_QD * n:L.S_QD * n + n], s[L.S_TAU * n:L.S_TAU * n + n]
+    q, qd, tau = seg(s, i, I.s_q, n), seg(s, i, I.s_qd, n), seg(s, i, I.s_tau, n)
     code = status.OK
     while True:
         r = serial_port.fd_read(fd, rx)
@@ -69,39 +73,39 @@ def framed_arm_step(f, s, i, bus):
             break
         pos = 0
         while pos < r:
-            pos, k = framed.next_frame(acc, i[L.I_PARSE:L.I_PARSE + 1], rx, pos, r, body)
+            pos, k = framed.next_frame(acc, i[I.parse:I.parse + 1], rx, pos, r, body)
             if k == framed.CORRUPT:
-                i[L.I_CORRUPT] += 1
+                i[I.corrupt] += 1
                 code = safety.worse(code, status.CORRUPT_FRAME)
             elif k > 0 and body[0] == framed.MSG_STATE:
                 flags, _, m = framed.get_state(body, k, q, qd, tau)
                 if m == n:
-                    i[L.I_DEV_FLAGS] = flags
-                    i[L.I_LAST_STATE_NS] = now
-                    i[L.I_WAITING] = 0
-                    i[L.I_STATES] += 1
+                    i[I.dev_flags] = flags
+                    i[I.last_state_ns] = now
+                    i[I.waiting] = 0
+                    i[I.states] += 1
             elif k > 0 and body[0] == framed.MSG_FAULT:
-                i[L.I_DEV_FLAGS] |= framed.FLAG_FAULT
+                i[I.dev_flags] |= framed.FLAG_FAULT
         if r < rx.size:
             break
-    flags = i[L.I_DEV_FLAGS]
+    flags = i[I.dev_flags]
     device_fault = (flags & (framed.FLAG_WATCHDOG | framed.FLAG_FAULT)) != 0 or (flags & framed.FLAG_ENABLED) == 0
     code = safety.worse(code, safety.supervise(f, s, i, bus, now, device_fault, False))
     if safety.io_due(i, bus, now):
-        u = s[L.S_WORK * n:L.S_WORK * n + n]
+        u = seg(s, i, I.s_work, n)
         if safety.next_command(f, s, i, bus, u):
             code = safety.worse(code, status.LIMIT_CLIPPED)
-        mode = framed.MODE_POSITION if i[L.I_MODE] == L.MODE_POSITION else framed.MODE_TORQUE
-        nb = framed.put_command(txbody, i[L.I_SEQ], mode, u, n)
+        mode = framed.MODE_POSITION if i[I.mode] == MODE_POSITION else framed.MODE_TORQUE
+        nb = framed.put_command(txbody, i[I.seq], mode, u, n)
         m = framed.frame_encode(txbody, nb, wire)
         w = serial_port.fd_write(fd, wire[:m])
         if w == serial_port.PORT_LOST:
             return safety.port_lost(i, bus)
         if w == serial_port.WOULD_BLOCK:
             code = safety.worse(code, status.PUSH_FAILED)
-        i[L.I_SEQ] = (i[L.I_SEQ] + 1) & 0xFF
-        i[L.I_WAITING] = 1
-        i[L.I_SENT_NS] = now
+        i[I.seq] = (i[I.seq] + 1) & 0xFF
+        i[I.waiting] = 1
+        i[I.sent_ns] = now
     return code
 
 
@@ -205,14 +209,14 @@ class FramedArmDriver:
 
 def build(cfg: FramedArmConfig, ctx, where: str = "plant") -> Stage:
     """Open, handshake and enable the arm; the stage then owns the fd until close()."""
-    f, s, i, info = L.layout(cfg, ctx, where)
+    f, s, i, info = plant_base.layout(cfg, ctx, where)
     info["bus_budget"] = bus_budget.check_framed(cfg, info["device_rate_hz"], where)  # before the port opens
     drv = FramedArmDriver(cfg, where)
-    flags, q, qd, tau = L.start(drv)
-    i[L.I_DEV_FLAGS] = flags
-    L.seed_state(s, i, q, qd, tau)
+    flags, q, qd, tau = plant_base.start(drv)
+    i[I.dev_flags] = flags
+    plant_base.seed_state(s, i, q, qd, tau)
     info.update(device_watchdog_ms=drv.device_watchdog_ms, protocol_version=framed.PROTOCOL_VERSION)
-    return L.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
+    return plant_base.device_stage(where, SPEC.kind, f, s, i, drv, info, ctx.dt_s, flag_text)
 
 
 def flag_text(flags: int) -> str:
@@ -226,7 +230,7 @@ def flag_text(flags: int) -> str:
 
 def emergency_disable(cfg: FramedArmConfig) -> int:
     """Send DISABLE (the parent calls this when the child died)."""
-    return L.emergency_disable(FramedArmDriver(cfg))
+    return plant_base.emergency_disable(FramedArmDriver(cfg))
 
 
 SPEC = StageSpec(kind=90, name="framed_arm", step=framed_arm_step, config=FramedArmConfig, build=build)

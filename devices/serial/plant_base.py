@@ -7,11 +7,7 @@ error bits, fault (0 ok, 1 stale, 2 latched fault, 3 port lost), corrupt frames,
 It talks to the device every `ticks_per_io` ticks (device_rate_hz under the loop rate) and reads
 whatever arrived every tick, never blocking.
 
-Stage arrays (n joints):
-    f = [period_s, rate_max, torque_constant, wall_k, wall_b, tol_q, tol_v,
-         q_min[n], q_max[n], v_max[n], tau_max[n]]
-    s = [q[n], qd[n], tau[n], last_command[n], hold_q[n], work[n], qd_at_last_command[n], bytes...]
-    i = [I_* slots below, ids[n] (dynamixel)]
+Stage arrays (n joints): LAYOUT below, shared by both serial arms.
 """
 import math
 from typing import Literal
@@ -21,58 +17,35 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.stage import PlantInfo, Stage
 
 MODE_TORQUE = 0
 MODE_POSITION = 1
 
-# --- f slots
-F_PERIOD_S = 0  #: device period, s
-F_RATE_MAX = 1  #: command slew limit, rad/s or Nm/s
-F_TORQUE_CONSTANT = 2  #: Nm per A (dynamixel current mode)
-F_WALL_K = 3  #: torque mode: virtual-wall stiffness, Nm/rad
-F_WALL_B = 4  #: torque mode: virtual-wall and velocity-limit damping, Nm s/rad
-F_TOL_Q = 5  #: a position limit exceeded by more than this latches a fault, rad
-F_TOL_V = 6  #: the velocity limit exceeded by more than this latches a fault, rad/s
-F_LIMITS = 7  #: q_min, q_max, v_max, tau_max, n each
-
-# --- s slots (multiples of n)
-S_Q, S_QD, S_TAU, S_LAST, S_HOLD, S_WORK, S_QD_PREV = 0, 1, 2, 3, 4, 5, 6
-S_FLOATS = 7  #: n-blocks before the byte region
 BYTES = 4096  #: byte region (rx, parser, tx buffers), bytes
 
-# --- i slots
-I_FD = 0  #: port file descriptor
-I_N = 1  #: joints
-I_TICKS_PER_IO = 2  #: loop ticks per device period
-I_CMD_OFF = 3  #: bus offset of `command`
-I_STATE_OFF = 4  #: bus offset of `state`
-I_TORQUE_OFF = 5  #: bus offset of `device_torque`
-I_DEVICE_OFF = 6  #: bus offset of `device`
-I_MODE = 7  #: MODE_TORQUE or MODE_POSITION
-I_SEQ = 8  #: next sequence number
-I_WAITING = 9  #: 1 while a reply is pending
-I_SENT_NS = 10  #: monotonic time of the last send, ns
-I_LAST_STATE_NS = 11  #: monotonic time of the last complete state, ns
-I_FAULTED = 12  #: 0 ok, 1 stale, 2 latched device fault
-I_FAULT_REASON = 13  #: why the fault latched (R_* below), 0 while none
-I_PREV_HOLD = 14  #: HOLD on the previous tick (hold-position capture)
-I_CORRUPT = 15  #: corrupt frames dropped
-I_TS = 16  #: 2 slots: timespec scratch for monotonic_ns
-I_PARSE = 18  #: parser state (bytes accumulated)
-I_DEV_FLAGS = 19  #: last device flags (framed) / OR of status error bytes (dynamixel)
-I_WD_NS = 20  #: engine watchdog, ns
-I_REPLY_NS = 21  #: reply timeout before the next send, ns
-I_STATES = 22  #: complete states received
-I_REPLIED = 23  #: dynamixel: bitmask of servos that answered this transaction
-I_MISSED = 24  #: replies that timed out
-I_DEVICE_WD = 25  #: dynamixel: BUS_WATCHDOG value written with the first transaction (20 ms units)
-I_FAULT_JOINT = 26  #: joint of a limit fault
-I_FAULT_TICK = 27  #: loop tick at which the fault latched
-I_FAULT_VALUE = 28  #: the offending value (rad, rad/s) or device flags, in micro-units
-I_FAST_READ = 29  #: dynamixel: 1 = the transaction reads with FAST_SYNC_READ, 0 = SYNC_READ
-I_IDS = 30  #: dynamixel ids from here
-I_SLOTS = 30
+#: f: device period (s), command slew limit (rad/s or Nm/s), Nm per A (dynamixel current mode),
+#: torque mode's virtual-wall stiffness (Nm/rad) and damping (Nm s/rad; also the velocity limit's),
+#: the position (rad) and velocity (rad/s) tolerances past which a limit latches a fault, then per
+#: joint the limits. s: measured q, qd, tau, the last command, the position captured at hold onset,
+#: scratch, qd at the last command, then the byte region `raw` (BYTES). i: port fd, sizes, bus
+#: offsets, command mode, the exchange's state (sequence, reply pending, send and last-state times,
+#: ns), fault (0 ok, 1 stale, 2 latched device fault) and why it latched (R_* below, 0 while none),
+#: HOLD on the previous tick, counters, parser state, device flags (framed) or the OR of status
+#: error bytes (dynamixel), the engine watchdog and reply timeout (ns), the servos that answered
+#: this transaction (dynamixel bitmask), the dynamixel bus watchdog (20 ms units), the fault's
+#: joint, loop tick and value (rad, rad/s or flags, micro-units), the dynamixel read (1 =
+#: FAST_SYNC_READ, 0 = SYNC_READ), a timespec scratch for monotonic_ns and the dynamixel ids.
+LAYOUT = stage_layout(
+    "serial_plant",
+    f="period_s rate_max torque_constant wall_k wall_b tol_q tol_v q_min[n] q_max[n] v_max[n] tau_max[n]",
+    s="q[n] qd[n] tau[n] last[n] hold[n] work[n] qd_prev[n] raw[n_raw]",
+    i="fd=0 n ticks_per_io cmd_off state_off torque_off device_off mode seq=0 waiting=0 sent_ns=0 "
+      "last_state_ns=0 faulted=0 fault_reason=0 prev_hold=0 corrupt=0 parse=0 dev_flags=0 wd_ns reply_ns "
+      "states=0 replied=0 missed=0 device_wd=0 fault_joint=0 fault_tick=0 fault_value=0 fast_read=0 n_ids n_raw "
+      "ts[2] ids[n_ids]")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 # --- why a fault latched (I_FAULT_REASON)
 R_NONE, R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY, R_DEVICE, R_STALE, R_PORT_LOST = range(7)
@@ -137,18 +110,16 @@ def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, 
     device = ctx.bus.add("device", 4, "code", ("flags", "fault", "corrupt_frames", "state_age_ms"))
     ctx.plant = PlantInfo(kind=cfg.kind, state_labels=state.labels)
     period_s = ticks * ctx.dt_s
-    f = np.concatenate([[period_s, cfg.command_rate_max, torque_constant, cfg.wall_stiffness_nm_per_rad,
-                         cfg.wall_damping_nm_s_per_rad, cfg.position_tolerance_rad, cfg.velocity_tolerance_rad_s],
-                        cfg.limit("position_min_rad"), cfg.limit("position_max_rad"),
-                        cfg.limit("velocity_max_rad_s"), cfg.limit("torque_max_nm")])
-    s = np.zeros(S_FLOATS * n + BYTES // 8)
-    i = np.zeros(I_SLOTS + len(ids), dtype=np.int64)
-    i[I_N], i[I_TICKS_PER_IO] = n, ticks
-    i[I_CMD_OFF], i[I_STATE_OFF], i[I_TORQUE_OFF], i[I_DEVICE_OFF] = cmd.offset, state.offset, torque.offset, device.offset
-    i[I_MODE] = MODE_POSITION if cfg.command_mode == "position" else MODE_TORQUE
-    i[I_WD_NS] = int(cfg.watchdog_ms * 1e6)
-    i[I_REPLY_NS] = int(max(period_s, 2e-3) * 1e9)
-    i[I_IDS:I_IDS + len(ids)] = ids
+    f, s, i = LAYOUT.fill(
+        f=dict(period_s=period_s, rate_max=cfg.command_rate_max, torque_constant=torque_constant,
+               wall_k=cfg.wall_stiffness_nm_per_rad, wall_b=cfg.wall_damping_nm_s_per_rad,
+               tol_q=cfg.position_tolerance_rad, tol_v=cfg.velocity_tolerance_rad_s,
+               q_min=cfg.limit("position_min_rad"), q_max=cfg.limit("position_max_rad"),
+               v_max=cfg.limit("velocity_max_rad_s"), tau_max=cfg.limit("torque_max_nm")),
+        i=dict(n=n, ticks_per_io=ticks, cmd_off=cmd.offset, state_off=state.offset, torque_off=torque.offset,
+               device_off=device.offset, mode=MODE_POSITION if cfg.command_mode == "position" else MODE_TORQUE,
+               wd_ns=int(cfg.watchdog_ms * 1e6), reply_ns=int(max(period_s, 2e-3) * 1e9), n_ids=len(ids),
+               n_raw=BYTES // 8, ts=np.zeros(2), ids=np.asarray(ids, dtype=np.int64)))
     info = {"port": cfg.port, "joints": names, "ticks_per_io": ticks, "device_rate_hz": 1.0 / period_s,
             "command_mode": cfg.command_mode}
     return f, s, i, info
@@ -156,21 +127,20 @@ def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, 
 
 def seed_state(s: np.ndarray, i: np.ndarray, q, qd, tau) -> None:
     """After enable: the measured state, and the first command equal to it (no jump). The engine
-    watchdog starts at the first tick (I_LAST_STATE_NS = 0 until then), not at build."""
-    n = int(i[I_N])
-    s[S_Q * n:S_Q * n + n], s[S_QD * n:S_QD * n + n], s[S_TAU * n:S_TAU * n + n] = q, qd, tau
-    s[S_LAST * n:S_LAST * n + n] = q if i[I_MODE] == MODE_POSITION else 0.0
-    s[S_HOLD * n:S_HOLD * n + n] = q
-    s[S_QD_PREV * n:S_QD_PREV * n + n] = qd
-    i[I_LAST_STATE_NS] = 0
+    watchdog starts at the first tick (last_state_ns = 0 until then), not at build."""
+    arrays = (None, s, i)
+    for name, value in (("q", q), ("qd", qd), ("tau", tau), ("last", q if i[I.mode] == MODE_POSITION else 0.0),
+                        ("hold", q), ("qd_prev", qd)):
+        LAYOUT.view(arrays, name)[:] = value
+    i[I.last_state_ns] = 0
 
 
 def device_report(i: np.ndarray, device_counters: dict | None = None) -> dict:
     """Counters for summary.json after the run (i: the stage's live int array; device_counters:
     what the device itself counted, when its protocol reports it)."""
-    out = {"corrupt_frames": int(i[I_CORRUPT]), "states": int(i[I_STATES]),
-           "missed_replies": int(i[I_MISSED]), "fault": int(i[I_FAULTED]),
-           "device_flags": int(i[I_DEV_FLAGS])}
+    out = {"corrupt_frames": int(i[I.corrupt]), "states": int(i[I.states]),
+           "missed_replies": int(i[I.missed]), "fault": int(i[I.faulted]),
+           "device_flags": int(i[I.dev_flags])}
     if device_counters is not None:
         out["device_counters"] = device_counters
     return out
@@ -190,19 +160,19 @@ def start(drv):
 
 def fault_reason(f: np.ndarray, i: np.ndarray, joints: list, flag_text) -> str:
     """The latched fault in words (f, i: the stage's arrays; flag_text(flags) -> str for R_DEVICE)."""
-    n, r, j = int(i[I_N]), int(i[I_FAULT_REASON]), int(i[I_FAULT_JOINT])
-    value = i[I_FAULT_VALUE] * 1e-6
+    r, j = int(i[I.fault_reason]), int(i[I.fault_joint])
+    value = i[I.fault_value] * 1e-6
     if r in (R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY):
-        key, block = {R_POSITION_MAX: ("position_max_rad", 1), R_POSITION_MIN: ("position_min_rad", 0),
-                      R_VELOCITY: ("velocity_max_rad_s", 2)}[r]
-        lim = f[F_LIMITS + block * n + j]
-        unit, tol = ("rad/s", f[F_TOL_V]) if r == R_VELOCITY else ("rad", f[F_TOL_Q])
+        key, limits = {R_POSITION_MAX: ("position_max_rad", "q_max"), R_POSITION_MIN: ("position_min_rad", "q_min"),
+                       R_VELOCITY: ("velocity_max_rad_s", "v_max")}[r]
+        lim = LAYOUT.view((f, None, i), limits)[j]
+        unit, tol = ("rad/s", f[F.tol_v]) if r == R_VELOCITY else ("rad", f[F.tol_q])
         return (f"joint {joints[j]} at {value:.3f} {unit}, past {key} = {lim:g} by more than the "
                 f"tolerance {tol:g} {unit}")
     if r == R_DEVICE:
         return flag_text(int(round(value)))
     if r == R_STALE:
-        return f"no state from the device for {i[I_WD_NS] * 1e-6:g} ms (engine watchdog)"
+        return f"no state from the device for {i[I.wd_ns] * 1e-6:g} ms (engine watchdog)"
     if r == R_PORT_LOST:
         return "serial port closed or unplugged"
     return "unknown"
@@ -212,17 +182,17 @@ def latched_fault(stage: Stage, dt_s: float, flag_text):
     """{"device", "reason", "at_s", "stopped_task"} once a fault has latched, else None. The
     device then stays in safe hold for the rest of the session, so the task stopped with it."""
     i = stage.i
-    if i[I_FAULTED] < 2 or i[I_FAULT_REASON] == R_NONE:
+    if i[I.faulted] < 2 or i[I.fault_reason] == R_NONE:
         return None
     return {"device": f"{stage.name} ({stage.info['port']})",
             "reason": fault_reason(stage.f, i, stage.info["joints"], flag_text),
-            "at_s": round(float(i[I_FAULT_TICK]) * dt_s, 6), "stopped_task": True}
+            "at_s": round(float(i[I.fault_tick]) * dt_s, 6), "stopped_task": True}
 
 
 def device_stage(where: str, kind: int, f, s, i, drv, info: dict, dt_s: float, flag_text) -> Stage:
     """The plant stage that owns drv's fd: disabled and closed after the loop, counters reported
     (and "latched_fault" when one latched; flag_text(flags) words a device-reported fault)."""
-    i[I_FD] = drv.sp.fileno()
+    i[I.fd] = drv.sp.fileno()
     stage = Stage(where, kind, f, s, i, keep=[drv], info=info)
     stage.close = drv.close
 

@@ -14,7 +14,9 @@ from numba import njit
 
 from rtcore import status
 from rtcore.bus import HOLD, TICK, request_hold
-from devices.serial import plant_base as L
+from rtcore.layout import seg
+from devices.serial.plant_base import (F, I, MODE_POSITION, R_DEVICE, R_NONE, R_PORT_LOST, R_POSITION_MAX,
+                                        R_POSITION_MIN, R_STALE, R_VELOCITY)
 
 
 @njit(cache=True, nogil=True)
@@ -28,7 +30,7 @@ def worse(a, b):
 
 
 @njit(cache=True, nogil=True)
-def torque_bounds(f, n, j, q, qd):
+def torque_bounds(f, i, j, q, qd):
     """(lo, hi) Nm: the torque window that keeps joint j inside its position and velocity limits.
 
     q, qd: the joint's state predicted to when the command takes effect (next_command). The allowed joint speed towards a limit shrinks with the distance to it,
@@ -38,8 +40,8 @@ def torque_bounds(f, n, j, q, qd):
     Inside the limits and below v_max this leaves a command alone; near v_max it is a viscous
     speed limit; past q_max it is a spring-damper wall, hi = -K (q - q_max) - B qd (Colgate &
     Brown 1994, passive virtual walls)."""
-    k, b = f[L.F_WALL_K], f[L.F_WALL_B]
-    qmin, qmax, vmax = f[L.F_LIMITS + j], f[L.F_LIMITS + n + j], f[L.F_LIMITS + 2 * n + j]
+    k, b = f[F.wall_k], f[F.wall_b]
+    qmin, qmax, vmax = f[i[I.f_q_min] + j], f[i[I.f_q_max] + j], f[i[I.f_v_max] + j]
     tw = b / k
     v_hi = min(vmax, (qmax - q) / tw)
     v_lo = max(-vmax, (qmin - q) / tw)
@@ -60,16 +62,16 @@ def next_command(f, s, i, bus, out):
     Under HOLD the target is the position captured at hold onset (position), or in torque mode
     the wall's spring-damper towards that position (clipped into the limits): a safe hold that
     brakes the joint instead of letting it coast. A non-finite command holds the last one."""
-    n = i[L.I_N]
-    period = f[L.F_PERIOD_S]
-    rate = f[L.F_RATE_MAX]
-    qmin, qmax = f[L.F_LIMITS:L.F_LIMITS + n], f[L.F_LIMITS + n:L.F_LIMITS + 2 * n]
-    vmax, taumax = f[L.F_LIMITS + 2 * n:L.F_LIMITS + 3 * n], f[L.F_LIMITS + 3 * n:L.F_LIMITS + 4 * n]
-    q, qd = s[L.S_Q * n:L.S_Q * n + n], s[L.S_QD * n:L.S_QD * n + n]
-    last, hold_q = s[L.S_LAST * n:L.S_LAST * n + n], s[L.S_HOLD * n:L.S_HOLD * n + n]
-    qd_prev = s[L.S_QD_PREV * n:L.S_QD_PREV * n + n]
+    n = i[I.n]
+    period = f[F.period_s]
+    rate = f[F.rate_max]
+    qmin, qmax = seg(f, i, I.f_q_min, n), seg(f, i, I.f_q_max, n)
+    vmax, taumax = seg(f, i, I.f_v_max, n), seg(f, i, I.f_tau_max, n)
+    q, qd = seg(s, i, I.s_q, n), seg(s, i, I.s_qd, n)
+    last, hold_q = seg(s, i, I.s_last, n), seg(s, i, I.s_hold, n)
+    qd_prev = seg(s, i, I.s_qd_prev, n)
     hold = bus[HOLD] != 0.0
-    position = i[L.I_MODE] == L.MODE_POSITION
+    position = i[I.mode] == MODE_POSITION
     clipped = 0
     for j in range(n):
         qd_p = qd[j] + 2.0 * (qd[j] - qd_prev[j])  # qd + a 2T
@@ -79,9 +81,9 @@ def next_command(f, s, i, bus, out):
             u = hold_q[j]
         elif hold:
             goal = min(max(hold_q[j], qmin[j]), qmax[j])
-            u = f[L.F_WALL_K] * (goal - q_p) - f[L.F_WALL_B] * qd_p
+            u = f[F.wall_k] * (goal - q_p) - f[F.wall_b] * qd_p
         else:
-            u = bus[i[L.I_CMD_OFF] + j]
+            u = bus[i[I.cmd_off] + j]
             if not np.isfinite(u):
                 u = last[j]
         if position:
@@ -92,7 +94,7 @@ def next_command(f, s, i, bus, out):
             step = rate * period
         v = last[j] + min(max(lim - last[j], -step), step)
         if not position:
-            lo, hi = torque_bounds(f, n, j, q_p, qd_p)
+            lo, hi = torque_bounds(f, i, j, q_p, qd_p)
             v = min(max(min(max(v, lo), hi), -taumax[j]), taumax[j])
         if abs(v - u) > 1e-12 and not hold:
             clipped = 1
@@ -105,27 +107,27 @@ def next_command(f, s, i, bus, out):
 def limit_breach(f, s, i):
     """(reason, joint, value) of the first joint past a position limit by more than position
     tolerance or past v_max by more than the velocity tolerance; (R_NONE, -1, 0) if none."""
-    n = i[L.I_N]
+    n = i[I.n]
     for j in range(n):
-        q, qd = s[L.S_Q * n + j], s[L.S_QD * n + j]
-        if q > f[L.F_LIMITS + n + j] + f[L.F_TOL_Q]:
-            return L.R_POSITION_MAX, j, q
-        if q < f[L.F_LIMITS + j] - f[L.F_TOL_Q]:
-            return L.R_POSITION_MIN, j, q
-        if abs(qd) > f[L.F_LIMITS + 2 * n + j] + f[L.F_TOL_V]:
-            return L.R_VELOCITY, j, qd
-    return L.R_NONE, -1, 0.0
+        q, qd = s[i[I.s_q] + j], s[i[I.s_qd] + j]
+        if q > f[i[I.f_q_max] + j] + f[F.tol_q]:
+            return R_POSITION_MAX, j, q
+        if q < f[i[I.f_q_min] + j] - f[F.tol_q]:
+            return R_POSITION_MIN, j, q
+        if abs(qd) > f[i[I.f_v_max] + j] + f[F.tol_v]:
+            return R_VELOCITY, j, qd
+    return R_NONE, -1, 0.0
 
 
 @njit(cache=True, nogil=True)
 def latch(i, bus, reason, joint, value):
     """Latch a fault (I_FAULTED = 2) and remember why and when (the first reason wins)."""
-    i[L.I_FAULTED] = 2
-    if i[L.I_FAULT_REASON] == L.R_NONE:
-        i[L.I_FAULT_REASON] = reason
-        i[L.I_FAULT_JOINT] = joint
-        i[L.I_FAULT_TICK] = int(bus[TICK])
-        i[L.I_FAULT_VALUE] = int(round(value * 1e6))
+    i[I.faulted] = 2
+    if i[I.fault_reason] == R_NONE:
+        i[I.fault_reason] = reason
+        i[I.fault_joint] = joint
+        i[I.fault_tick] = int(bus[TICK])
+        i[I.fault_value] = int(round(value * 1e6))
 
 
 @njit(cache=True, nogil=True)
@@ -136,45 +138,45 @@ def supervise(f, s, i, bus, now_ns, device_fault, latch_stale):
     latch_stale), 2 latched until the session ends: the device reported a fault, or a joint left
     its limits by more than the tolerance (limit_breach).
     Returns DEVICE_FAULT on entering a fault, RESUMED on leaving a stale fault, else OK."""
-    n = i[L.I_N]
+    n = i[I.n]
     code = status.OK
-    if i[L.I_LAST_STATE_NS] == 0:
-        i[L.I_LAST_STATE_NS] = now_ns  # first tick: the watchdog starts now
-    stale = now_ns - i[L.I_LAST_STATE_NS] > i[L.I_WD_NS]
-    was = i[L.I_FAULTED]
+    if i[I.last_state_ns] == 0:
+        i[I.last_state_ns] = now_ns  # first tick: the watchdog starts now
+    stale = now_ns - i[I.last_state_ns] > i[I.wd_ns]
+    was = i[I.faulted]
     reason, joint, value = limit_breach(f, s, i)
     if device_fault:
-        latch(i, bus, L.R_DEVICE, -1, float(i[L.I_DEV_FLAGS]))
-    elif reason != L.R_NONE:
+        latch(i, bus, R_DEVICE, -1, float(i[I.dev_flags]))
+    elif reason != R_NONE:
         latch(i, bus, reason, joint, value)
     elif stale and was == 0:
         if latch_stale:
-            latch(i, bus, L.R_STALE, -1, 0.0)
+            latch(i, bus, R_STALE, -1, 0.0)
         else:
-            i[L.I_FAULTED] = 1
+            i[I.faulted] = 1
     elif not stale and was == 1:
-        i[L.I_FAULTED] = 0
-    if i[L.I_FAULTED] != 0:
+        i[I.faulted] = 0
+    if i[I.faulted] != 0:
         request_hold(bus)
-    if was == 0 and i[L.I_FAULTED] != 0:
+    if was == 0 and i[I.faulted] != 0:
         code = status.DEVICE_FAULT
-    elif was == 1 and i[L.I_FAULTED] == 0:
+    elif was == 1 and i[I.faulted] == 0:
         code = status.RESUMED
     hold = bus[HOLD] != 0.0
-    q = s[L.S_Q * n:L.S_Q * n + n]
-    if hold and i[L.I_PREV_HOLD] == 0:
-        s[L.S_HOLD * n:L.S_HOLD * n + n] = q
-    i[L.I_PREV_HOLD] = 1 if hold else 0
-    x = i[L.I_STATE_OFF]
+    q = seg(s, i, I.s_q, n)
+    if hold and i[I.prev_hold] == 0:
+        seg(s, i, I.s_hold, n)[:] = q
+    i[I.prev_hold] = 1 if hold else 0
+    x = i[I.state_off]
     for j in range(n):
         bus[x + j] = q[j]
-        bus[x + n + j] = s[L.S_QD * n + j]
-        bus[i[L.I_TORQUE_OFF] + j] = s[L.S_TAU * n + j]
-    d = i[L.I_DEVICE_OFF]
-    bus[d] = i[L.I_DEV_FLAGS]
-    bus[d + 1] = i[L.I_FAULTED]
-    bus[d + 2] = i[L.I_CORRUPT]
-    bus[d + 3] = (now_ns - i[L.I_LAST_STATE_NS]) * 1e-6
+        bus[x + n + j] = s[i[I.s_qd] + j]
+        bus[i[I.torque_off] + j] = s[i[I.s_tau] + j]
+    d = i[I.device_off]
+    bus[d] = i[I.dev_flags]
+    bus[d + 1] = i[I.faulted]
+    bus[d + 2] = i[I.corrupt]
+    bus[d + 3] = (now_ns - i[I.last_state_ns]) * 1e-6
     return code
 
 
@@ -182,18 +184,18 @@ def supervise(f, s, i, bus, now_ns, device_fault, latch_stale):
 def port_lost(i, bus):
     """The port is gone (EOF/EIO): hold and end the session with DEVICE_LOST."""
     request_hold(bus)
-    latch(i, bus, L.R_PORT_LOST, -1, 0.0)
-    bus[i[L.I_DEVICE_OFF] + 1] = 3.0
+    latch(i, bus, R_PORT_LOST, -1, 0.0)
+    bus[i[I.device_off] + 1] = 3.0
     return status.DEVICE_LOST
 
 
 @njit(cache=True, nogil=True)
 def io_due(i, bus, now_ns):
     """True on device-period ticks when no reply is pending (or the pending one timed out)."""
-    if int(bus[TICK]) % i[L.I_TICKS_PER_IO] != 0:
+    if int(bus[TICK]) % i[I.ticks_per_io] != 0:
         return False
-    if i[L.I_WAITING] != 0 and now_ns - i[L.I_SENT_NS] < i[L.I_REPLY_NS]:
+    if i[I.waiting] != 0 and now_ns - i[I.sent_ns] < i[I.reply_ns]:
         return False
-    if i[L.I_WAITING] != 0:
-        i[L.I_MISSED] += 1
+    if i[I.waiting] != 0:
+        i[I.missed] += 1
     return True

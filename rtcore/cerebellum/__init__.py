@@ -36,7 +36,7 @@ def build(feedback_cfg: FeedbackConfig | None, fm_cfg: ForwardModelConfig | None
             return []
         raise ValueError("feedback: [feedback]/[forward_model]/[feedforward] need a plant that writes 'state'; add a [plant] section")
     fb = feedback_delay.build(feedback_cfg or FeedbackConfig(), ctx, write_estimate=fm_cfg is None)
-    delays = fb.i[feedback_delay.I_DELAYS:].copy()
+    delays = feedback_delay.base_delay_ticks(fb)
     fx = lesion_effects(lesion or LesionConfig())
     stages = [fb]
     if fm_cfg is not None:

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -49,22 +50,26 @@ class FeedbackConfig(Strict):
         return v
 
 
-# i layout
-I_IN, I_N, I_OUT, I_EST, I_EXTRA, I_RING, I_COUNT, I_DELAYS = 0, 1, 2, 3, 4, 5, 6, 7
+#: s: the ring of past samples [ring, n]. i: bus offsets (estimate, extra: -1 when not written/read),
+#: the ring length, the tick count and the base delay of each channel, ticks.
+LAYOUT = stage_layout("feedback_delay", s="ring_x[ring,n]",
+                      i="input n output est extra ring count=0 delays[n]")
+I, AT = LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def feedback_delay_step(f, s, i, bus):
-    """feedback_j = ring[k - D_j - extra]_j. s: ring (R * n_x); i: see I_* (delays from I_DELAYS)."""
-    in_off, n, out_off, est_off, extra_off, R = i[I_IN], i[I_N], i[I_OUT], i[I_EST], i[I_EXTRA], i[I_RING]
-    k = i[I_COUNT]
-    row = (k % R) * n
+    """feedback_j = ring[k - D_j - extra]_j (LAYOUT: s = the ring, i = offsets and delays)."""
+    in_off, n, out_off, est_off, extra_off, R = i[I.input], i[I.n], i[I.output], i[I.est], i[I.extra], i[I.ring]
+    k = i[I.count]
+    ring, delays = AT.s_ring_x, AT.i_delays
+    row = ring + (k % R) * n
     code = status.OK
     if k == 0:
         for r in range(R):
             for j in range(n):
-                s[r * n + j] = bus[in_off + j]
-    prev = ((k - 1) % R) * n
+                s[ring + r * n + j] = bus[in_off + j]
+    prev = ring + ((k - 1) % R) * n
     for j in range(n):
         v = bus[in_off + j]
         if not np.isfinite(v):
@@ -77,14 +82,14 @@ def feedback_delay_step(f, s, i, bus):
         if xv > 0.0 and np.isfinite(xv):
             extra = int(xv + 0.5)
     for j in range(n):
-        d = i[I_DELAYS + j] + extra
+        d = i[delays + j] + extra
         if d > R - 1:
             d = R - 1
-        v = s[((k - d) % R) * n + j]
+        v = s[ring + ((k - d) % R) * n + j]
         bus[out_off + j] = v
         if est_off >= 0:
             bus[est_off + j] = v
-    i[I_COUNT] = k + 1
+    i[I.count] = k + 1
     return code
 
 
@@ -118,10 +123,15 @@ def build(cfg: FeedbackConfig, ctx, write_estimate: bool, where: str = "feedback
     out = ctx.bus.add("feedback", x.width, x.unit, [f"feedback_{lab}" for lab in x.labels])
     est = ctx.bus.add("estimate", x.width, x.unit, [f"estimate_{lab}" for lab in x.labels]) if write_estimate else None
     extra = ctx.bus.get(cfg.extra_delay, 1, who=where) if ctx.bus.has(cfg.extra_delay) else None
-    i = np.concatenate([[x.offset, x.width, out.offset, est.offset if est else -1,
-                         extra.offset if extra else -1, R, 0], ticks])
-    return Stage(where, SPEC.kind, np.zeros(0), np.zeros(R * x.width), i,
+    f, s, i = LAYOUT.fill(i=dict(input=x.offset, n=x.width, output=out.offset, est=est.offset if est else -1,
+                                 extra=extra.offset if extra else -1, ring=R, delays=ticks))
+    return Stage(where, SPEC.kind, f, s, i,
                  info={"input": name, "delay_s": [float(d) for d in delays_s], "extra_delay": extra is not None})
+
+
+def base_delay_ticks(stage: Stage) -> np.ndarray:
+    """The per-channel base delay of a built delay line, ticks (a copy; what a forward model assumes)."""
+    return LAYOUT.view(stage, "delays").copy()
 
 
 SPEC = StageSpec(kind=50, name="feedback_delay", step=feedback_delay_step, config=FeedbackConfig, build=build)

@@ -48,6 +48,7 @@ from rtcore import status
 from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granule_step, time_constants_s
 from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout
 from rtcore.configbase import Strict
+from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.control.command_limits import clip_norm
 from rtcore.stage import Stage
@@ -79,11 +80,19 @@ class FeedforwardConfig(Strict):
     weight_retention_tau_s: float | None = Field(None, gt=0, description="weights decay to 0 with this time constant, s (none: kept)")
 
 
-# i layout: bus offsets, sizes, delays, flags, counters, s offsets; then the input codes
-(I_CMD, I_N, I_EST, I_FB, I_TGT, I_ORIGIN, I_FF, I_ERR, I_NB, I_ORDER, I_NIN, I_NF, I_D_POS, I_D_VEL, I_RING,
- I_TRACE, I_COUNT, I_NINPUTS, S_G, S_PHI, S_W, S_MOSSY, S_UFB, S_E, S_RPHI, I_INPUTS) = range(26)
-# f layout: scalars, then basis decay a (n_basis), input scale (n_inputs)
-(F_GAIN, F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_FMAX, F_KP, F_KD, F_LEAK, F_A) = range(10)
+#: f: readout gain, learning constants, force limit (N), feedback-error gains (N/m, N*s/m), weight
+#: leak per tick, then the basis decay factors a and the gain of each mossy input. s: granular
+#: memories g, granule activity phi, Purkinje weights W, mossy inputs, the command as it arrived
+#: (u_fb), scratch rows (path unit vector, lateral deviation, motor error) and the ring of past
+#: granule activity. i: bus offsets (origin: the visuomotor signal's start of reach), sizes, the
+#: eligibility delays of the position and velocity terms (ticks), trace flag, tick count, and the
+#: code of each mossy input (INPUTS).
+LAYOUT = stage_layout(
+    "feedforward",
+    f="gain mu eps err_max w_max f_max kp kd leak a[n_b] scale[n_inputs]",
+    s="g[n_in,n_b,order] phi[n_f] W[n,n_f] mossy[n_in] u_fb[n] scratch[3,n] ring_phi[ring,n_f]",
+    i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs inputs[n_inputs]")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
@@ -91,7 +100,7 @@ def _path(bus, i, n, u):
     """Unit vector origin -> target into u (n); False when the path is shorter than MIN_PATH_M."""
     sq = 0.0
     for j in range(n):
-        u[j] = bus[i[I_TGT] + j] - bus[i[I_ORIGIN] + j]
+        u[j] = bus[i[I.tgt] + j] - bus[i[I.origin] + j]
         sq += u[j] * u[j]
     if not sq > MIN_PATH_M * MIN_PATH_M:
         return False
@@ -114,14 +123,14 @@ def _off_path(v, u, n):
 @njit(cache=True, nogil=True)
 def feedforward_step(f, s, i, bus):
     """One tick of the feedforward pathway (module docstring, steps 1-5)."""
-    n, n_b, n_in, n_f, R, k = i[I_N], i[I_NB], i[I_NIN], i[I_NF], i[I_RING], i[I_COUNT]
-    cmd, ff, err = i[I_CMD], i[I_FF], i[I_ERR]
-    g = s[i[S_G]:i[S_G] + n_in * n_b * i[I_ORDER]]
-    phi = s[i[S_PHI]:i[S_PHI] + n_f]
-    W = s[i[S_W]:i[S_W] + n * n_f]
-    mossy = s[i[S_MOSSY]:i[S_MOSSY] + n_in]
-    ufb = s[i[S_UFB]:i[S_UFB] + n]
-    e = s[i[S_E]:i[S_E] + 3 * n]  # scratch: path unit vector, lateral deviation, motor error
+    n, n_b, n_in, n_f, R, k = i[I.n], i[I.n_b], i[I.n_in], i[I.n_f], i[I.ring], i[I.count]
+    cmd, ff, err = i[I.cmd], i[I.ff], i[I.err]
+    g = s[AT.s_g:AT.s_g + n_in * n_b * i[I.order]]
+    phi = seg(s, i, I.s_phi, n_f)
+    W = seg(s, i, I.s_W, n * n_f)
+    mossy = seg(s, i, I.s_mossy, n_in)
+    ufb = seg(s, i, I.s_u_fb, n)
+    e = seg(s, i, I.s_scratch, 3 * n)  # path unit vector, lateral deviation, motor error
     path, lat, uerr = e[0:n], e[n:2 * n], e[2 * n:3 * n]
     for j in range(n):
         bus[ff + j] = 0.0
@@ -132,13 +141,13 @@ def feedforward_step(f, s, i, bus):
         ufb[j] = bus[cmd + j]
     has_path = _path(bus, i, n, path)
     # 1-2. mossy inputs
-    est, o_scale = i[I_EST], F_A + n_b
+    est, o_scale, o_a = i[I.est], i[I.f_scale], AT.f_a
     along = 0.0
     if has_path:
         for j in range(n):
             along += bus[est + n + j] * path[j]
-    for q in range(i[I_NINPUTS]):
-        code, sc = i[I_INPUTS + q], f[o_scale + q]
+    for q in range(i[I.n_inputs]):
+        code, sc = i[AT.i_inputs + q], f[o_scale + q]
         for j in range(n):
             if code == 0:
                 x = along * path[j] if has_path else 0.0
@@ -149,44 +158,44 @@ def feedforward_step(f, s, i, bus):
             mossy[q * n + j] = x * sc if np.isfinite(x) else 0.0
     # 3. granular layer
     if k == 0:
-        granule_reset(g, phi, mossy, n_in, n_b, i[I_ORDER])
+        granule_reset(g, phi, mossy, n_in, n_b, i[I.order])
         for q in range(R):
             for c in range(n_f):
-                s[i[S_RPHI] + q * n_f + c] = phi[c]
+                s[i[I.s_ring_phi] + q * n_f + c] = phi[c]
     else:
-        granule_step(g, phi, mossy, f[F_A:F_A + n_b], n_in, n_b, i[I_ORDER])
+        granule_step(g, phi, mossy, f[o_a:o_a + n_b], n_in, n_b, i[I.order])
     phi[0] = 0.0  # no bias: no learned force at rest
-    r0 = i[S_RPHI] + (k % R) * n_f
+    r0 = i[I.s_ring_phi] + (k % R) * n_f
     for c in range(n_f):
         s[r0 + c] = phi[c]
     # 4. readout, added to the command
     purkinje_readout(W, phi, lat, n, n_f)
     for j in range(n):
-        bus[ff + j] = f[F_GAIN] * lat[j]
-    code = clip_norm(bus, ff, n, f[F_FMAX])
+        bus[ff + j] = f[F.gain] * lat[j]
+    code = clip_norm(bus, ff, n, f[F.f_max])
     for j in range(n):
         bus[cmd + j] = ufb[j] + bus[ff + j]
     # 5. feedback-error learning from the delayed sensed deviation off the path
-    fb = i[I_FB]
+    fb = i[I.fb]
     if has_path and k > R:
         for term in range(2):  # 0: position (kp, delay D_pos); 1: velocity (kd, delay D_vel)
             for j in range(n):
-                lat[j] = bus[fb + j] - bus[i[I_ORIGIN] + j] if term == 0 else bus[fb + n + j]
+                lat[j] = bus[fb + j] - bus[i[I.origin] + j] if term == 0 else bus[fb + n + j]
             _off_path(lat, path, n)
-            gain = f[F_KP] if term == 0 else f[F_KD]
+            gain = f[F.kp] if term == 0 else f[F.kd]
             for j in range(n):
                 uerr[j] = -gain * lat[j]
                 bus[err + j] += uerr[j]
-            if f[F_MU] > 0.0:
-                d = i[I_D_POS] if term == 0 else i[I_D_VEL]
-                ro = i[S_RPHI] + ((k - d) % R) * n_f
-                x = s[ro:ro + n_f] if i[I_TRACE] == 1 else phi
-                nlms_update(W, x, uerr, n, n_f, f[F_MU], f[F_EPS], f[F_ERR_MAX], f[F_W_MAX])
-    leak = f[F_LEAK]
+            if f[F.mu] > 0.0:
+                d = i[I.d_pos] if term == 0 else i[I.d_vel]
+                ro = i[I.s_ring_phi] + ((k - d) % R) * n_f
+                x = s[ro:ro + n_f] if i[I.trace] == 1 else phi
+                nlms_update(W, x, uerr, n, n_f, f[F.mu], f[F.eps], f[F.err_max], f[F.w_max])
+    leak = f[F.leak]
     if leak < 1.0:
         for q in range(n * n_f):
             W[q] *= leak
-    i[I_COUNT] = k + 1
+    i[I.count] = k + 1
     return code
 
 
@@ -229,23 +238,22 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
     a = decay_factors(time_constants_s(n_b, cfg.tau_min_s, cfg.tau_max_s), ctx.dt_s)
     tau_keep = cfg.weight_retention_tau_s
     leak = 1.0 if tau_keep is None else float(np.exp(-ctx.dt_s / (tau_keep * retention)))
-    f = np.concatenate([[cfg.gain, cfg.learning_rate * spe_learning_gain, cfg.nlms_eps, cfg.max_error_n,
-                         cfg.max_weight, cfg.max_force_n, cfg.kp_n_per_m, cfg.kd_ns_per_m, leak], a, scale])
-    sizes = [("g", n_in * n_b * order), ("phi", n_f), ("W", n * n_f), ("mossy", n_in), ("u_fb", n),
-             ("scratch", 3 * n), ("ring_phi", R * n_f)]
-    offs = np.concatenate([[0], np.cumsum([sz for _, sz in sizes])]).astype(np.int64)
     axes = [lab.removeprefix("target_") for lab in tgt.labels]
     out = bus.add("feedforward", n, cmd.unit, [f"ff_{lab}" for lab in cmd.labels])
     err = bus.add("motor_error", n, cmd.unit, [f"motor_error_{ax}" for ax in axes])
-    head = [cmd.offset, n, est.offset, fb.offset, tgt.offset, vis.offset + 2, out.offset, err.offset, n_b, order,
-            n_in, n_f, d_pos, d_vel, R, int(cfg.eligibility_trace), 0, n_inputs]
-    i = np.concatenate([head, offs[:-1], [INPUTS.index(name) for name in cfg.inputs]]).astype(np.int64)
-    assert len(head) + len(sizes) == I_INPUTS
-    return Stage(where, SPEC.kind, f, np.zeros(int(offs[-1])), i,
+    f, s, i = LAYOUT.fill(
+        f=dict(gain=cfg.gain, mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error_n,
+               w_max=cfg.max_weight, f_max=cfg.max_force_n, kp=cfg.kp_n_per_m, kd=cfg.kd_ns_per_m, leak=leak,
+               a=a, scale=scale),
+        i=dict(cmd=cmd.offset, n=n, est=est.offset, fb=fb.offset, tgt=tgt.offset, origin=vis.offset + 2,
+               ff=out.offset, err=err.offset, n_b=n_b, order=order, n_in=n_in, n_f=n_f, d_pos=d_pos, d_vel=d_vel,
+               ring=R, trace=int(cfg.eligibility_trace), n_inputs=n_inputs,
+               inputs=[INPUTS.index(name) for name in cfg.inputs]))
+    return Stage(where, SPEC.kind, f, s, i,
                  info={"rule": "feedback_error_learning", "inputs": list(cfg.inputs), "n_features": n_f - 1,
-                       "learning_rate": float(f[F_MU]), "gain": cfg.gain,
+                       "learning_rate": float(f[F.mu]), "gain": cfg.gain,
                        "eligibility_delay_s": [d_pos * ctx.dt_s, d_vel * ctx.dt_s],
-                       "layout": {name: int(o) for (name, _), o in zip(sizes, offs)}})
+                       "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 
 
 SPEC = StageSpec(kind=55, name="feedforward", step=feedforward_step, config=FeedforwardConfig, build=build)

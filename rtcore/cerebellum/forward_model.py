@@ -40,6 +40,7 @@ from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granul
 from rtcore.cerebellum.nominal import NominalConfig, continuous_matrices, discretise, roll_forward_matrix
 from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout, rls_update
 from rtcore.configbase import Strict
+from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -71,13 +72,20 @@ class ForwardModelConfig(Strict):
     weight_retention_tau_s: float | None = Field(300.0, gt=0, description="Purkinje weights decay to 0 with this time constant when no error drives them, s (none: kept)")
 
 
-# i layout: bus offsets and sizes, flags, s offsets, state; then per-channel delays
-(I_U, I_NU, I_Y, I_NX, I_PRED, I_EST, I_SPE, I_NB, I_ORDER, I_NIN, I_NF, I_MOSSY_STATE, I_RING, I_DLEARN,
- I_PREDICT, I_LEARN, I_TRACE, I_RULE, I_LAG, I_COUNT, I_WNORM,
- S_G, S_PHI, S_W, S_P, S_PX, S_MOSSY, S_Z, S_E, S_XM, S_XM1, S_PCUR, S_XHAT,
- S_RP, S_RPHI, S_RU, S_RY, S_RE, I_DELAYS) = range(39)
-# f layout: scalars, then Ad, Bd, Phi, basis decay a, mossy scale
-(F_MU, F_EPS, F_ERR_MAX, F_W_MAX, F_KAPPA, F_LAM, F_P_TRACE_MAX, F_LEAK, F_P0, F_AD) = range(10)
+#: f: learning constants, then the nominal model (Ad, Bd), the roll-forward matrix Phi, the basis
+#: decay factors a and the mossy gains. s: granular memories g, granule activity phi, Purkinje
+#: weights W, the RLS matrix P (empty with NLMS) and Px, scratch, and the rings of past predictions,
+#: granule activity, commands, feedback rows and estimates. i: bus offsets, sizes and flags.
+LAYOUT = stage_layout(
+    "forward_model",
+    f="mu eps err_max w_max kappa lam p_trace_max leak p0 "
+      "Ad[n_x,n_x] Bd[n_x,n_u] Phi[n_x,n_x] a[n_b] scale[n_in]",
+    s="g[n_in,n_b,order] phi[n_f] W[n_x,n_f] P[n_p,n_p] Px[n_f] mossy[n_in] z[n_x] e[n_x] xm[n_x] xm1[n_x] "
+      "p[n_x] xhat[n_x] ring_p[ring,n_x] ring_phi[ring,n_f] ring_u[ring,n_u] ring_y[ring,n_x] "
+      "ring_est[n_ring_est,n_x]",
+    i="u n_u y n_x pred est spe n_b order n_in n_f n_p mossy_state ring n_ring_est d_learn predict learn "
+      "trace rule lag count=0 wnorm delays[n_x]")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 RULE_NLMS, RULE_RLS = 0, 1
 
 
@@ -92,33 +100,31 @@ def _finite(bus, off, n):
 @njit(cache=True, nogil=True)
 def forward_model_step(f, s, i, bus):
     """One tick of the forward model (module docstring, steps 1-5)."""
-    n_u, n_x, n_in, n_f, n_b = i[I_NU], i[I_NX], i[I_NIN], i[I_NF], i[I_NB]
-    u_off, y_off, R, k = i[I_U], i[I_Y], i[I_RING], i[I_COUNT]
-    o_bd = F_AD + n_x * n_x
-    o_phi_m = o_bd + n_x * n_u
-    o_a = o_phi_m + n_x * n_x
-    o_scale = o_a + n_b
-    g = s[i[S_G]:i[S_G] + n_in * n_b * i[I_ORDER]]
-    phi = s[i[S_PHI]:i[S_PHI] + n_f]
-    W = s[i[S_W]:i[S_W] + n_x * n_f]
-    mossy = s[i[S_MOSSY]:i[S_MOSSY] + n_in]
-    z = s[i[S_Z]:i[S_Z] + n_x]
-    e = s[i[S_E]:i[S_E] + n_x]
-    p = s[i[S_PCUR]:i[S_PCUR] + n_x]
-    xhat = s[i[S_XHAT]:i[S_XHAT] + n_x]
-    rp, rphi, ru, ry, re = i[S_RP], i[S_RPHI], i[S_RU], i[S_RY], i[S_RE]
-    lag = i[I_LAG]
+    n_u, n_x, n_in, n_f, n_b = i[I.n_u], i[I.n_x], i[I.n_in], i[I.n_f], i[I.n_b]
+    u_off, y_off, R, k = i[I.u], i[I.y], i[I.ring], i[I.count]
+    o_ad, o_bd, o_phi_m, o_a, o_scale = AT.f_Ad, i[I.f_Bd], i[I.f_Phi], i[I.f_a], i[I.f_scale]
+    g = seg(s, i, I.s_g, n_in * n_b * i[I.order])
+    phi = seg(s, i, I.s_phi, n_f)
+    W = seg(s, i, I.s_W, n_x * n_f)
+    mossy = seg(s, i, I.s_mossy, n_in)
+    z = seg(s, i, I.s_z, n_x)
+    e = seg(s, i, I.s_e, n_x)
+    p = seg(s, i, I.s_p, n_x)
+    xhat = seg(s, i, I.s_xhat, n_x)
+    rp, rphi, ru, ry, re = i[I.s_ring_p], i[I.s_ring_phi], i[I.s_ring_u], i[I.s_ring_y], i[I.s_ring_est]
+    delays = AT.i_delays
+    lag = i[I.lag]
     if not (_finite(bus, u_off, n_u) and _finite(bus, y_off, n_x)):
         return status.BAD_SAMPLE  # outputs and memories held
     # 1. mossy inputs: efference copy and the previous state estimate
     for c in range(n_u):
         mossy[c] = bus[u_off + c] * f[o_scale + c]
-    if i[I_MOSSY_STATE] == 1:
+    if i[I.mossy_state] == 1:
         for j in range(n_x):
             mossy[n_u + j] = (xhat[j] if k > 0 else bus[y_off + j]) * f[o_scale + n_u + j]
     r = k % R
     if k == 0:
-        granule_reset(g, phi, mossy, n_in, n_b, i[I_ORDER])
+        granule_reset(g, phi, mossy, n_in, n_b, i[I.order])
         for j in range(n_x):
             p[j] = bus[y_off + j]
             xhat[j] = p[j]
@@ -130,17 +136,17 @@ def forward_model_step(f, s, i, bus):
                 s[ru + q * n_u + c] = 0.0
             for c in range(n_f):
                 s[rphi + q * n_f + c] = phi[c]
-        for q in range(max(lag, i[I_DLEARN]) + 1):
+        for q in range(max(lag, i[I.d_learn]) + 1):
             for j in range(n_x):
                 s[re + q * n_x + j] = p[j]
     else:
         # 2-3. granular layer, Purkinje readout, nominal model + residual
-        granule_step(g, phi, mossy, f[o_a:o_a + n_b], n_in, n_b, i[I_ORDER])
+        granule_step(g, phi, mossy, f[o_a:o_a + n_b], n_in, n_b, i[I.order])
         purkinje_readout(W, phi, z, n_x, n_f)
         for j in range(n_x):
             acc = z[j]
             for q in range(n_x):
-                acc += f[F_AD + j * n_x + q] * p[q]
+                acc += f[o_ad + j * n_x + q] * p[q]
             for c in range(n_u):
                 acc += f[o_bd + j * n_u + c] * bus[u_off + c]
             e[j] = acc  # scratch: new prediction
@@ -154,37 +160,37 @@ def forward_model_step(f, s, i, bus):
     for c in range(n_f):
         s[rphi + r * n_f + c] = phi[c]
     # 4. Smith estimate from the open-loop model's mismatch over the delay
-    kappa = f[F_KAPPA]
+    kappa = f[F.kappa]
     for j in range(n_x):
-        e[j] = bus[y_off + j] - s[rp + ((k - i[I_DELAYS + j]) % R) * n_x + j]  # scratch: mismatch
+        e[j] = bus[y_off + j] - s[rp + ((k - i[delays + j]) % R) * n_x + j]  # scratch: mismatch
     for j in range(n_x):
         corr = 0.0
         for q in range(n_x):
             corr += f[o_phi_m + j * n_x + q] * e[q]
         xhat[j] = p[j] + corr
-        bus[i[I_PRED] + j] = p[j]
+        bus[i[I.pred] + j] = p[j]
     for j in range(n_x):
         p[j] = p[j] + kappa * (xhat[j] - p[j])
         s[rp + r * n_x + j] = p[j]
     # SPE against the estimate made for the measured moment (the prediction for now if undelayed)
-    RE = max(lag, i[I_DLEARN]) + 1
+    RE = max(lag, i[I.d_learn]) + 1
     for j in range(n_x):
-        d = i[I_DELAYS + j]
-        before = s[re + ((k - d) % RE) * n_x + j] if d > 0 else bus[i[I_PRED] + j]
-        bus[i[I_SPE] + j] = bus[y_off + j] - before
+        d = i[delays + j]
+        before = s[re + ((k - d) % RE) * n_x + j] if d > 0 else bus[i[I.pred] + j]
+        bus[i[I.spe] + j] = bus[y_off + j] - before
         s[re + (k % RE) * n_x + j] = xhat[j]
     est_row = re + ((k - lag) % RE) * n_x
     for j in range(n_x):
-        bus[i[I_EST] + j] = s[est_row + j] if i[I_PREDICT] == 1 else bus[y_off + j]
+        bus[i[I.est] + j] = s[est_row + j] if i[I.predict] == 1 else bus[y_off + j]
     # 5. SPE learning for moment n = k - D, eligibility = phi[n]
-    D = i[I_DLEARN]
-    if i[I_LEARN] == 1 and k >= D + 1:
+    D = i[I.d_learn]
+    if i[I.learn] == 1 and k >= D + 1:
         n = k - D
         rn = (n % R)
-        xm = s[i[S_XM]:i[S_XM] + n_x]
-        xm1 = s[i[S_XM1]:i[S_XM1] + n_x]
+        xm = seg(s, i, I.s_xm, n_x)
+        xm1 = seg(s, i, I.s_xm1, n_x)
         for j in range(n_x):
-            dj = i[I_DELAYS + j]
+            dj = i[delays + j]
             xm[j] = s[ry + ((n + dj) % R) * n_x + j]
             xm1[j] = s[ry + ((n - 1 + dj) % R) * n_x + j]
         phi_n = s[rphi + rn * n_f:rphi + (rn + 1) * n_f]
@@ -192,27 +198,27 @@ def forward_model_step(f, s, i, bus):
         for j in range(n_x):
             acc = z[j]
             for q in range(n_x):
-                acc += f[F_AD + j * n_x + q] * xm1[q]
+                acc += f[o_ad + j * n_x + q] * xm1[q]
             for c in range(n_u):
                 acc += f[o_bd + j * n_u + c] * s[ru + rn * n_u + c]
             e[j] = xm[j] - acc
-        x = phi_n if i[I_TRACE] == 1 else phi
-        if i[I_RULE] == RULE_NLMS:
-            nlms_update(W, x, e, n_x, n_f, f[F_MU], f[F_EPS], f[F_ERR_MAX], f[F_W_MAX])
+        x = phi_n if i[I.trace] == 1 else phi
+        if i[I.rule] == RULE_NLMS:
+            nlms_update(W, x, e, n_x, n_f, f[F.mu], f[F.eps], f[F.err_max], f[F.w_max])
         else:
-            rls_update(W, s[i[S_P]:i[S_P] + n_f * n_f], s[i[S_PX]:i[S_PX] + n_f], x, e, n_x, n_f,
-                       f[F_MU], f[F_LAM], f[F_ERR_MAX], f[F_W_MAX], f[F_P_TRACE_MAX], f[F_P0])
-    leak = f[F_LEAK]
+            rls_update(W, seg(s, i, I.s_P, n_f * n_f), seg(s, i, I.s_Px, n_f), x, e, n_x, n_f,
+                       f[F.mu], f[F.lam], f[F.err_max], f[F.w_max], f[F.p_trace_max], f[F.p0])
+    leak = f[F.leak]
     if leak < 1.0:
         for q in range(n_x * n_f):
             W[q] *= leak
-    i[I_COUNT] = k + 1
+    i[I.count] = k + 1
     w2 = 0.0
     for q in range(n_x * n_f):
         w2 += W[q] * W[q]
     wn = np.sqrt(w2)
-    bus[i[I_WNORM] + 1] = wn - bus[i[I_WNORM]]
-    bus[i[I_WNORM]] = wn
+    bus[i[I.wnorm] + 1] = wn - bus[i[I.wnorm]]
+    bus[i[I.wnorm]] = wn
     return status.OK
 
 
@@ -261,29 +267,26 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     tau_keep = cfg.weight_retention_tau_s
     leak = 1.0 if tau_keep is None else float(np.exp(-dt / (tau_keep * retention)))
     kappa = 0.0 if cfg.anchor_tau_s is None else min(1.0, dt / cfg.anchor_tau_s)
-    f = np.concatenate([[cfg.learning_rate * spe_learning_gain, cfg.nlms_eps, cfg.max_error, cfg.max_weight, kappa,
-                         cfg.rls_forgetting, cfg.rls_p_trace_max, leak, cfg.rls_p0],
-                        Ad.ravel(), Bd.ravel(), Phi.ravel(), a, scale])
-    sizes = [("g", n_in * n_b * order), ("phi", n_f), ("W", n_x * n_f), ("P", n_f * n_f if cfg.rule == "rls" else 0),
-             ("Px", n_f), ("mossy", n_in), ("z", n_x), ("e", n_x), ("xm", n_x), ("xm1", n_x), ("p", n_x), ("xhat", n_x),
-             ("ring_p", R * n_x), ("ring_phi", R * n_f), ("ring_u", R * n_u), ("ring_y", R * n_x), ("ring_est", (max(lag, D) + 1) * n_x)]
-    offs = np.concatenate([[0], np.cumsum([sz for _, sz in sizes])]).astype(np.int64)
-    s = np.zeros(int(offs[-1]))
-    if cfg.rule == "rls":
-        s[offs[3]:offs[4]] = (cfg.rls_p0 * np.eye(n_f)).ravel()
+    n_p = n_f if cfg.rule == "rls" else 0
     pred = ctx.bus.add("prediction", n_x, y.unit, [f"prediction_{lab}" for lab in state_labels])
     est = ctx.bus.add("estimate", n_x, y.unit, [f"estimate_{lab}" for lab in state_labels])
     spe = ctx.bus.add("spe", n_x, y.unit, [f"spe_{lab}" for lab in state_labels])
     wnorm = ctx.bus.add("purkinje_norm", 2, "a.u.", ["w_norm", "w_change"])
-    head = [u.offset, n_u, y.offset, n_x, pred.offset, est.offset, spe.offset, n_b, order, n_in, n_f,
-            int(cfg.mossy_state), R, D, int(cfg.predict), int(cfg.learn), int(cfg.eligibility_trace),
-            RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag, 0, wnorm.offset]
-    i = np.concatenate([head, offs[:-1], delays]).astype(np.int64)
-    assert len(head) + len(sizes) == I_DELAYS
+    f, s, i = LAYOUT.fill(
+        f=dict(mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error,
+               w_max=cfg.max_weight, kappa=kappa, lam=cfg.rls_forgetting, p_trace_max=cfg.rls_p_trace_max,
+               leak=leak, p0=cfg.rls_p0, Ad=Ad, Bd=Bd, Phi=Phi, a=a, scale=scale),
+        s=dict(P=cfg.rls_p0 * np.eye(n_p)),
+        i=dict(u=u.offset, n_u=n_u, y=y.offset, n_x=n_x, pred=pred.offset, est=est.offset, spe=spe.offset,
+               n_b=n_b, order=order, n_in=n_in, n_f=n_f, n_p=n_p, mossy_state=int(cfg.mossy_state), ring=R,
+               n_ring_est=max(lag, D) + 1, d_learn=D, predict=int(cfg.predict), learn=int(cfg.learn),
+               trace=int(cfg.eligibility_trace), rule=RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag=lag,
+               wnorm=wnorm.offset, delays=delays))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"n_features": n_f, "rule": cfg.rule, "assumed_delay_s": [float(d * dt) for d in delays],
                        "nominal": cfg.nominal.kind, "predict": cfg.predict, "learn": cfg.learn,
-                       "estimate_lag_s": lag * dt, "layout": {name: int(o) for (name, _), o in zip(sizes, offs)}})
+                       "estimate_lag_s": lag * dt,
+                       "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 
 
 SPEC = StageSpec(kind=51, name="forward_model", step=forward_model_step, config=ForwardModelConfig, build=build)

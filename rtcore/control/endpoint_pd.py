@@ -20,6 +20,7 @@ from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import clip_norm, hold_latch
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
@@ -37,29 +38,33 @@ class EndpointPDConfig(Strict):
     on_hold: Literal["posture", "zero"] = Field("posture", description="while HOLD: hold the latched position, or zero force")
 
 
-(I_EST, I_NX, I_TGT, I_N, I_CMD, I_ON_HOLD, I_LATCHED, I_RNG) = range(8)
-(F_KP, F_KD, F_FMAX, F_NOISE) = range(4)
+#: f: gains (N/m, N*s/m), force limit (N), noise SD (N). s: the position latched at hold onset, m.
+#: i: bus offsets and widths, hold mode, latch flag, RNG state.
+LAYOUT = stage_layout("endpoint_pd", f="kp kd f_max noise", s="latched[n]",
+                      i="est n_x tgt n cmd on_hold latched_flag=0 rng")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def endpoint_pd_step(f, s, i, bus):
-    """command = kp (target - x_hat) - kd v_hat (+ noise), norm-limited. s: latched hold position (n)."""
-    est, n_x, tgt, n, cmd = i[I_EST], i[I_NX], i[I_TGT], i[I_N], i[I_CMD]
+    """command = kp (target - x_hat) - kd v_hat (+ noise), norm-limited; LAYOUT names the arrays."""
+    est, n_x, tgt, n, cmd = i[I.est], i[I.n_x], i[I.tgt], i[I.n], i[I.cmd]
     hold = bus[HOLD] != 0.0
-    if hold and i[I_ON_HOLD] == 0:
+    if hold and i[I.on_hold] == 0:
         for j in range(n):
             bus[cmd + j] = 0.0
-        i[I_LATCHED] = 0
+        i[I.latched_flag] = 0
         return status.OK
-    hold_latch(s, i, I_LATCHED, hold, bus, est, n)
+    latched = s[AT.s_latched:AT.s_latched + n]
+    hold_latch(latched, i, I.latched_flag, hold, bus, est, n)
     for j in range(n):
-        r = s[j] if hold else bus[tgt + j]
+        r = latched[j] if hold else bus[tgt + j]
         v = bus[est + n + j] if n_x >= 2 * n else 0.0
-        u = f[F_KP] * (r - bus[est + j]) - f[F_KD] * v
-        if not hold and f[F_NOISE] > 0.0:
-            u += f[F_NOISE] * normal(i, I_RNG)
+        u = f[F.kp] * (r - bus[est + j]) - f[F.kd] * v
+        if not hold and f[F.noise] > 0.0:
+            u += f[F.noise] * normal(i, I.rng)
         bus[cmd + j] = u if np.isfinite(u) else 0.0
-    return clip_norm(bus, cmd, n, f[F_FMAX])
+    return clip_norm(bus, cmd, n, f[F.f_max])
 
 
 def build(cfg: EndpointPDConfig, ctx, effects, where: str = "controller") -> Stage:
@@ -73,11 +78,13 @@ def build(cfg: EndpointPDConfig, ctx, effects, where: str = "controller") -> Sta
         raise ValueError(f"{where}.kd_ns_per_m: the estimate has no velocity channels ({est.width} for a {n}-D target); set kd_ns_per_m = 0")
     cmd = ctx.bus.get("command", n, who=where)
     g = effects.online_correction_gain
-    f = [cfg.kp_n_per_m * g, cfg.kd_ns_per_m * g, cfg.max_force_n, cfg.motor_noise_n * effects.motor_noise_gain]
-    i = [est.offset, est.width, tgt.offset, n, cmd.offset, 1 if cfg.on_hold == "posture" else 0, 0,
-         seed_state(ctx.seed, 0xC0117)]
-    return Stage(where, SPEC.kind, np.array(f), np.zeros(n), np.array(i, dtype=np.int64),
-                 info={"kp_n_per_m": f[0], "kd_ns_per_m": f[1], "motor_noise_n": f[3]})
+    f, s, i = LAYOUT.fill(
+        f=dict(kp=cfg.kp_n_per_m * g, kd=cfg.kd_ns_per_m * g, f_max=cfg.max_force_n,
+               noise=cfg.motor_noise_n * effects.motor_noise_gain),
+        i=dict(est=est.offset, n_x=est.width, tgt=tgt.offset, n=n, cmd=cmd.offset,
+               on_hold=1 if cfg.on_hold == "posture" else 0, rng=seed_state(ctx.seed, 0xC0117)))
+    return Stage(where, SPEC.kind, f, s, i,
+                 info={"kp_n_per_m": f[F.kp], "kd_ns_per_m": f[F.kd], "motor_noise_n": f[F.noise]})
 
 
 SPEC = StageSpec(kind=52, name="endpoint_pd", step=endpoint_pd_step, config=EndpointPDConfig, build=build)

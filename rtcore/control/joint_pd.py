@@ -20,6 +20,7 @@ from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
 from rtcore.control.command_limits import hold_latch
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
@@ -44,36 +45,42 @@ class JointPDConfig(Strict):
     on_hold: Literal["posture", "zero"] = Field("posture", description="while HOLD: hold the latched angle, or relax all muscles")
 
 
-(I_EST, I_ANG, I_VEL, I_TGT, I_CMD, I_NCMD, I_ON_HOLD, I_LATCHED, I_RNG, I_NAG, I_NANT, I_CH) = range(12)
-(F_KP, F_KD, F_C0, F_AMAX, F_NOISE, F_TARGET) = range(6)
+#: f: gains and limits. s: the angle latched at hold onset, rad. i: bus offsets (tgt -1: target_rad),
+#: estimate channels (vel -1: none), hold mode, latch flag, RNG state, and the command channels
+#: driven: agonists then antagonists.
+LAYOUT = stage_layout("joint_pd", f="kp kd c0 a_max noise target_rad", s="latched[1]",
+                      i="est ang vel tgt cmd n_cmd on_hold latched_flag=0 rng n_ag n_ant n_ch channels[n_ch]")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def joint_pd_step(f, s, i, bus):
-    """Activations from the PD drive (module docstring). i[I_CH:]: agonist then antagonist channels."""
-    est, cmd, n_cmd = i[I_EST], i[I_CMD], i[I_NCMD]
+    """Activations from the PD drive (module docstring); LAYOUT names the arrays."""
+    est, cmd, n_cmd = i[I.est], i[I.cmd], i[I.n_cmd]
     hold = bus[HOLD] != 0.0
     for c in range(n_cmd):
         bus[cmd + c] = 0.0
-    if hold and i[I_ON_HOLD] == 0:
-        i[I_LATCHED] = 0
+    if hold and i[I.on_hold] == 0:
+        i[I.latched_flag] = 0
         return status.OK
-    hold_latch(s, i, I_LATCHED, hold, bus, est + i[I_ANG], 1)
-    target = s[0] if hold else (bus[i[I_TGT]] if i[I_TGT] >= 0 else f[F_TARGET])
-    omega = bus[est + i[I_VEL]] if i[I_VEL] >= 0 else 0.0
-    drive = f[F_KP] * (target - bus[est + i[I_ANG]]) - f[F_KD] * omega
+    latched = s[AT.s_latched:AT.s_latched + 1]
+    hold_latch(latched, i, I.latched_flag, hold, bus, est + i[I.ang], 1)
+    target = latched[0] if hold else (bus[i[I.tgt]] if i[I.tgt] >= 0 else f[F.target_rad])
+    omega = bus[est + i[I.vel]] if i[I.vel] >= 0 else 0.0
+    drive = f[F.kp] * (target - bus[est + i[I.ang]]) - f[F.kd] * omega
     if not np.isfinite(drive):
         drive = 0.0
     code = status.OK
-    n_ag = i[I_NAG]
-    for q in range(n_ag + i[I_NANT]):
-        a = f[F_C0] + (max(drive, 0.0) if q < n_ag else max(-drive, 0.0))
-        if not hold and f[F_NOISE] > 0.0:
-            a += f[F_NOISE] * normal(i, I_RNG)
-        if a > f[F_AMAX]:
-            a = f[F_AMAX]
+    n_ag = i[I.n_ag]
+    channels = AT.i_channels
+    for q in range(n_ag + i[I.n_ant]):
+        a = f[F.c0] + (max(drive, 0.0) if q < n_ag else max(-drive, 0.0))
+        if not hold and f[F.noise] > 0.0:
+            a += f[F.noise] * normal(i, I.rng)
+        if a > f[F.a_max]:
+            a = f[F.a_max]
             code = status.LIMIT_CLIPPED
-        bus[cmd + i[I_CH + q]] = max(a, 0.0)
+        bus[cmd + i[channels + q]] = max(a, 0.0)
     return code
 
 
@@ -97,13 +104,15 @@ def build(cfg: JointPDConfig, ctx, effects, where: str = "controller") -> Stage:
             raise ValueError(f"{where}.target_index = {cfg.target_index}: '{cfg.target}' has {tgt.width} channels")
         tgt_off = tgt.offset + cfg.target_index
     g = effects.online_correction_gain
-    f = [cfg.kp_per_rad * g, cfg.kd_per_rad_s * g, cfg.co_contraction, cfg.max_activation,
-         cfg.motor_noise_sd * effects.motor_noise_gain, cfg.target_rad]
-    i = [est.offset, cfg.angle_index, -1 if cfg.velocity_index is None else cfg.velocity_index, tgt_off,
-         cmd.offset, cmd.width, 1 if cfg.on_hold == "posture" else 0, 0, seed_state(ctx.seed, 0xC0118),
-         len(cfg.agonists), len(cfg.antagonists)] + channels
-    return Stage(where, SPEC.kind, np.array(f), np.zeros(1), np.array(i, dtype=np.int64),
-                 info={"agonists": cfg.agonists, "antagonists": cfg.antagonists, "kp_per_rad": f[0]})
+    f, s, i = LAYOUT.fill(
+        f=dict(kp=cfg.kp_per_rad * g, kd=cfg.kd_per_rad_s * g, c0=cfg.co_contraction, a_max=cfg.max_activation,
+               noise=cfg.motor_noise_sd * effects.motor_noise_gain, target_rad=cfg.target_rad),
+        i=dict(est=est.offset, ang=cfg.angle_index, vel=-1 if cfg.velocity_index is None else cfg.velocity_index,
+               tgt=tgt_off, cmd=cmd.offset, n_cmd=cmd.width, on_hold=1 if cfg.on_hold == "posture" else 0,
+               rng=seed_state(ctx.seed, 0xC0118), n_ag=len(cfg.agonists), n_ant=len(cfg.antagonists),
+               n_ch=len(channels), channels=channels))
+    return Stage(where, SPEC.kind, f, s, i,
+                 info={"agonists": cfg.agonists, "antagonists": cfg.antagonists, "kp_per_rad": f[F.kp]})
 
 
 SPEC = StageSpec(kind=53, name="joint_pd", step=joint_pd_step, config=JointPDConfig, build=build)

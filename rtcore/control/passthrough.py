@@ -13,6 +13,7 @@ from pydantic import Field
 from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
@@ -30,32 +31,33 @@ class PassthroughConfig(Strict):
     on_hold: Literal["zero", "last"] = Field("zero", description="while HOLD: zero command, or keep the last one")
 
 
-(I_IN, I_CMD, I_N, I_HOLD_LAST, I_RNG) = range(5)
-(F_GAIN, F_LO, F_HI, F_NOISE) = range(4)
+#: f: gain, command limits, noise SD (command units). i: bus offsets, width, hold mode, RNG state.
+LAYOUT = stage_layout("passthrough", f="gain lo hi noise", i="input cmd n hold_last rng")
+F, I = LAYOUT.F, LAYOUT.I
 
 
 @njit(cache=True, nogil=True)
 def passthrough_step(f, s, i, bus):
     """command = clip(gain * input + noise, lower, upper)."""
-    src, cmd, n = i[I_IN], i[I_CMD], i[I_N]
+    src, cmd, n = i[I.input], i[I.cmd], i[I.n]
     if bus[HOLD] != 0.0:
-        if i[I_HOLD_LAST] == 0:
+        if i[I.hold_last] == 0:
             for j in range(n):
                 bus[cmd + j] = 0.0
         return status.OK
     code = status.OK
     for j in range(n):
-        u = f[F_GAIN] * bus[src + j]
-        if f[F_NOISE] > 0.0:
-            u += f[F_NOISE] * normal(i, I_RNG)
+        u = f[F.gain] * bus[src + j]
+        if f[F.noise] > 0.0:
+            u += f[F.noise] * normal(i, I.rng)
         if not np.isfinite(u):
             u = 0.0
             code = status.BAD_SAMPLE
-        if u < f[F_LO]:
-            u = f[F_LO]
+        if u < f[F.lo]:
+            u = f[F.lo]
             code = status.LIMIT_CLIPPED
-        elif u > f[F_HI]:
-            u = f[F_HI]
+        elif u > f[F.hi]:
+            u = f[F.hi]
             code = status.LIMIT_CLIPPED
         bus[cmd + j] = u
     return code
@@ -72,10 +74,10 @@ def build(cfg: PassthroughConfig, ctx, effects, where: str = "controller") -> St
     hi = np.inf if cfg.upper is None else cfg.upper
     if lo > hi:
         raise ValueError(f"{where}: lower ({lo}) is above upper ({hi})")
-    f = [cfg.gain, lo, hi, cfg.motor_noise_sd * effects.motor_noise_gain]
-    i = [src.offset, cmd.offset, cmd.width, 1 if cfg.on_hold == "last" else 0, seed_state(ctx.seed, 0xC0119)]
-    return Stage(where, SPEC.kind, np.array(f), np.zeros(0),
-                 np.array(i, dtype=np.int64), info={"input": cfg.input, "gain": cfg.gain})
+    f, s, i = LAYOUT.fill(f=dict(gain=cfg.gain, lo=lo, hi=hi, noise=cfg.motor_noise_sd * effects.motor_noise_gain),
+                          i=dict(input=src.offset, cmd=cmd.offset, n=cmd.width, hold_last=1 if cfg.on_hold == "last" else 0,
+                                 rng=seed_state(ctx.seed, 0xC0119)))
+    return Stage(where, SPEC.kind, f, s, i, info={"input": cfg.input, "gain": cfg.gain})
 
 
 SPEC = StageSpec(kind=54, name="passthrough", step=passthrough_step, config=PassthroughConfig, build=build)

@@ -45,8 +45,8 @@ def _kf_stage(n_units, bin_s, dt_s, steady, clda):
     f, s, i = kalman.state_arrays(model, steady, clda, dt_s)
     bus = np.zeros(8 + n_units)
     bus[5:5 + n_units] = np.random.default_rng(0).poisson(0.5, n_units)
-    i[[kalman.I_IN, kalman.I_IN_W, kalman.I_EVENTS, kalman.I_OUT, kalman.I_POS, kalman.I_TGT]] = \
-        [5, n_units, 0, 5 + n_units, 0, 6 + n_units]  # position: header slots (0, 0.. ), target after output
+    I = kalman.I  # position: header slots (0, 0.. ), target after output
+    i[I.input], i[I.in_w], i[I.events], i[I.out], i[I.pos], i[I.tgt] = 5, n_units, 0, 5 + n_units, 0, 6 + n_units
     bus[6 + n_units:8 + n_units] = [0.1, 0.05]
     return f, s, i, bus
 

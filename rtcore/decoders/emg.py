@@ -24,6 +24,7 @@ from rtcore import status
 from rtcore.configbase import Strict
 from rtcore.decoders import persistence
 from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
@@ -49,29 +50,34 @@ class EmgDecoderConfig(Strict):
     output: str = Field("intent", description="bus signal written: 'intent', or 'command' to drive the plant directly")
 
 
-# i layout (ints): bus offsets, sizes and offsets into f and s.
-I_BLOCK, I_NOFF, I_IN, I_NCH, I_OUT, I_NOUT, I_NBP, I_NLP = 0, 1, 2, 3, 4, 5, 6, 7
-I_F_LP, I_F_REST, I_F_INV, I_F_ALPHA, I_F_MAP, I_S_LP, I_S_ACT, I_MAXN = 8, 9, 10, 11, 12, 13, 14, 15
-I_LEN = 16
+#: f: band-pass and envelope low-pass SOS sections, rest level and 1 / (MVC - rest) per channel (V),
+#: the activation rise/fall factors, the output map M [n_out, n_ch]. s: filter memories, activations.
+#: i: bus offsets (-1: not wired; block and n_off with a multi-sample source), sizes.
+LAYOUT = stage_layout(
+    "emg",
+    f="bp[n_bp,6] lp[n_lp,6] rest[n_ch] inv[n_ch] alpha[2] map[n_out,n_ch]",
+    s=f"z_bp[n_ch,n_bp,{SOS_STATE}] z_lp[n_ch,n_lp,{SOS_STATE}] act[n_ch]",
+    i="block=-1 n_off=-1 input=-1 n_ch out=-1 n_out n_bp n_lp max_n=1")
+I, AT = LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def emg_envelope(f, s, i, ch, x):
     """One raw sample x (V) of channel ch: band-pass, rectify, low-pass; returns the envelope (V)."""
-    n_bp, n_lp = i[I_NBP], i[I_NLP]
-    bp = sos_sample(f, 0, n_bp, s, ch * n_bp * SOS_STATE, x)
-    return sos_sample(f, i[I_F_LP], n_lp, s, i[I_S_LP] + ch * n_lp * SOS_STATE, abs(bp))
+    n_bp, n_lp = i[I.n_bp], i[I.n_lp]
+    bp = sos_sample(f, AT.f_bp, n_bp, s, AT.s_z_bp + ch * n_bp * SOS_STATE, x)
+    return sos_sample(f, i[I.f_lp], n_lp, s, i[I.s_z_lp] + ch * n_lp * SOS_STATE, abs(bp))
 
 
 @njit(cache=True, nogil=True)
 def emg_sample(f, s, i, ch, x):
     """One raw sample x (V) of channel ch through the chain; returns the activation a (0..1)."""
     env = emg_envelope(f, s, i, ch, x)
-    u = (env - f[i[I_F_REST] + ch]) * f[i[I_F_INV] + ch]
+    u = (env - f[i[I.f_rest] + ch]) * f[i[I.f_inv] + ch]
     u = min(max(u, 0.0), 1.0)
-    k = i[I_S_ACT] + ch
+    k = i[I.s_act] + ch
     a = s[k]
-    alpha = f[i[I_F_ALPHA]] if u > a else f[i[I_F_ALPHA] + 1]
+    alpha = f[i[I.f_alpha]] if u > a else f[i[I.f_alpha] + 1]
     a += alpha * (u - a)
     s[k] = a
     return a
@@ -94,15 +100,15 @@ def emg_step(f, s, i, bus):
     Reads input_block [max_n * n_ch] with input_n [1] (oldest first) when wired, else input [n_ch].
     A NaN/Inf sample is skipped on its channel (state held) and reported as BAD_SAMPLE.
     """
-    n_ch = i[I_NCH]
+    n_ch = i[I.n_ch]
     code = status.OK
-    if i[I_NOFF] >= 0:
-        n = int(bus[i[I_NOFF]])
-        n = min(max(n, 0), i[I_MAXN])
-        base = i[I_BLOCK]
+    if i[I.n_off] >= 0:
+        n = int(bus[i[I.n_off]])
+        n = min(max(n, 0), i[I.max_n])
+        base = i[I.block]
     else:
         n = 1
-        base = i[I_IN]
+        base = i[I.input]
     for k in range(n):
         row = base + k * n_ch
         for ch in range(n_ch):
@@ -111,12 +117,12 @@ def emg_step(f, s, i, bus):
                 emg_sample(f, s, i, ch, x)
             else:
                 code = status.BAD_SAMPLE
-    n_out, m, act = i[I_NOUT], i[I_F_MAP], i[I_S_ACT]
+    n_out, m, act = i[I.n_out], i[I.f_map], i[I.s_act]
     for r in range(n_out):
         acc = 0.0
         for ch in range(n_ch):
             acc += f[m + r * n_ch + ch] * s[act + ch]
-        bus[i[I_OUT] + r] = acc
+        bus[i[I.out] + r] = acc
     return code
 
 
@@ -158,15 +164,8 @@ def chain_arrays(cfg: EmgDecoderConfig, n_ch: int, rate_hz: float, rest, mvc, M,
     dt = 1.0 / rate_hz
     alpha = np.array([1.0 - np.exp(-dt / cfg.tau_rise_s), 1.0 - np.exp(-dt / cfg.tau_fall_s)])
     rest, mvc = np.asarray(rest, dtype=np.float64), np.asarray(mvc, dtype=np.float64)
-    parts = [bp.ravel(), lp.ravel(), rest, 1.0 / (mvc - rest), alpha, np.asarray(M, dtype=np.float64).ravel()]
-    f_off = np.concatenate([[0], np.cumsum([p.size for p in parts])])
-    s_lp = n_ch * bp.shape[0] * SOS_STATE
-    s_act = s_lp + n_ch * lp.shape[0] * SOS_STATE
-    i = np.full(I_LEN, -1, dtype=np.int64)
-    i[[I_NCH, I_NOUT, I_NBP, I_NLP]] = [n_ch, M.shape[0], bp.shape[0], lp.shape[0]]
-    i[[I_F_LP, I_F_REST, I_F_INV, I_F_ALPHA, I_F_MAP]] = f_off[1:6]
-    i[[I_S_LP, I_S_ACT, I_MAXN]] = [s_lp, s_act, 1]
-    return np.concatenate(parts), np.zeros(s_act + n_ch), i
+    return LAYOUT.fill(f=dict(bp=bp, lp=lp, rest=rest, inv=1.0 / (mvc - rest), alpha=alpha, map=M),
+                       i=dict(n_ch=n_ch, n_out=M.shape[0], n_bp=bp.shape[0], n_lp=lp.shape[0]))
 
 
 def load_emg_calibration(path, n_ch: int, where: str) -> dict:
@@ -204,17 +203,17 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     M = mapping_matrix(cfg, n_ch, where)
     f, s, i = chain_arrays(cfg, n_ch, rate_hz, rest, mvc, M, where)
     n_out = M.shape[0]
-    i[I_IN] = x.offset
+    i[I.input] = x.offset
     if block is not None:
-        i[[I_BLOCK, I_NOFF, I_MAXN]] = [block.offset, n_sig.offset, block.width // n_ch]
+        i[I.block], i[I.n_off], i[I.max_n] = block.offset, n_sig.offset, block.width // n_ch
     stage = Stage(where, SPEC.kind, f, s, i,
                   info={"n_ch": n_ch, "n_out": n_out, "input_rate_hz": rate_hz, "output": cfg.output,
                         "calibrated": bool(cfg.calibration_file)})
 
     if bus.has(cfg.output) or cfg.output == "command":  # the plant registers `command` after the decoder
-        bind_signal(ctx, stage, I_OUT, cfg.output, 0, n_out, f"{where}.output")
+        bind_signal(ctx, stage, I.out, cfg.output, 0, n_out, f"{where}.output")
     else:
-        stage.i[I_OUT] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
+        stage.i[I.out] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
     return stage
 
 

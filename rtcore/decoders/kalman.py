@@ -28,6 +28,7 @@ from rtcore.configbase import Strict
 from rtcore.decoders.clda import CLDAConfig, accumulate, batch_s, refit_intention, solve_h
 from rtcore.decoders.kalman_fit import D, Q_FLOOR, Z, KalmanModel, load_kalman
 from rtcore.decoders.linalg import inv_small, matmul
+from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
@@ -48,38 +49,20 @@ class KalmanDecoderConfig(Strict):
     output: str = Field("intent", description="bus signal written: decoded velocity [vx, vy], m/s")
 
 
-# ---- i slots ----------------------------------------------------------------------------------
-(I_N, I_IN, I_IN_W, I_BLOCK, I_NOFF, I_EVENTS, I_OUT, I_POS, I_TGT, I_BIN_TICKS, I_TICK_IN_BIN,
- I_STEADY, I_CLDA, I_BATCH_BINS, I_BIN_IN_BATCH, I_PENDING, I_VERSION, I_BINS, I_SKIPPED,
- I_S_OFF) = range(20)
-# s segments, in order, their offsets stored at i[I_S_OFF + k]
-SEG = ("x", "P", "A", "W", "H", "q", "B", "G", "Lss", "Pss", "counts",
-       "R", "S", "T", "ess", "Rb", "Sb", "Tb", "nb",
-       "xp", "Pp", "M", "Mi", "L", "T1", "v", "work",
-       "stA", "stW", "stH", "stq", "stR", "stS", "stT", "stess")
-(S_X, S_P, S_A, S_W, S_H, S_Q, S_B, S_G, S_LSS, S_PSS, S_COUNTS,
- S_R, S_S, S_T, S_ESS, S_RB, S_SB, S_TB, S_NB,
- S_XP, S_PP, S_M, S_MI, S_L, S_T1, S_V, S_WORK,
- S_STA, S_STW, S_STH, S_STQ, S_STR, S_STS, S_STT, S_STESS) = range(len(SEG))
-I_LEN = I_S_OFF + len(SEG)
-# f slots
-F_RHO, F_LAM, F_RADIUS, F_DT_BIN = 0, 1, 2, 3
-
-
-def seg_sizes(n: int) -> dict:
-    d2, zn = D * D, Z * n
-    sizes = {"x": D, "P": d2, "A": d2, "W": d2, "H": n * D, "q": n, "B": D * n, "G": d2, "Lss": d2, "Pss": d2,
-             "counts": n, "R": Z * Z, "S": zn, "T": n, "ess": 1, "Rb": Z * Z, "Sb": zn, "Tb": n, "nb": 1,
-             "xp": D, "Pp": d2, "M": d2, "Mi": d2, "L": d2, "T1": d2, "v": D, "work": d2}
-    for k in ("A", "W", "H", "q", "R", "S", "T", "ess"):
-        sizes["st" + k] = sizes[k]
-    return sizes
-
-
-@njit(cache=True, nogil=True)
-def _seg(s, i, k, size):
-    o = i[I_S_OFF + k]
-    return s[o:o + size]
+#: s: the filter (x, P), the live decoder (A, W, H, q) and its derived B, G and steady-state gain, the
+#: bin's counts, the CLDA sufficient statistics (RML: R, S, T, ess; SmoothBatch batch: Rb, Sb, Tb, nb),
+#: scratch, and the staging copy of a hot-loaded decoder (st*). f: SmoothBatch rho, RML lambda,
+#: ReFIT radius (m), bin length (s). i: bus offsets (-1: not wired), sizes, flags and counters.
+LAYOUT = stage_layout(
+    "kalman",
+    f="rho lam radius dt_bin",
+    s=f"x[{D}] P[{D},{D}] A[{D},{D}] W[{D},{D}] H[n,{D}] q[n] B[{D},n] G[{D},{D}] Lss[{D},{D}] Pss[{D},{D}] counts[n] "
+      f"R[{Z},{Z}] S[n,{Z}] T[n] ess[1] Rb[{Z},{Z}] Sb[n,{Z}] Tb[n] nb[1] "
+      f"xp[{D}] Pp[{D},{D}] M[{D},{D}] Mi[{D},{D}] L[{D},{D}] T1[{D},{D}] v[{D}] work[{D},{D}] "
+      f"stA[{D},{D}] stW[{D},{D}] stH[n,{D}] stq[n] stR[{Z},{Z}] stS[n,{Z}] stT[n] stess[1]",
+    i="n input=-1 in_w=-1 block=-1 n_off=-1 events=-1 out=-1 pos=-1 tgt=-1 bin_ticks tick_in_bin=0 steady "
+      "clda=0 batch_bins=-1 bin_in_batch=0 pending=0 version=0 bins=0 skipped=0")
+F, I = LAYOUT.F, LAYOUT.I
 
 
 @njit(cache=True, nogil=True)
@@ -123,11 +106,11 @@ def _posterior_cov(Pp, L, G, P, T1):
 @njit(cache=True, nogil=True)
 def refresh(s, i):
     """After H or Q changed: B = H^T Q^-1, G = B H, and the steady-state gain if used."""
-    n = i[I_N]
-    H = _seg(s, i, S_H, n * D).reshape((n, D))
-    q = _seg(s, i, S_Q, n)
-    B = _seg(s, i, S_B, D * n).reshape((D, n))
-    G = _seg(s, i, S_G, D * D).reshape((D, D))
+    n = i[I.n]
+    H = seg(s, i, I.s_H, n * D).reshape((n, D))
+    q = seg(s, i, I.s_q, n)
+    B = seg(s, i, I.s_B, D * n).reshape((D, n))
+    G = seg(s, i, I.s_G, D * D).reshape((D, D))
     for k in range(n):
         if not q[k] >= Q_FLOOR:  # also catches NaN
             q[k] = Q_FLOOR
@@ -140,24 +123,24 @@ def refresh(s, i):
             for k in range(n):
                 acc += B[r, k] * H[k, c]
             G[r, c] = acc
-    if i[I_STEADY] == 1:
+    if i[I.steady] == 1:
         steady_state_gain(s, i)
-    i[I_VERSION] += 1
+    i[I.version] += 1
 
 
 @njit(cache=True, nogil=True)
 def steady_state_gain(s, i):
     """Iterate the Riccati recursion to its fixed point (<= 2000 bins): Pss (prior), Lss. Returns iterations."""
-    A = _seg(s, i, S_A, D * D).reshape((D, D))
-    W = _seg(s, i, S_W, D * D).reshape((D, D))
-    G = _seg(s, i, S_G, D * D).reshape((D, D))
-    Pss = _seg(s, i, S_PSS, D * D).reshape((D, D))
-    Lss = _seg(s, i, S_LSS, D * D).reshape((D, D))
-    P = _seg(s, i, S_P, D * D).reshape((D, D))
-    M = _seg(s, i, S_M, D * D).reshape((D, D))
-    Mi = _seg(s, i, S_MI, D * D).reshape((D, D))
-    T1 = _seg(s, i, S_T1, D * D).reshape((D, D))
-    work = _seg(s, i, S_WORK, D * D).reshape((D, D))
+    A = seg(s, i, I.s_A, D * D).reshape((D, D))
+    W = seg(s, i, I.s_W, D * D).reshape((D, D))
+    G = seg(s, i, I.s_G, D * D).reshape((D, D))
+    Pss = seg(s, i, I.s_Pss, D * D).reshape((D, D))
+    Lss = seg(s, i, I.s_Lss, D * D).reshape((D, D))
+    P = seg(s, i, I.s_P, D * D).reshape((D, D))
+    M = seg(s, i, I.s_M, D * D).reshape((D, D))
+    Mi = seg(s, i, I.s_Mi, D * D).reshape((D, D))
+    T1 = seg(s, i, I.s_T1, D * D).reshape((D, D))
+    work = seg(s, i, I.s_work, D * D).reshape((D, D))
     for r in range(D):
         for c in range(D):
             P[r, c] = 0.0
@@ -181,24 +164,24 @@ def steady_state_gain(s, i):
 @njit(cache=True, nogil=True)
 def kf_bin(s, i, y):
     """One predict/update of the filter on counts y [n]; updates x (and P unless steady state)."""
-    n = i[I_N]
-    A = _seg(s, i, S_A, D * D).reshape((D, D))
-    B = _seg(s, i, S_B, D * n).reshape((D, n))
-    G = _seg(s, i, S_G, D * D).reshape((D, D))
-    x = _seg(s, i, S_X, D)
-    xp = _seg(s, i, S_XP, D)
-    v = _seg(s, i, S_V, D)
-    if i[I_STEADY] == 1:
-        L = _seg(s, i, S_LSS, D * D).reshape((D, D))
+    n = i[I.n]
+    A = seg(s, i, I.s_A, D * D).reshape((D, D))
+    B = seg(s, i, I.s_B, D * n).reshape((D, n))
+    G = seg(s, i, I.s_G, D * D).reshape((D, D))
+    x = seg(s, i, I.s_x, D)
+    xp = seg(s, i, I.s_xp, D)
+    v = seg(s, i, I.s_v, D)
+    if i[I.steady] == 1:
+        L = seg(s, i, I.s_Lss, D * D).reshape((D, D))
     else:
-        W = _seg(s, i, S_W, D * D).reshape((D, D))
-        P = _seg(s, i, S_P, D * D).reshape((D, D))
-        Pp = _seg(s, i, S_PP, D * D).reshape((D, D))
-        M = _seg(s, i, S_M, D * D).reshape((D, D))
-        Mi = _seg(s, i, S_MI, D * D).reshape((D, D))
-        T1 = _seg(s, i, S_T1, D * D).reshape((D, D))
-        work = _seg(s, i, S_WORK, D * D).reshape((D, D))
-        L = _seg(s, i, S_L, D * D).reshape((D, D))
+        W = seg(s, i, I.s_W, D * D).reshape((D, D))
+        P = seg(s, i, I.s_P, D * D).reshape((D, D))
+        Pp = seg(s, i, I.s_Pp, D * D).reshape((D, D))
+        M = seg(s, i, I.s_M, D * D).reshape((D, D))
+        Mi = seg(s, i, I.s_Mi, D * D).reshape((D, D))
+        T1 = seg(s, i, I.s_T1, D * D).reshape((D, D))
+        work = seg(s, i, I.s_work, D * D).reshape((D, D))
+        L = seg(s, i, I.s_L, D * D).reshape((D, D))
         _predict_cov(A, W, P, Pp, T1)
         _gain(Pp, G, M, Mi, L, work)
         _posterior_cov(Pp, L, G, P, T1)
@@ -225,33 +208,33 @@ def kf_bin(s, i, y):
 @njit(cache=True, nogil=True)
 def _clda_bin(f, s, i, bus, y):
     """CLDA for this bin (rtcore.decoders.clda): add (z, y) with the ReFIT intention; refit at batch ends."""
-    n = i[I_N]
-    x = _seg(s, i, S_X, D)
-    p, t = i[I_POS], i[I_TGT]
+    n = i[I.n]
+    x = seg(s, i, I.s_x, D)
+    p, t = i[I.pos], i[I.tgt]
     tx, ty = bus[t], bus[t + 1]
     if not (np.isfinite(tx) and np.isfinite(ty)):
         return
-    z0, z1 = refit_intention(x[2], x[3], bus[p], bus[p + 1], tx, ty, f[F_RADIUS])
-    rml = i[I_CLDA] == 2
-    Rm = _seg(s, i, S_R if rml else S_RB, Z * Z).reshape((Z, Z))
-    Sm = _seg(s, i, S_S if rml else S_SB, Z * n).reshape((n, Z))
-    Tm = _seg(s, i, S_T if rml else S_TB, n)
-    ess = _seg(s, i, S_ESS if rml else S_NB, 1)
-    accumulate(Rm, Sm, Tm, ess, f[F_LAM] if rml else 1.0, z0, z1, y)
-    i[I_BIN_IN_BATCH] += 1
-    if i[I_BIN_IN_BATCH] < i[I_BATCH_BINS]:
+    z0, z1 = refit_intention(x[2], x[3], bus[p], bus[p + 1], tx, ty, f[F.radius])
+    rml = i[I.clda] == 2
+    Rm = seg(s, i, I.s_R if rml else I.s_Rb, Z * Z).reshape((Z, Z))
+    Sm = seg(s, i, I.s_S if rml else I.s_Sb, Z * n).reshape((n, Z))
+    Tm = seg(s, i, I.s_T if rml else I.s_Tb, n)
+    ess = seg(s, i, I.s_ess if rml else I.s_nb, 1)
+    accumulate(Rm, Sm, Tm, ess, f[F.lam] if rml else 1.0, z0, z1, y)
+    i[I.bin_in_batch] += 1
+    if i[I.bin_in_batch] < i[I.batch_bins]:
         return
-    i[I_BIN_IN_BATCH] = 0
-    H = _seg(s, i, S_H, n * D).reshape((n, D))
-    q = _seg(s, i, S_Q, n)
-    Hz = _seg(s, i, S_V, D)
-    Mi = _seg(s, i, S_MI, D * D)[:Z * Z].reshape((Z, Z))
-    work = _seg(s, i, S_WORK, D * D)[:Z * Z].reshape((Z, Z))
-    blend = 0.0 if rml else f[F_RHO]
+    i[I.bin_in_batch] = 0
+    H = seg(s, i, I.s_H, n * D).reshape((n, D))
+    q = seg(s, i, I.s_q, n)
+    Hz = seg(s, i, I.s_v, D)
+    Mi = seg(s, i, I.s_Mi, D * D)[:Z * Z].reshape((Z, Z))
+    work = seg(s, i, I.s_work, D * D)[:Z * Z].reshape((Z, Z))
+    blend = 0.0 if rml else f[F.rho]
     if solve_h(Rm, Sm, Tm, ess[0], H, q, Hz, Mi, work, blend):
         refresh(s, i)
     else:
-        i[I_SKIPPED] += 1
+        i[I.skipped] += 1
     if not rml:  # SmoothBatch: the next batch starts empty
         Rm[:, :] = 0.0
         Sm[:, :] = 0.0
@@ -262,16 +245,17 @@ def _clda_bin(f, s, i, bus, y):
 @njit(cache=True, nogil=True)
 def _swap_in(s, i):
     """Copy a staged (hot-loaded) decoder into the live one and reset the filter state."""
-    n = i[I_N]
-    for dst, src, size in ((S_A, S_STA, D * D), (S_W, S_STW, D * D), (S_H, S_STH, n * D), (S_Q, S_STQ, n),
-                           (S_R, S_STR, Z * Z), (S_S, S_STS, Z * n), (S_T, S_STT, n), (S_ESS, S_STESS, 1)):
-        a, b = i[I_S_OFF + dst], i[I_S_OFF + src]
+    n = i[I.n]
+    for dst, src, size in ((I.s_A, I.s_stA, D * D), (I.s_W, I.s_stW, D * D), (I.s_H, I.s_stH, n * D),
+                           (I.s_q, I.s_stq, n), (I.s_R, I.s_stR, Z * Z), (I.s_S, I.s_stS, Z * n), (I.s_T, I.s_stT, n),
+                           (I.s_ess, I.s_stess, 1)):
+        a, b = i[dst], i[src]
         for k in range(size):
             s[a + k] = s[b + k]
     for k in range(D * D):
-        s[i[I_S_OFF + S_P] + k] = 0.0
+        s[i[I.s_P] + k] = 0.0
     refresh(s, i)
-    i[I_PENDING] = 0
+    i[I.pending] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -281,19 +265,19 @@ def kalman_step(f, s, i, bus):
     Counts: input_block rows (input_n of them) if wired, else `input` every tick; events: each
     sample's first value is a unit index. Non-finite samples are dropped (BAD_SAMPLE).
     """
-    n = i[I_N]
-    counts = _seg(s, i, S_COUNTS, n)
+    n = i[I.n]
+    counts = seg(s, i, I.s_counts, n)
     code = status.OK
-    if i[I_NOFF] >= 0:
-        rows = int(bus[i[I_NOFF]])
-        base = i[I_BLOCK]
+    if i[I.n_off] >= 0:
+        rows = int(bus[i[I.n_off]])
+        base = i[I.block]
     else:
         rows = 1
-        base = i[I_IN]
-    w = i[I_IN_W]
+        base = i[I.input]
+    w = i[I.in_w]
     for r in range(rows):
         row = base + r * w
-        if i[I_EVENTS] == 1:
+        if i[I.events] == 1:
             u = bus[row]
             if np.isfinite(u) and 0.0 <= u < n:
                 counts[int(u)] += 1.0
@@ -306,90 +290,78 @@ def kalman_step(f, s, i, bus):
                     counts[k] += c
                 else:
                     code = status.BAD_SAMPLE
-    i[I_TICK_IN_BIN] += 1
-    x = _seg(s, i, S_X, D)
-    if i[I_TICK_IN_BIN] >= i[I_BIN_TICKS]:
-        i[I_TICK_IN_BIN] = 0
-        if i[I_PENDING] == 1:
+    i[I.tick_in_bin] += 1
+    x = seg(s, i, I.s_x, D)
+    if i[I.tick_in_bin] >= i[I.bin_ticks]:
+        i[I.tick_in_bin] = 0
+        if i[I.pending] == 1:
             _swap_in(s, i)
-        if i[I_CLDA] > 0 and i[I_POS] >= 0 and i[I_TGT] >= 0:
+        if i[I.clda] > 0 and i[I.pos] >= 0 and i[I.tgt] >= 0:
             _clda_bin(f, s, i, bus, counts)
         kf_bin(s, i, counts)
-        if i[I_POS] >= 0:  # position is known: take the cursor's
-            x[0] = bus[i[I_POS]]
-            x[1] = bus[i[I_POS] + 1]
+        if i[I.pos] >= 0:  # position is known: take the cursor's
+            x[0] = bus[i[I.pos]]
+            x[1] = bus[i[I.pos] + 1]
         for k in range(n):
             counts[k] = 0.0
-        i[I_BINS] += 1
-    bus[i[I_OUT]] = x[2]
-    bus[i[I_OUT] + 1] = x[3]
+        i[I.bins] += 1
+    bus[i[I.out]] = x[2]
+    bus[i[I.out] + 1] = x[3]
     return code
 
 
 def state_arrays(model, steady_state: bool, clda: CLDAConfig | None, dt_s: float):
     """f, s, i for a decoder (bus offsets left at -1): segments laid out, the model loaded, gains ready."""
     n = model.n_units
-    sizes = seg_sizes(n)
-    offs = np.concatenate([[0], np.cumsum([sizes[name] for name in SEG])])
-    s = np.zeros(int(offs[-1]))
-    i = np.full(I_LEN, -1, dtype=np.int64)
-    i[I_S_OFF:] = offs[:-1]
-    i[I_N] = n
-    bin_ticks = round(model.bin_s / dt_s)
-    i[[I_BIN_TICKS, I_TICK_IN_BIN, I_STEADY, I_CLDA, I_BIN_IN_BATCH, I_PENDING, I_VERSION, I_BINS, I_SKIPPED]] = \
-        [bin_ticks, 0, int(steady_state), 0, 0, 0, 0, 0, 0]
-    f = np.zeros(4)
-    f[F_DT_BIN] = model.bin_s
+    f, i = {"dt_bin": model.bin_s, "rho": 0.0, "lam": 0.0, "radius": 0.0}, {}
     if clda is not None:
-        i[I_CLDA] = 1 if clda.method == "smoothbatch" else 2
-        i[I_BATCH_BINS] = max(1, round(batch_s(clda) / model.bin_s))
-        f[F_RHO] = 0.5 ** (i[I_BATCH_BINS] * model.bin_s / clda.half_life_s)
-        f[F_LAM] = 0.5 ** (model.bin_s / clda.half_life_s)
-        f[F_RADIUS] = clda.target_radius_m
+        batch_bins = max(1, round(batch_s(clda) / model.bin_s))
+        i = {"clda": 1 if clda.method == "smoothbatch" else 2, "batch_bins": batch_bins}
+        f.update(rho=0.5 ** (batch_bins * model.bin_s / clda.half_life_s), lam=0.5 ** (model.bin_s / clda.half_life_s),
+                 radius=clda.target_radius_m)
+    f, s, i = LAYOUT.fill(f=f, i=dict(n=n, bin_ticks=round(model.bin_s / dt_s), steady=int(steady_state), **i))
     stage_model(s, i, model)
     _swap_in(s, i)
-    s[i[I_S_OFF + S_X] + D - 1] = 1.0
+    s[i[I.s_x] + D - 1] = 1.0
     return f, s, i
 
 
 def stage_model(s, i, model) -> None:
     """Write a model into the staging segments of s (the step swaps it in at the next bin end)."""
-    for seg, arr in ((S_STA, model.A), (S_STW, model.W), (S_STH, model.H), (S_STQ, model.q), (S_STR, model.R),
-                     (S_STS, model.S), (S_STT, model.T), (S_STESS, np.array([model.ess]))):
+    for slot, arr in ((I.s_stA, model.A), (I.s_stW, model.W), (I.s_stH, model.H), (I.s_stq, model.q),
+                      (I.s_stR, model.R), (I.s_stS, model.S), (I.s_stT, model.T), (I.s_stess, np.array([model.ess]))):
         flat = np.ascontiguousarray(arr, dtype=np.float64).ravel()
-        o = i[I_S_OFF + seg]
+        o = i[slot]
         s[o:o + flat.size] = flat
 
 
 def hot_load(stage: Stage, model) -> None:
     """Hot-load a decoder into a built (possibly running, in-process) stage: staged, then swapped in
     atomically by the step at the next bin boundary (the pending flag is set last)."""
-    if model.n_units != stage.i[I_N]:
-        raise ValueError(f"hot-load: the decoder has {model.n_units} units, the running stage {int(stage.i[I_N])}")
-    if abs(model.bin_s - stage.f[F_DT_BIN]) > 1e-9:
-        raise ValueError(f"hot-load: the decoder's bin is {model.bin_s} s, the running stage's {stage.f[F_DT_BIN]} s")
+    if model.n_units != stage.i[I.n]:
+        raise ValueError(f"hot-load: the decoder has {model.n_units} units, the running stage {int(stage.i[I.n])}")
+    if abs(model.bin_s - stage.f[F.dt_bin]) > 1e-9:
+        raise ValueError(f"hot-load: the decoder's bin is {model.bin_s} s, the running stage's {stage.f[F.dt_bin]} s")
     stage_model(stage.s, stage.i, model)
-    stage.i[I_PENDING] = 1
+    stage.i[I.pending] = 1
 
 
 def model_of(stage: Stage):
     """The live decoder of a stage (after CLDA), as a KalmanModel."""
-    s, i, n = stage.s, stage.i, int(stage.i[I_N])
+    i = stage.i
 
-    def seg(k, shape):
-        o = int(i[I_S_OFF + k])
-        return s[o:o + int(np.prod(shape))].reshape(shape).copy()
+    def live(name):
+        return LAYOUT.view(stage, name).copy()
 
-    return KalmanModel(seg(S_A, (D, D)), seg(S_W, (D, D)), seg(S_H, (n, D)), seg(S_Q, (n,)), seg(S_R, (Z, Z)),
-                       seg(S_S, (n, Z)), seg(S_T, (n,)), float(seg(S_ESS, (1,))[0]), float(stage.f[F_DT_BIN]),
-                       {"source": "closed-loop adaptation", "updates": int(i[I_VERSION])})
+    return KalmanModel(live("A"), live("W"), live("H"), live("q"), live("R"), live("S"), live("T"), float(live("ess")[0]),
+                       float(stage.f[F.dt_bin]), {"source": "closed-loop adaptation", "updates": int(i[I.version])})
 
 
 @njit(cache=True)
 def _decode(s, i, counts, out):
     for t in range(counts.shape[0]):
         kf_bin(s, i, counts[t])
-        x = s[i[I_S_OFF + S_X]:i[I_S_OFF + S_X] + D]
+        x = s[i[I.s_x]:i[I.s_x] + D]
         out[t, 0] = x[2]
         out[t, 1] = x[3]
 
@@ -424,20 +396,20 @@ def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
                          f"has {x.width} channels; refit the decoder for this array")
     f, s, i = state_arrays(model, cfg.steady_state, cfg.clda, ctx.dt_s)
     block = bus.signals.get("input_block") if cfg.input == "input" else None
-    i[[I_IN, I_IN_W, I_EVENTS]] = [x.offset, x.width, int(cfg.input_format == "events")]
+    i[I.input], i[I.in_w], i[I.events] = x.offset, x.width, int(cfg.input_format == "events")
     if block is not None:
-        i[[I_BLOCK, I_NOFF]] = [block.offset, bus.get("input_n", 1, who=where).offset]
+        i[I.block], i[I.n_off] = block.offset, bus.get("input_n", 1, who=where).offset
     y = bus.add(cfg.output, 2, "m/s", ("vx", "vy"))
-    i[I_OUT] = y.offset
+    i[I.out] = y.offset
     stage = Stage(where, SPEC.kind, f, s, i,
                   info={"n_units": n, "bin_s": cfg.bin_s, "decoder_file": cfg.decoder_file,
                         "config_hash": model.meta.get("config_hash", ""),
                         "clda": cfg.clda.method if cfg.clda else "off", "steady_state": cfg.steady_state})
-    stage.report = lambda: {"kalman": {"bins": int(stage.i[I_BINS]), "updates": int(stage.i[I_VERSION]) - 1,
-                                       "skipped_batches": int(stage.i[I_SKIPPED])}}
-    bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, 2, f"{where}.position",
+    stage.report = lambda: {"kalman": {"bins": int(stage.i[I.bins]), "updates": int(stage.i[I.version]) - 1,
+                                       "skipped_batches": int(stage.i[I.skipped])}}
+    bind_signal(ctx, stage, I.pos, cfg.position, cfg.position_index, 2, f"{where}.position",
                 required=cfg.clda is not None)
-    bind_signal(ctx, stage, I_TGT, cfg.target, 0, 2, f"{where}.target", required=cfg.clda is not None)
+    bind_signal(ctx, stage, I.tgt, cfg.target, 0, 2, f"{where}.target", required=cfg.clda is not None)
     return stage
 
 

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from rtcore.configbase import Strict
 from rtcore.decoders.persistence import load_arrays
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -33,11 +34,18 @@ class LinearDecoderConfig(Strict):
     output: str = Field("intent", description="bus signal written (y)")
 
 
+#: f: W [n_out, n_in] (C order) and b [n_out]. i: input and output offsets and widths; the block
+#: companions (x_block -1: none), the bus slot of the block's row count and the rows it holds.
+LAYOUT = stage_layout("linear", f="W[n_out,n_in] b[n_out]",
+                      i="x n_in y n_out x_block=-1 n_rows=-1 y_block=-1 max_rows=0")
+I, AT = LAYOUT.I, LAYOUT.AT
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _decode(f, n_in, n_out, bus, x_off, y_off):
+def _decode(f, w, b, n_in, n_out, bus, x_off, y_off):
     for r in range(n_out):
-        acc = f[n_out * n_in + r]
-        row = r * n_in
+        acc = f[b + r]
+        row = w + r * n_in
         for c in range(n_in):
             acc += f[row + c] * bus[x_off + c]
         bus[y_off + r] = acc
@@ -45,13 +53,13 @@ def _decode(f, n_in, n_out, bus, x_off, y_off):
 
 @njit(cache=True, nogil=True)
 def linear_step(f, s, i, bus):
-    """y = W x + b per sample. f = [W (n_out*n_in, C order), b (n_out)];
-    i = [x_off, n_in, y_off, n_out, x_block_off (-1: none), n_off, y_block_off, max_rows]."""
-    x_off, n_in, y_off, n_out = i[0], i[1], i[2], i[3]
-    if i[4] >= 0:
-        for r in range(min(int(bus[i[5]]), i[7])):
-            _decode(f, n_in, n_out, bus, i[4] + r * n_in, i[6] + r * n_out)
-    _decode(f, n_in, n_out, bus, x_off, y_off)
+    """y = W x + b per sample (LAYOUT names f and i)."""
+    x_off, n_in, y_off, n_out = i[I.x], i[I.n_in], i[I.y], i[I.n_out]
+    w, b = AT.f_W, i[I.f_b]
+    if i[I.x_block] >= 0:
+        for r in range(min(int(bus[i[I.n_rows]]), i[I.max_rows])):
+            _decode(f, w, b, n_in, n_out, bus, i[I.x_block] + r * n_in, i[I.y_block] + r * n_out)
+    _decode(f, w, b, n_in, n_out, bus, x_off, y_off)
     return 0
 
 
@@ -87,14 +95,16 @@ def build(cfg: LinearDecoderConfig, ctx, where="decoder") -> Stage:
     x = ctx.bus.get(cfg.input, who=where)
     W, b = load_weights(cfg, x.width, where)
     y = ctx.bus.add(cfg.output, cfg.n_out, "a.u.")
-    i = np.array([x.offset, x.width, y.offset, y.width, -1, -1, -1, 0])
+    block = {}
     blk = ctx.bus.signals.get(f"{cfg.input}_block")
     if blk is not None and ctx.bus.has("input_n") and blk.width % x.width == 0:
         rows = blk.width // x.width
         y_blk = ctx.bus.add(f"{cfg.output}_block", cfg.n_out * rows, "a.u.",
                             [f"{cfg.output}{k}@{r}" for r in range(rows) for k in range(cfg.n_out)])
-        i[4:] = blk.offset, ctx.bus.get("input_n", 1, who=where).offset, y_blk.offset, rows
-    return Stage(where, SPEC.kind, np.concatenate([W.ravel(), b]), np.zeros(0), i,
+        block = dict(x_block=blk.offset, n_rows=ctx.bus.get("input_n", 1, who=where).offset,
+                     y_block=y_blk.offset, max_rows=rows)
+    f, s, i = LAYOUT.fill(f=dict(W=W, b=b), i=dict(x=x.offset, n_in=x.width, y=y.offset, n_out=y.width, **block))
+    return Stage(where, SPEC.kind, f, s, i,
                  info={"n_in": x.width, "n_out": cfg.n_out})
 
 

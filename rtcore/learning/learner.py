@@ -31,6 +31,7 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.layout import Layout
 from rtcore.learning.lesions import LesionConfig, LesionEffects, lesion_effects
 from rtcore.learning.reward import actor_critic_update, binary_reward, operant_encode, operant_pull
 from rtcore.learning.schedules import FB_CHANNEL, FB_CLAMP, FB_FULL, FB_NONE, FB_REWARD, Schedule
@@ -83,18 +84,6 @@ class LearnerParams(Strict):
         return 2 * int(round(self.operant_range_deg / self.operant_spacing_deg)) + 1
 
 
-# Parameter vector of the compiled kernel (`pack`).
-# (the first four are A_f, B_f, A_s, B_s and the first two states x_f, x_s, as two_state_trial reads them)
-(P_A_FAST, P_B_FAST, P_A_SLOW, P_B_SLOW, P_TARGET_ERROR, P_EXPLICIT, P_EXPLICIT_RATE, P_EXPLICIT_RETENTION,
- P_EXPLORE_SD, P_MOTOR_SD, P_WINDOW, P_VALUE_RATE, P_AIM_RATE, P_DOPAMINE, P_UD_WEIGHT, P_UD_RATE,
- P_UD_RETENTION, P_OP_RATE, P_OP_GAIN, P_OP_WIDTH, P_OP_RETENTION, P_OP_LO, P_OP_SPACING, N_PARAMS) = range(24)
-# State vector: two-state, explicit, aim, value, movement prior, cue error, then the action memories.
-S_FAST, S_SLOW, S_EXPLICIT, S_AIM, S_VALUE, S_PRIOR, S_CUE, S_MEMORY = range(8)
-# Columns of the per-trial output.
-(C_HAND, C_PLAN, C_FAST, C_SLOW, C_EXPLICIT, C_AIM, C_VALUE, C_PRIOR, C_OPERANT, C_TASK_ERROR, C_SPE,
- C_REWARD, C_RPE, N_COLUMNS) = range(14)
-
-
 class LearnerTrace(NamedTuple):
     """Per-trial values, [n_trials] each (deg unless noted), before each trial's updates."""
 
@@ -119,79 +108,94 @@ class LearnerTrace(NamedTuple):
         return self.fast + self.slow
 
 
+#: Parameter vector of the compiled kernel (`pack`). It starts with A_f, B_f, A_s, B_s, and the
+#: state with x_f, x_s, because two_state_trial reads them there.
+PARAMS = Layout("a_fast b_fast a_slow b_slow target_error explicit explicit_rate explicit_retention explore_sd "
+                "motor_sd window value_rate aim_rate dopamine ud_weight ud_rate ud_retention op_rate op_gain "
+                "op_width op_retention op_lo op_spacing", "learner.params")
+#: State vector: two-state, explicit, aim, value, movement prior, cue error, then the action memories.
+STATE = Layout("fast slow explicit aim value prior cue memory[n_memories]", "learner.state")
+#: Columns of the per-trial output, one per LearnerTrace field (memory aside).
+COLUMNS = Layout(" ".join(LearnerTrace._fields[:-1]), "learner.columns")
+P, S, C = PARAMS.slots, STATE.slots, COLUMNS.slots
+N_PARAMS, N_COLUMNS = PARAMS.size({}), COLUMNS.size({})
+MEMORY = STATE.offsets({"n_memories": 0})["memory"]  #: start of the action memories in the state
+assert P[:4] == (0, 1, 2, 3) and S[:2] == (0, 1), "two_state_trial reads A_f, B_f, A_s, B_s and x_f, x_s first"
+
+
 def pack(params: LearnerParams) -> np.ndarray:
     """The kernel's float64 [N_PARAMS] parameter vector."""
-    p = np.zeros(N_PARAMS)
-    p[P_A_FAST:P_B_SLOW + 1] = params.two_state()
-    p[P_TARGET_ERROR] = 1.0 if params.implicit_error == "target" else 0.0
-    p[P_EXPLICIT], p[P_EXPLICIT_RATE], p[P_EXPLICIT_RETENTION] = params.explicit_deg, params.explicit_rate, params.explicit_retention
-    p[P_EXPLORE_SD], p[P_MOTOR_SD], p[P_WINDOW] = params.explore_sd_deg, params.motor_noise_sd_deg, params.reward_window_deg
-    p[P_VALUE_RATE], p[P_AIM_RATE], p[P_DOPAMINE] = params.value_rate, params.aim_rate, params.dopamine_gain
-    p[P_UD_WEIGHT], p[P_UD_RATE], p[P_UD_RETENTION] = params.use_dependent_weight, params.use_dependent_rate, params.use_dependent_retention
-    p[P_OP_RATE], p[P_OP_GAIN], p[P_OP_WIDTH] = params.operant_rate, params.operant_gain, params.operant_width_deg
-    p[P_OP_RETENTION], p[P_OP_SPACING] = params.operant_retention, params.operant_spacing_deg
-    p[P_OP_LO] = -(params.n_memories // 2) * params.operant_spacing_deg
-    return p
+    ts = params.two_state()
+    return PARAMS.fill(
+        a_fast=ts.a_fast, b_fast=ts.b_fast, a_slow=ts.a_slow, b_slow=ts.b_slow,
+        target_error=1.0 if params.implicit_error == "target" else 0.0, explicit=params.explicit_deg,
+        explicit_rate=params.explicit_rate, explicit_retention=params.explicit_retention,
+        explore_sd=params.explore_sd_deg, motor_sd=params.motor_noise_sd_deg, window=params.reward_window_deg,
+        value_rate=params.value_rate, aim_rate=params.aim_rate, dopamine=params.dopamine_gain,
+        ud_weight=params.use_dependent_weight, ud_rate=params.use_dependent_rate,
+        ud_retention=params.use_dependent_retention, op_rate=params.operant_rate, op_gain=params.operant_gain,
+        op_width=params.operant_width_deg, op_retention=params.operant_retention,
+        op_lo=-(params.n_memories // 2) * params.operant_spacing_deg, op_spacing=params.operant_spacing_deg)
 
 
 @njit(cache=True, nogil=True)
 def learner_trial(params, state, perturbation, feedback, explore_z, motor_z, out):
     """One trial of the combined learner, in place (equations in the module docstring).
 
-    params: [N_PARAMS]; state: [S_MEMORY + n_memories]; perturbation f (deg); feedback: FB_* code;
+    params: PARAMS; state: STATE; perturbation f (deg); feedback: FB_* code;
     explore_z, motor_z: standard-normal draws; out: [N_COLUMNS] row for this trial. Returns OK.
     """
-    memory = state[S_MEMORY:]
-    implicit = state[S_FAST] + state[S_SLOW]
-    explicit = state[S_EXPLICIT] + params[P_EXPLICIT]
-    p = implicit + explicit + state[S_AIM]
-    p += use_dependent_bias(state[S_PRIOR], p, params[P_UD_WEIGHT])
+    memory = state[MEMORY:]
+    implicit = state[S.fast] + state[S.slow]
+    explicit = state[S.explicit] + params[P.explicit]
+    p = implicit + explicit + state[S.aim]
+    p += use_dependent_bias(state[S.prior], p, params[P.ud_weight])
     pull = 0.0
-    if params[P_OP_GAIN] > 0.0:
-        pull = params[P_OP_GAIN] * operant_pull(memory, params[P_OP_LO], params[P_OP_SPACING],
-                                                params[P_OP_WIDTH], p, state[S_CUE], params[P_WINDOW])
+    if params[P.op_gain] > 0.0:
+        pull = params[P.op_gain] * operant_pull(memory, params[P.op_lo], params[P.op_spacing],
+                                                params[P.op_width], p, state[S.cue], params[P.window])
     plan = p + pull
-    explore = params[P_EXPLORE_SD] * explore_z
-    noise = params[P_MOTOR_SD] * motor_z
+    explore = params[P.explore_sd] * explore_z
+    noise = params[P.motor_sd] * motor_z
     hand = plan + explore + noise
     if feedback == FB_CHANNEL:
         hand = perturbation
-    out[C_HAND], out[C_PLAN], out[C_FAST], out[C_SLOW], out[C_EXPLICIT] = hand, plan, state[S_FAST], state[S_SLOW], explicit
-    out[C_AIM], out[C_VALUE], out[C_PRIOR], out[C_OPERANT] = state[S_AIM], state[S_VALUE], state[S_PRIOR], pull
+    out[C.hand], out[C.plan], out[C.fast], out[C.slow], out[C.explicit] = hand, plan, state[S.fast], state[S.slow], explicit
+    out[C.aim], out[C.value], out[C.prior], out[C.operant] = state[S.aim], state[S.value], state[S.prior], pull
     # errors: the task error (seen or not) and the two-state update through its own trial step
     if feedback == FB_CLAMP:
         task_error = perturbation
         spe = two_state_trial(params, state, perturbation, FB_CLAMP)
     elif feedback == FB_FULL:
         task_error = perturbation - hand
-        if params[P_TARGET_ERROR] > 0.0:
+        if params[P.target_error] > 0.0:
             spe = two_state_trial(params, state, task_error + implicit, FB_FULL)
         else:
             spe = two_state_trial(params, state, perturbation - noise, FB_FULL)
     else:
         task_error = 0.0 if feedback == FB_CHANNEL else perturbation - hand
         spe = two_state_trial(params, state, 0.0, FB_NONE)
-    state[S_EXPLICIT] *= params[P_EXPLICIT_RETENTION]
+    state[S.explicit] *= params[P.explicit_retention]
     if feedback == FB_FULL:
-        state[S_EXPLICIT] += params[P_EXPLICIT_RATE] * task_error
+        state[S.explicit] += params[P.explicit_rate] * task_error
     # reward: actor-critic and the memory of rewarded actions
     reward = 0.0
     delta = 0.0
     drive = 0.0
     if feedback == FB_FULL or feedback == FB_REWARD or feedback == FB_CLAMP:
-        reward = binary_reward(task_error, params[P_WINDOW])
-        delta = actor_critic_update(state, S_VALUE, S_AIM, reward, explore, params[P_VALUE_RATE],
-                                    params[P_AIM_RATE], params[P_DOPAMINE])
+        reward = binary_reward(task_error, params[P.window])
+        delta = actor_critic_update(state, S.value, S.aim, reward, explore, params[P.value_rate],
+                                    params[P.aim_rate], params[P.dopamine])
         if feedback != FB_CLAMP and delta > 0.0:
-            drive = params[P_OP_RATE] * params[P_DOPAMINE] * delta
-    operant_encode(memory, params[P_OP_LO], params[P_OP_SPACING], params[P_OP_WIDTH], hand, drive,
-                   params[P_OP_RETENTION])
-    state[S_PRIOR] = use_dependent_update(state[S_PRIOR], hand, params[P_UD_RATE], params[P_UD_RETENTION])
+            drive = params[P.op_rate] * params[P.dopamine] * delta
+    operant_encode(memory, params[P.op_lo], params[P.op_spacing], params[P.op_width], hand, drive,
+                   params[P.op_retention])
+    state[S.prior] = use_dependent_update(state[S.prior], hand, params[P.ud_rate], params[P.ud_retention])
     if feedback == FB_FULL or feedback == FB_CLAMP:
-        state[S_CUE] = task_error
+        state[S.cue] = task_error
     elif feedback == FB_REWARD:
-        state[S_CUE] = 0.0
-    out[C_TASK_ERROR], out[C_SPE], out[C_REWARD], out[C_RPE] = task_error, spe, reward, delta
+        state[S.cue] = 0.0
+    out[C.task_error], out[C.spe], out[C.reward], out[C.rpe] = task_error, spe, reward, delta
     return status.OK
 
 
@@ -207,10 +211,10 @@ def initial_state(params: LearnerParams) -> np.ndarray:
     """State before the first trial: the familiar unperturbed movement is expected to hit (V = 1)
     and is an overlearned memory Q_k = operant_baseline K(c_k) centred on 0 deg (learned long
     before any lesion); everything else is 0."""
-    state = np.zeros(S_MEMORY + params.n_memories)
-    state[S_VALUE] = 1.0
-    centres = pack(params)[P_OP_LO] + params.operant_spacing_deg * np.arange(params.n_memories)
-    state[S_MEMORY:] = params.operant_baseline * np.exp(-centres ** 2 / (2.0 * params.operant_width_deg ** 2))
+    state = STATE.alloc({"n_memories": params.n_memories})
+    state[S.value] = 1.0
+    centres = pack(params)[P.op_lo] + params.operant_spacing_deg * np.arange(params.n_memories)
+    state[MEMORY:] = params.operant_baseline * np.exp(-centres ** 2 / (2.0 * params.operant_width_deg ** 2))
     return state
 
 
@@ -224,8 +228,8 @@ def _draws(n: int, seed: int):
 
 
 def _trace(out: np.ndarray, memory: np.ndarray) -> LearnerTrace:
-    cols = [np.ascontiguousarray(out[:, c]) for c in range(N_COLUMNS)]
-    return LearnerTrace(*cols, memory=memory.copy())
+    cols = {name: np.ascontiguousarray(out[:, getattr(C, name)]) for name in COLUMNS.scalars}
+    return LearnerTrace(**cols, memory=memory.copy())
 
 
 def simulate_learner(schedule: Schedule, params: LearnerParams = LearnerParams(),
@@ -236,7 +240,7 @@ def simulate_learner(schedule: Schedule, params: LearnerParams = LearnerParams()
     state = initial_state(eff)
     out = np.empty((schedule.n_trials, N_COLUMNS))
     learner_run(pack(eff), schedule.perturbation, schedule.feedback, explore_z, motor_z, state, out)
-    return _trace(out, state[S_MEMORY:])
+    return _trace(out, state[MEMORY:])
 
 
 def simulate_learner_reference(schedule: Schedule, params: LearnerParams = LearnerParams(),
@@ -265,7 +269,8 @@ def simulate_learner_reference(schedule: Schedule, params: LearnerParams = Learn
         plan = p + pull
         explore, noise = q.explore_sd_deg * explore_z[n], q.motor_noise_sd_deg * motor_z[n]
         hand = f if code == FB_CHANNEL else plan + explore + noise
-        row = [hand, plan, x_fast, x_slow, explicit, aim, value, prior, pull]
+        row = dict(hand=hand, plan=plan, fast=x_fast, slow=x_slow, explicit=explicit, aim=aim, value=value,
+                   prior=prior, operant=pull)
         if code == FB_CLAMP:
             task_error = spe = f
         elif code == FB_FULL:
@@ -291,6 +296,6 @@ def simulate_learner_reference(schedule: Schedule, params: LearnerParams = Learn
             cue = task_error
         elif code == FB_REWARD:
             cue = 0.0
-        rows.append(row + [task_error, spe, reward, delta])
+        rows.append(COLUMNS.fill(**row, task_error=task_error, spe=spe, reward=reward, rpe=delta))
     out = np.array(rows, dtype=np.float64).reshape(schedule.n_trials, N_COLUMNS)
     return _trace(out, np.array(memory))

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from rtcore.configbase import Strict
+from rtcore.layout import Layout
 
 #: Estimate lag after cerebellar disruption: TMS over the lateral cerebellum made reaches start
 #: from a hand estimate about 138 ms out of date (Miall, Christensen, Cain & Stanley 2007,
@@ -73,11 +74,12 @@ class LesionEffects(NamedTuple):
     2000; Smith & Shadmehr 2005). Huntington: 1 - 0.8 severity. Per-tick only (controller)."""
 
     def as_array(self) -> np.ndarray:
-        """float64 [6] in field order, for compiled consumers (index with the E_* constants)."""
+        """float64 [6] in field order, for compiled consumers (index with E.<field>)."""
         return np.array(self, dtype=np.float64)
 
 
-E_SPE_LEARNING_GAIN, E_RETENTION, E_MOTOR_NOISE_GAIN, E_ESTIMATE_LAG_S, E_RPE_GAIN, E_ONLINE_CORRECTION_GAIN = range(6)
+#: Slot of each effect in as_array(), by field name (E.rpe_gain ...).
+E = Layout(" ".join(LesionEffects._fields), "lesion_effects").slots
 
 
 def lesion_effects(cfg: LesionConfig = LesionConfig()) -> LesionEffects:

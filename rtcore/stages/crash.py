@@ -4,13 +4,13 @@ It lets the tests prove that the supervisor survives a dying child: mode "status
 INJECTED_CRASH (a fatal code, clean end), mode "abort" calls libc abort() as a MuJoCo fatal
 error would, mode "hang" stops the loop's heartbeat without exiting.
 """
-import numpy as np
 from numba import njit, types
 
 from rtcore import status
 from rtcore.bus import TICK
 from rtcore.cbind import extern
 from rtcore.clock import LIBC
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
@@ -19,16 +19,21 @@ _abort = extern(LIBC, "abort", types.void, ())
 MODES = {"status": 0, "abort": 1, "hang": 2}
 
 
+#: s: a counter the hang spins on. i: the tick to fail at and the mode (MODES).
+LAYOUT = stage_layout("crash", s="spin", i="at_tick mode")
+S, I = LAYOUT.S, LAYOUT.I
+
+
 @njit(cache=True, nogil=True)
 def crash_step(f, s, i, bus):
-    """At tick i[0], fail the way i[1] says (0 status, 1 abort, 2 hang forever)."""
-    if bus[TICK] < i[0]:
+    """At tick at_tick, fail the way mode says (0 status, 1 abort, 2 hang forever)."""
+    if bus[TICK] < i[I.at_tick]:
         return status.OK
-    if i[1] == 1:
+    if i[I.mode] == 1:
         _abort()
-    elif i[1] == 2:
+    elif i[I.mode] == 2:
         while True:
-            s[0] += 1.0
+            s[S.spin] += 1.0
     return status.INJECTED_CRASH
 
 
@@ -37,7 +42,8 @@ def build_from_session(cfg, ctx) -> list:
     t = cfg.test
     if t.crash_at_tick is None:
         return []
-    return [Stage("test", SPEC.kind, np.zeros(0), np.zeros(1), np.array([t.crash_at_tick, MODES[t.crash_mode]]))]
+    f, s, i = LAYOUT.fill(i=dict(at_tick=t.crash_at_tick, mode=MODES[t.crash_mode]))
+    return [Stage("test", SPEC.kind, f, s, i)]
 
 
 SPEC = StageSpec(kind=1, name="crash", step=crash_step)

@@ -24,21 +24,19 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from rtcore.configbase import Strict
+from rtcore.layout import Layout
 
 CURL_B = (-10.1, -11.2, -11.2, 11.1)  #: B of Shadmehr & Mussa-Ivaldi 1994, N s/m, row-major
 
 PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clamp": {"clamp_deg"},
           "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"}}
 
-# schedule columns, one row per trial (the task copies them to the plant/observe inputs)
-T_BLOCK, T_TARGET_RAD, T_CATCH = 0, 1, 2
-T_CURL = 3  # 4 values, B row-major
-T_LOAD = 7  # 3 values: added mass kg, fx N, fy N
-T_GAIN_CHANGE = 10  # command gain - 1
-T_VISUO_RAD = 11  # rotation (or clamp offset) of the fed-back hand, rad
-T_CLAMP = 12  # 1 = error clamp
-T_DELAY_TICKS = 13  # extra feedback delay, ticks
-T_COLS = 14
+#: Schedule columns, one row per trial (the task copies them to the plant/observe inputs): block,
+#: target angle (rad), catch flag, command gain - 1, rotation (or clamp offset) of the fed-back
+#: hand (rad), error clamp flag (1 = clamp), extra feedback delay (ticks), curl B [4] (N s/m,
+#: row-major), load [3] (added mass kg, fx N, fy N).
+ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks curl[4] load[3]", "schedule_row")
+T, T_COLS = ROW.slots, ROW.size({})
 
 
 class BlockConfig(Strict):
@@ -86,22 +84,21 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
             order.extend(cycle.tolist())
         catch = rng.random(blk.n_trials) < blk.catch_prob
         for k in range(blk.n_trials):
-            row = np.zeros(T_COLS)
-            row[T_BLOCK], row[T_TARGET_RAD], row[T_CATCH] = b, target_rad[order[k]], float(catch[k])
+            row = ROW.alloc()
+            row[T.block], row[T.target_rad], row[T.catch] = b, target_rad[order[k]], float(catch[k])
             if not catch[k]:
                 p = blk.perturbation
                 if p == "curl":
-                    row[T_CURL:T_CURL + 4] = blk.curl_b
+                    ROW.view(row, "curl")[:] = blk.curl_b
                 elif p == "rotation":
-                    row[T_VISUO_RAD] = math.radians(blk.rotation_deg)
+                    row[T.visuo_rad] = math.radians(blk.rotation_deg)
                 elif p == "clamp":
-                    row[T_VISUO_RAD], row[T_CLAMP] = math.radians(blk.clamp_deg), 1.0
+                    row[T.visuo_rad], row[T.clamp] = math.radians(blk.clamp_deg), 1.0
                 elif p == "gain":
-                    row[T_GAIN_CHANGE] = blk.gain - 1.0
+                    row[T.gain_change] = blk.gain - 1.0
                 elif p == "load":
-                    row[T_LOAD] = blk.load_kg
-                    row[T_LOAD + 1:T_LOAD + 3] = blk.load_force_n
+                    ROW.view(row, "load")[:] = (blk.load_kg, *blk.load_force_n)
                 elif p == "delay":
-                    row[T_DELAY_TICKS] = round(blk.extra_delay_s / dt_s)
+                    row[T.delay_ticks] = round(blk.extra_delay_s / dt_s)
             rows.append(row)
     return np.array(rows).reshape(-1, T_COLS)

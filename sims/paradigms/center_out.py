@@ -38,11 +38,11 @@ from pydantic import Field, model_validator
 from rtcore import status
 from rtcore.bus import MARKER, T_S
 from rtcore.configbase import Strict
+from rtcore.layout import Layout, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import adaptation, markers
-from sims.paradigms.blocks import (T_BLOCK, T_CATCH, T_CLAMP, T_COLS, T_CURL, T_DELAY_TICKS, T_GAIN_CHANGE,
-                                   T_LOAD, T_TARGET_RAD, T_VISUO_RAD, schedule)
+from sims.paradigms.blocks import T, T_COLS, schedule
 
 PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4, 5  #: trial phases (trial[2])
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
@@ -51,22 +51,22 @@ MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detect
 #: serial arm in joint space (rad; a joint-space reach, as on an exoskeleton)
 HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"), ("q_j1", "q_j2", "qd_j1", "qd_j2"))
 
-# f: constants, then the schedule [n_trials, T_COLS]
-F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_CX, F_CY, F_RADIUS, F_DT, F_RETURN, F_CENTER_TIMEOUT_TICKS = range(10)
-F_HEADER = 10
-# s: state, then the metrics table [n_trials, M_COLS]
-(S_TRIAL, S_PHASE, S_COUNT, S_REACH_TICKS, S_OX, S_OY, S_TX, S_TY, S_T_GO, S_T_ACQ, S_PEAK, S_PERP,
- S_ANGLE, S_FB_ANGLE, S_MAX_PERP, S_END, S_END_ERR, S_N_DONE) = range(18)
-S_HEADER = 18
-# i: bus offsets (-1 = the plant has no such input)
-I_STATE, I_CURSOR, I_TARGET, I_TRIAL, I_VISUO, I_DELAY, I_CURL, I_LOAD, I_GAIN = range(9)
-
 METRICS = ("trial", "block", "catch", "target_deg", "success", "movement_time_s", "peak_speed_m_s",
            "perp_error_m", "angle_error_deg", "feedback_angle_error_deg", "max_perp_error_m",
            "endpoint_error_m", "t_go_s", "center_timeout")
-(M_TRIAL, M_BLOCK, M_CATCH, M_TARGET_DEG, M_SUCCESS, M_MT, M_PEAK, M_PERP, M_ANGLE, M_FB_ANGLE,
- M_MAX_PERP, M_END_ERR, M_T_GO, M_CENTER_TIMEOUT) = range(len(METRICS))
-M_COLS = len(METRICS)
+#: One row of the per-trial metrics table, a column per METRICS name.
+METRIC_ROW = Layout(" ".join(METRICS), "center_out.metrics")
+M, M_COLS = METRIC_ROW.slots, len(METRICS)
+#: f: constants (ticks, m, s), then the schedule [n_trials, T_COLS] (sims.paradigms.blocks).
+#: s: the state machine and the current trial's movement, then the metrics [n_trials, M_COLS].
+#: i: bus offsets (curl, load, gain_change: -1 when the plant has no such input), n_trials.
+LAYOUT = stage_layout(
+    "center_out",
+    f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks schedule[n_trials,{T_COLS}]",
+    s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
+      f"metrics[n_trials,{M_COLS}]",
+    i="state cursor target trial_info visuomotor extra_delay curl load gain_change n_trials")
+F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
 class CenterOutConfig(Strict):
@@ -94,24 +94,24 @@ class CenterOutConfig(Strict):
 @njit(cache=True, nogil=True)
 def _start_trial(f, s, i, bus, k):
     """Enter trial k: copy its perturbation inputs to the plant; center phase (or go)."""
-    row = F_HEADER + k * T_COLS
-    if i[I_CURL] >= 0:
+    row = AT.f_schedule + k * T_COLS
+    if i[I.curl] >= 0:
         for j in range(4):
-            bus[i[I_CURL] + j] = f[row + T_CURL + j]
-    if i[I_LOAD] >= 0:
+            bus[i[I.curl] + j] = f[row + T.curl + j]
+    if i[I.load] >= 0:
         for j in range(3):
-            bus[i[I_LOAD] + j] = f[row + T_LOAD + j]
-    if i[I_GAIN] >= 0:
-        bus[i[I_GAIN]] = f[row + T_GAIN_CHANGE]
-    bus[i[I_DELAY]] = f[row + T_DELAY_TICKS]
-    first_of_block = k == 0 or f[row + T_BLOCK] != f[row - T_COLS + T_BLOCK]
+            bus[i[I.load] + j] = f[row + T.load + j]
+    if i[I.gain_change] >= 0:
+        bus[i[I.gain_change]] = f[row + T.gain_change]
+    bus[i[I.extra_delay]] = f[row + T.delay_ticks]
+    first_of_block = k == 0 or f[row + T.block] != f[row - T_COLS + T.block]
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
-    s[S_TRIAL] = k
-    s[S_COUNT] = 0.0
-    s[S_REACH_TICKS] = 0.0  # the center phase's clock (center_timeout)
-    if k == 0 or f[F_RETURN] != 0.0:
-        s[S_PHASE] = PH_CENTER
-        s[S_TX], s[S_TY] = f[F_CX], f[F_CY]
+    s[S.trial] = k
+    s[S.count] = 0.0
+    s[S.reach_ticks] = 0.0  # the center phase's clock (center_timeout)
+    if k == 0 or f[F.return_to_center] != 0.0:
+        s[S.phase] = PH_CENTER
+        s[S.tx], s[S.ty] = f[F.cx], f[F.cy]
     else:
         _go(f, s, i, bus, k)
 
@@ -119,159 +119,159 @@ def _start_trial(f, s, i, bus, k):
 @njit(cache=True, nogil=True)
 def _go(f, s, i, bus, k):
     """Show trial k's target: the reach starts from the current target; feedback perturbation on."""
-    row = F_HEADER + k * T_COLS
-    s[S_OX], s[S_OY] = s[S_TX], s[S_TY]
-    a = f[row + T_TARGET_RAD]
-    s[S_TX] = f[F_CX] + f[F_RADIUS] * math.cos(a)
-    s[S_TY] = f[F_CY] + f[F_RADIUS] * math.sin(a)
-    v = i[I_VISUO]
-    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = f[row + T_VISUO_RAD], f[row + T_CLAMP], s[S_OX], s[S_OY]
+    row = AT.f_schedule + k * T_COLS
+    s[S.ox], s[S.oy] = s[S.tx], s[S.ty]
+    a = f[row + T.target_rad]
+    s[S.tx] = f[F.cx] + f[F.radius] * math.cos(a)
+    s[S.ty] = f[F.cy] + f[F.radius] * math.sin(a)
+    v = i[I.visuomotor]
+    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = f[row + T.visuo_rad], f[row + T.clamp], s[S.ox], s[S.oy]
     if bus[MARKER] != markers.BLOCK_START:
         bus[MARKER] = markers.GO
-    s[S_PHASE] = PH_REACH
-    s[S_COUNT] = 0.0
-    s[S_REACH_TICKS] = 0.0
-    s[S_T_GO] = bus[T_S]
-    s[S_T_ACQ] = np.nan
-    s[S_PEAK] = 0.0
-    s[S_PERP] = 0.0
-    s[S_ANGLE] = 0.0
-    s[S_FB_ANGLE] = 0.0
-    s[S_MAX_PERP] = 0.0
-    s[S_END] = 0.0
-    s[S_END_ERR] = np.nan
+    s[S.phase] = PH_REACH
+    s[S.count] = 0.0
+    s[S.reach_ticks] = 0.0
+    s[S.t_go] = bus[T_S]
+    s[S.t_acq] = np.nan
+    s[S.peak] = 0.0
+    s[S.perp] = 0.0
+    s[S.angle] = 0.0
+    s[S.fb_angle] = 0.0
+    s[S.max_perp] = 0.0
+    s[S.end] = 0.0
+    s[S.end_err] = np.nan
 
 
 @njit(cache=True, nogil=True)
 def _track(s, x, y, vx, vy, cx, cy):
     """Update the movement metrics from the true hand (x, y, vx, vy) and fed-back hand (cx, cy)."""
-    ux, uy = s[S_TX] - s[S_OX], s[S_TY] - s[S_OY]
+    ux, uy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
     norm = max(math.hypot(ux, uy), 1e-12)  # > 0: the schedule never repeats a target (no_repeats)
     ux, uy = ux / norm, uy / norm
-    dx, dy = x - s[S_OX], y - s[S_OY]
+    dx, dy = x - s[S.ox], y - s[S.oy]
     perp = ux * dy - uy * dx
     speed = math.hypot(vx, vy)
-    if s[S_END] != 0.0:
+    if s[S.end] != 0.0:
         return
-    if abs(perp) > abs(s[S_MAX_PERP]):
-        s[S_MAX_PERP] = perp
-    if speed > s[S_PEAK]:
-        s[S_PEAK] = speed
-        s[S_PERP] = perp
-        s[S_ANGLE] = math.atan2(perp, ux * dx + uy * dy)
-        fx, fy = cx - s[S_OX], cy - s[S_OY]
-        s[S_FB_ANGLE] = math.atan2(ux * fy - uy * fx, ux * fx + uy * fy)
-    elif s[S_PEAK] > MIN_PEAK_M_S and speed < END_FRACTION * s[S_PEAK]:
-        s[S_END] = 1.0
-        s[S_END_ERR] = math.hypot(x - s[S_TX], y - s[S_TY])
+    if abs(perp) > abs(s[S.max_perp]):
+        s[S.max_perp] = perp
+    if speed > s[S.peak]:
+        s[S.peak] = speed
+        s[S.perp] = perp
+        s[S.angle] = math.atan2(perp, ux * dx + uy * dy)
+        fx, fy = cx - s[S.ox], cy - s[S.oy]
+        s[S.fb_angle] = math.atan2(ux * fy - uy * fx, ux * fx + uy * fy)
+    elif s[S.peak] > MIN_PEAK_M_S and speed < END_FRACTION * s[S.peak]:
+        s[S.end] = 1.0
+        s[S.end_err] = math.hypot(x - s[S.tx], y - s[S.ty])
 
 
 @njit(cache=True, nogil=True)
 def _finish(f, s, i, bus, success, x, y):
     """Record the trial's metrics row and emit SUCCESS or TIMEOUT; veridical feedback again."""
-    k = int(s[S_TRIAL])
-    row = F_HEADER + k * T_COLS
-    m = S_HEADER + int(s[S_N_DONE]) * M_COLS
-    s[m + M_TRIAL] = k
-    s[m + M_BLOCK] = f[row + T_BLOCK]
-    s[m + M_CATCH] = f[row + T_CATCH]
-    s[m + M_TARGET_DEG] = math.degrees(f[row + T_TARGET_RAD])
-    s[m + M_SUCCESS] = 1.0 if success else 0.0
-    s[m + M_MT] = s[S_T_ACQ] - s[S_T_GO]
-    s[m + M_PEAK] = s[S_PEAK]
-    s[m + M_PERP] = s[S_PERP]
-    s[m + M_ANGLE] = math.degrees(s[S_ANGLE])
-    s[m + M_FB_ANGLE] = math.degrees(s[S_FB_ANGLE])
-    s[m + M_MAX_PERP] = s[S_MAX_PERP]
-    s[m + M_END_ERR] = s[S_END_ERR] if s[S_END] != 0.0 else math.hypot(x - s[S_TX], y - s[S_TY])
-    s[m + M_T_GO] = s[S_T_GO]
-    s[m + M_CENTER_TIMEOUT] = 0.0
-    s[S_N_DONE] += 1.0
-    v = i[I_VISUO]
-    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S_TX], s[S_TY]
+    k = int(s[S.trial])
+    row = AT.f_schedule + k * T_COLS
+    m = AT.s_metrics + int(s[S.n_done]) * M_COLS
+    s[m + M.trial] = k
+    s[m + M.block] = f[row + T.block]
+    s[m + M.catch] = f[row + T.catch]
+    s[m + M.target_deg] = math.degrees(f[row + T.target_rad])
+    s[m + M.success] = 1.0 if success else 0.0
+    s[m + M.movement_time_s] = s[S.t_acq] - s[S.t_go]
+    s[m + M.peak_speed_m_s] = s[S.peak]
+    s[m + M.perp_error_m] = s[S.perp]
+    s[m + M.angle_error_deg] = math.degrees(s[S.angle])
+    s[m + M.feedback_angle_error_deg] = math.degrees(s[S.fb_angle])
+    s[m + M.max_perp_error_m] = s[S.max_perp]
+    s[m + M.endpoint_error_m] = s[S.end_err] if s[S.end] != 0.0 else math.hypot(x - s[S.tx], y - s[S.ty])
+    s[m + M.t_go_s] = s[S.t_go]
+    s[m + M.center_timeout] = 0.0
+    s[S.n_done] += 1.0
+    v = i[I.visuomotor]
+    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
-    s[S_PHASE] = PH_BETWEEN
+    s[S.phase] = PH_BETWEEN
 
 
 @njit(cache=True, nogil=True)
 def _center_timeout(f, s, bus):
     """The center hold was not completed in time: a failed trial with no reach (metrics NaN)."""
-    k = int(s[S_TRIAL])
-    row = F_HEADER + k * T_COLS
-    m = S_HEADER + int(s[S_N_DONE]) * M_COLS
+    k = int(s[S.trial])
+    row = AT.f_schedule + k * T_COLS
+    m = AT.s_metrics + int(s[S.n_done]) * M_COLS
     s[m:m + M_COLS] = np.nan
-    s[m + M_TRIAL] = k
-    s[m + M_BLOCK] = f[row + T_BLOCK]
-    s[m + M_CATCH] = f[row + T_CATCH]
-    s[m + M_TARGET_DEG] = math.degrees(f[row + T_TARGET_RAD])
-    s[m + M_SUCCESS] = 0.0
-    s[m + M_CENTER_TIMEOUT] = 1.0
-    s[S_N_DONE] += 1.0
+    s[m + M.trial] = k
+    s[m + M.block] = f[row + T.block]
+    s[m + M.catch] = f[row + T.catch]
+    s[m + M.target_deg] = math.degrees(f[row + T.target_rad])
+    s[m + M.success] = 0.0
+    s[m + M.center_timeout] = 1.0
+    s[S.n_done] += 1.0
     bus[MARKER] = markers.CENTER_TIMEOUT
-    s[S_PHASE] = PH_BETWEEN
+    s[S.phase] = PH_BETWEEN
 
 
 @njit(cache=True, nogil=True)
 def center_out_step(f, s, i, bus):
     """One tick of the center-out state machine (module docstring). Returns TASK_DONE at the end."""
-    phase = s[S_PHASE]
-    n = int(f[F_N])
-    x0 = i[I_STATE]
+    phase = s[S.phase]
+    n = i[I.n_trials]
+    x0 = i[I.state]
     x, y, vx, vy = bus[x0], bus[x0 + 1], bus[x0 + 2], bus[x0 + 3]
-    cx, cy = bus[i[I_CURSOR]], bus[i[I_CURSOR] + 1]
+    cx, cy = bus[i[I.cursor]], bus[i[I.cursor] + 1]
     code = status.OK
     if phase == 0.0:
         _start_trial(f, s, i, bus, 0)
     elif phase == PH_BETWEEN:
-        k = int(s[S_TRIAL]) + 1
+        k = int(s[S.trial]) + 1
         if k < n:
             _start_trial(f, s, i, bus, k)
         else:
-            s[S_PHASE] = PH_DONE
+            s[S.phase] = PH_DONE
             bus[MARKER] = markers.TASK_DONE
             code = status.TASK_DONE
     elif phase == PH_DONE:
         code = status.TASK_DONE
     else:
-        inside = math.hypot(cx - s[S_TX], cy - s[S_TY]) < f[F_TOL]
+        inside = math.hypot(cx - s[S.tx], cy - s[S.ty]) < f[F.tol]
         if phase == PH_CENTER:
-            s[S_COUNT] = s[S_COUNT] + 1.0 if inside else 0.0
-            s[S_REACH_TICKS] += 1.0
-            if s[S_COUNT] >= f[F_HOLD_TICKS]:
-                _go(f, s, i, bus, int(s[S_TRIAL]))
-            elif s[S_REACH_TICKS] >= f[F_CENTER_TIMEOUT_TICKS]:
+            s[S.count] = s[S.count] + 1.0 if inside else 0.0
+            s[S.reach_ticks] += 1.0
+            if s[S.count] >= f[F.hold_ticks]:
+                _go(f, s, i, bus, int(s[S.trial]))
+            elif s[S.reach_ticks] >= f[F.center_timeout_ticks]:
                 _center_timeout(f, s, bus)
         else:
-            s[S_REACH_TICKS] += 1.0
+            s[S.reach_ticks] += 1.0
             _track(s, x, y, vx, vy, cx, cy)
             if phase == PH_REACH and inside:
-                s[S_PHASE] = PH_HOLD
-                s[S_COUNT] = 0.0
-                if np.isnan(s[S_T_ACQ]):
-                    s[S_T_ACQ] = bus[T_S]
+                s[S.phase] = PH_HOLD
+                s[S.count] = 0.0
+                if np.isnan(s[S.t_acq]):
+                    s[S.t_acq] = bus[T_S]
                 bus[MARKER] = markers.ACQUIRED
             elif phase == PH_HOLD and not inside:
-                s[S_PHASE] = PH_REACH
+                s[S.phase] = PH_REACH
                 bus[MARKER] = markers.LEFT_TARGET
-            if s[S_PHASE] == PH_HOLD:
-                s[S_COUNT] += 1.0
-                if s[S_COUNT] >= f[F_HOLD_TICKS]:
+            if s[S.phase] == PH_HOLD:
+                s[S.count] += 1.0
+                if s[S.count] >= f[F.hold_ticks]:
                     _finish(f, s, i, bus, True, x, y)
-            if s[S_PHASE] != PH_BETWEEN and s[S_REACH_TICKS] >= f[F_TIMEOUT_TICKS]:
+            if s[S.phase] != PH_BETWEEN and s[S.reach_ticks] >= f[F.timeout_ticks]:
                 _finish(f, s, i, bus, False, x, y)
-    t = i[I_TARGET]
-    bus[t], bus[t + 1] = s[S_TX], s[S_TY]
-    r = i[I_TRIAL]
-    k = min(int(s[S_TRIAL]), n - 1)
-    bus[r], bus[r + 1], bus[r + 2] = s[S_TRIAL], f[F_HEADER + k * T_COLS + T_BLOCK], s[S_PHASE]
+    t = i[I.target]
+    bus[t], bus[t + 1] = s[S.tx], s[S.ty]
+    r = i[I.trial_info]
+    k = min(int(s[S.trial]), n - 1)
+    bus[r], bus[r + 1], bus[r + 2] = s[S.trial], f[AT.f_schedule + k * T_COLS + T.block], s[S.phase]
     return code
 
 
 def trial_metrics(stage: Stage) -> dict:
     """Finished trials' metrics from a center-out stage: {METRICS name: float64[n_done]}."""
-    n_done = int(stage.s[S_N_DONE])
-    table = stage.s[S_HEADER:S_HEADER + n_done * M_COLS].reshape(n_done, M_COLS)
-    return {name: table[:, k].copy() for k, name in enumerate(METRICS)}
+    n_done = int(stage.s[S.n_done])
+    table = LAYOUT.view(stage, "metrics")[:n_done]
+    return {name: table[:, getattr(M, name)].copy() for name in METRICS}
 
 
 def no_repeats(sched: np.ndarray) -> None:
@@ -279,7 +279,7 @@ def no_repeats(sched: np.ndarray) -> None:
     target: a repeat would be zero-length). A repeat at trial k takes the next different target
     from later in the schedule (the ones between shift on by one); a repeat with none later moves
     back to the latest place between two other targets. Only the target order changes."""
-    tgt = sched[:, T_TARGET_RAD]
+    tgt = sched[:, T.target_rad]
     for k in range(1, len(tgt)):
         if tgt[k] != tgt[k - 1]:
             continue
@@ -352,18 +352,16 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     def off(name):
         return bus.get(name).offset if bus.has(name) else -1
 
-    ints = np.array([state.offset, cursor.offset, target.offset, trial.offset, visuo.offset, delay.offset,
-                     off("curl"), off("load"), off("gain_change")], np.int64)
-    head = np.zeros(F_HEADER)
-    head[F_N] = n
-    head[F_HOLD_TICKS] = max(1, round(cfg.hold_s / ctx.dt_s))
-    head[F_TIMEOUT_TICKS] = max(1, round(cfg.timeout_s / ctx.dt_s))
-    head[F_TOL], head[F_CX], head[F_CY] = cfg.target_tolerance_m, center[0], center[1]
-    head[F_RADIUS], head[F_DT], head[F_RETURN] = cfg.radius_m, ctx.dt_s, float(cfg.return_to_center)
-    head[F_CENTER_TIMEOUT_TICKS] = max(1, round(cfg.center_timeout_s / ctx.dt_s))
+    f, s, i = LAYOUT.fill(
+        f=dict(hold_ticks=max(1, round(cfg.hold_s / ctx.dt_s)), timeout_ticks=max(1, round(cfg.timeout_s / ctx.dt_s)),
+               tol=cfg.target_tolerance_m, cx=center[0], cy=center[1], radius=cfg.radius_m, dt=ctx.dt_s,
+               return_to_center=float(cfg.return_to_center),
+               center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched),
+        i=dict(state=state.offset, cursor=cursor.offset, target=target.offset, trial_info=trial.offset,
+               visuomotor=visuo.offset, extra_delay=delay.offset, curl=off("curl"), load=off("load"),
+               gain_change=off("gain_change"), n_trials=n))
     names = [blk.name for blk in blocks]
-    stage = Stage(where, SPEC.kind, np.concatenate([head, sched.ravel()]), np.zeros(S_HEADER + n * M_COLS),
-                  ints, info={"kind": "center_out", "n_trials": n, "blocks": names,
+    stage = Stage(where, SPEC.kind, f, s, i, info={"kind": "center_out", "n_trials": n, "blocks": names,
                               "center_m": [float(c) for c in center]})
 
     def report():

@@ -11,17 +11,22 @@ error is fixed whatever the movement (Morehead, Taylor, Parvin & Ivry 2017, J Co
 """
 import math
 
-import numpy as np
 from numba import njit
 
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
 
+#: i: bus offsets of the state (n_x channels), the target, the visuomotor map and `observed`.
+LAYOUT = stage_layout("observe", i="state n_x target visuomotor observed")
+I = LAYOUT.I
+
+
 @njit(cache=True, nogil=True)
 def observe_step(f, s, i, bus):
-    """observed = visuomotor map of state (module docstring). i = [state, n_x, target, visuomotor, observed]."""
-    x_off, n_x, t_off, v_off, o_off = i[0], i[1], i[2], i[3], i[4]
+    """observed = visuomotor map of state (module docstring; LAYOUT names i)."""
+    x_off, n_x, t_off, v_off, o_off = i[I.state], i[I.n_x], i[I.target], i[I.visuomotor], i[I.observed]
     angle, clamp, ox, oy = bus[v_off], bus[v_off + 1], bus[v_off + 2], bus[v_off + 3]
     dx, dy = bus[x_off] - ox, bus[x_off + 1] - oy
     vx, vy = bus[x_off + 2], bus[x_off + 3]
@@ -46,8 +51,9 @@ def observe_step(f, s, i, bus):
 def build(ctx, state, target, visuomotor) -> Stage:
     """The observe stage: registers `observed` with the state's width, unit and labels."""
     obs = ctx.bus.add("observed", state.width, state.unit, state.labels)
-    return Stage("observe", SPEC.kind, np.zeros(0), np.zeros(0),
-                 np.array([state.offset, state.width, target.offset, visuomotor.offset, obs.offset]))
+    f, s, i = LAYOUT.fill(i=dict(state=state.offset, n_x=state.width, target=target.offset,
+                                 visuomotor=visuomotor.offset, observed=obs.offset))
+    return Stage("observe", SPEC.kind, f, s, i)
 
 
 SPEC = StageSpec(kind=72, name="observe", step=observe_step)

@@ -16,6 +16,7 @@ from pydantic import Field
 from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import PlantInfo, Stage
 
@@ -29,20 +30,25 @@ class CursorConfig(Strict):
     velocity_signal: str = Field("command", description="bus signal with the velocity [vx, vy], m/s ('command' is registered here)")
 
 
+#: f: dt_s, bound_m. s: position [x, y], m. i: bus offsets of the velocity and the state.
+LAYOUT = stage_layout("cursor", f="dt bound", s="x y", i="v state")
+F, S, I = LAYOUT.F, LAYOUT.S, LAYOUT.I
+
+
 @njit(cache=True, nogil=True)
 def cursor_step(f, s, i, bus):
-    """Integrate the velocity one tick. f = [dt_s, bound_m]; s = [x, y] (m); i = [v_off, state_off]."""
-    v, st = i[0], i[1]
+    """Integrate the velocity one tick (LAYOUT names f, s, i)."""
+    v, st = i[I.v], i[I.state]
     vx = bus[v]
     vy = bus[v + 1]
     if bus[HOLD] >= 0.5 or not (np.isfinite(vx) and np.isfinite(vy)):
         vx = 0.0
         vy = 0.0
-    dt, lim = f[0], f[1]
-    s[0] = min(max(s[0] + dt * vx, -lim), lim)
-    s[1] = min(max(s[1] + dt * vy, -lim), lim)
-    bus[st] = s[0]
-    bus[st + 1] = s[1]
+    dt, lim = f[F.dt], f[F.bound]
+    s[S.x] = min(max(s[S.x] + dt * vx, -lim), lim)
+    s[S.y] = min(max(s[S.y] + dt * vy, -lim), lim)
+    bus[st] = s[S.x]
+    bus[st + 1] = s[S.y]
     bus[st + 2] = vx
     bus[st + 3] = vy
     return status.OK
@@ -58,8 +64,9 @@ def build(cfg: CursorConfig, ctx, where: str = "plant") -> Stage:
         v = ctx.bus.get(cfg.velocity_signal, 2, who=f"{where}.velocity_signal")
     st = ctx.bus.add("state", 4, "m,m/s", ("x", "y", "vx", "vy"))
     ctx.plant = PlantInfo(kind="cursor", state_labels=st.labels, start_hand_m=tuple(float(v) for v in cfg.start_m))
-    return Stage(where, SPEC.kind, np.array([ctx.dt_s, cfg.bound_m]), np.array(cfg.start_m, dtype=float),
-                 np.array([v.offset, st.offset]), info={"kind": "cursor", "velocity_signal": cfg.velocity_signal})
+    f, s, i = LAYOUT.fill(f=dict(dt=ctx.dt_s, bound=cfg.bound_m), s=dict(x=cfg.start_m[0], y=cfg.start_m[1]),
+                          i=dict(v=v.offset, state=st.offset))
+    return Stage(where, SPEC.kind, f, s, i, info={"kind": "cursor", "velocity_signal": cfg.velocity_signal})
 
 
 SPEC = StageSpec(kind=85, name="cursor", step=cursor_step, config=CursorConfig, build=build)

@@ -20,7 +20,7 @@ PLANT_UNSTABLE (fatal; MuJoCo's auto-reset is disabled so instability is reporte
 replaced by zero for the tick (status BAD_SAMPLE).
 
 The factory keeps MjModel/MjData alive (Stage.keep) and stores their addresses and the
-addresses of the mjData arrays in `i` (see the I_* slots).
+addresses of the mjData arrays in `i` (see LAYOUT).
 """
 from dataclasses import dataclass, field
 
@@ -31,19 +31,23 @@ from numba import njit
 from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.cptr import f64_view, voidptr
+from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import PlantInfo, Stage
 from sims.mujoco_c import (array_address, data_address, mj_jacSite, mj_step1, mj_step2,
                            model_address)
 
-# int slots of the plant stage (i)
-I_MODEL, I_DATA, I_QPOS, I_QVEL, I_CTRL, I_XFRC, I_SENSOR, I_SITE_XPOS, I_XIPOS, I_BODY_MASS = range(10)
-I_JAC, I_NQ, I_NV, I_NU, I_NSENS, I_NSUB, I_MODE = range(10, 17)
-I_HAND_SITE, I_HAND_BODY, I_PAYLOAD = range(17, 20)  # -1 when the model has none
-I_CMD, I_NCMD, I_CURL, I_LOAD, I_GAIN, I_NOUT = range(20, 26)  # bus offsets (-1: not wired)
-I_HEADER = 26
-# then: cmd_map[n_cmd] (actuator per channel; endpoint mode: unused), dof_map[nu] (endpoint
-# mode: the dof each actuator drives), out table [n_out, 3] = (bus offset, source, index)
+#: f: per actuator the ctrl range and gear. i: MuJoCo addresses (model, data and the arrays the step
+#: reads or writes), sizes, substeps, command mode, the hand site/body and payload body (-1 when the
+#: model has none), bus offsets (curl, load: -1 when not wired); then the actuator of each command
+#: channel (cmd_map; endpoint mode: unused), the dof each actuator drives (dof_map; endpoint mode),
+#: and the output table out [n_out, 3] = (bus offset, SRC_* source, index).
+LAYOUT = stage_layout(
+    "mujoco_plant",
+    f="ctrl_lo[nu] ctrl_hi[nu] gear[nu]",
+    i="model data qpos qvel ctrl xfrc sensor site_xpos xipos body_mass jac nq nv nu nsens nsub mode "
+      "hand_site hand_body payload cmd n_cmd curl load gain n_out cmd_map[n_cmd] dof_map[nu] out[n_out,3]")
+I, AT = LAYOUT.I, LAYOUT.AT
 
 MODE_ACTUATOR = 0  #: command channel k drives actuator cmd_map[k]
 MODE_ENDPOINT = 1  #: command = hand force [fx, fy] N, mapped by J^T
@@ -77,53 +81,54 @@ def _clip(u, lo, hi, code):
 def mujoco_plant_step(f, s, i, bus):
     """One control tick of a MuJoCo plant (see the module docstring).
 
-    f = [ctrl_lo (nu), ctrl_hi (nu), gear (nu)]; s = [] ; i = I_* slots + maps + out table.
+    LAYOUT names f and i; s is empty.
     Reads bus: command [n_cmd], curl [4] (N s/m, row-major B), load [3] = [added mass kg, fx N,
     fy N], gain_change [1], hold. Writes the out table's channels (state, joint ...).
     """
-    m = voidptr(i[I_MODEL])
-    d = voidptr(i[I_DATA])
-    nq, nv, nu = i[I_NQ], i[I_NV], i[I_NU]
-    n_cmd = i[I_NCMD]
-    qpos = f64_view(i[I_QPOS], nq)
-    qvel = f64_view(i[I_QVEL], nv)
-    ctrl = f64_view(i[I_CTRL], nu)
-    jac = f64_view(i[I_JAC], 3 * nv)
-    cmd_map = i[I_HEADER:I_HEADER + n_cmd]
-    dof_map = i[I_HEADER + n_cmd:I_HEADER + n_cmd + nu]
-    site, body, payload = i[I_HAND_SITE], i[I_HAND_BODY], i[I_PAYLOAD]
+    m = voidptr(i[I.model])
+    d = voidptr(i[I.data])
+    nq, nv, nu = i[I.nq], i[I.nv], i[I.nu]
+    n_cmd = i[I.n_cmd]
+    qpos = f64_view(i[I.qpos], nq)
+    qvel = f64_view(i[I.qvel], nv)
+    ctrl = f64_view(i[I.ctrl], nu)
+    jac = f64_view(i[I.jac], 3 * nv)
+    cmd_map = i[AT.i_cmd_map:AT.i_cmd_map + n_cmd]
+    dof_map = seg(i, i, I.i_dof_map, nu)
+    lo, hi, gear = AT.f_ctrl_lo, i[I.f_ctrl_hi], i[I.f_gear]
+    site, body, payload = i[I.hand_site], i[I.hand_body], i[I.payload]
     hold = bus[HOLD] != 0.0
-    gain = 1.0 + bus[i[I_GAIN]] if i[I_GAIN] >= 0 else 1.0
-    c = i[I_CMD]
+    gain = 1.0 + bus[i[I.gain]] if i[I.gain] >= 0 else 1.0
+    c = i[I.cmd]
     code = status.OK
     for k in range(n_cmd):
         if not np.isfinite(bus[c + k]):
             hold = True  # a non-finite command is rejected: zero command this tick
             code = status.BAD_SAMPLE
-    if payload >= 0 and i[I_LOAD] >= 0:
-        mass = f64_view(i[I_BODY_MASS], payload + 1)
-        added = max(bus[i[I_LOAD]], PAYLOAD_MIN_KG)
+    if payload >= 0 and i[I.load] >= 0:
+        mass = f64_view(i[I.body_mass], payload + 1)
+        added = max(bus[i[I.load]], PAYLOAD_MIN_KG)
         if added != mass[payload]:  # new load: recompute the inertia before stepping
             mass[payload] = added
             mj_step1(m, d)
-    for _ in range(i[I_NSUB]):
+    for _ in range(i[I.nsub]):
         if site >= 0:
-            mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
+            mj_jacSite(m, d, voidptr(i[I.jac]), voidptr(0), np.int32(site))
         # 1. command -> ctrl
-        if i[I_MODE] == MODE_ENDPOINT:
+        if i[I.mode] == MODE_ENDPOINT:
             fx = 0.0 if hold else gain * bus[c]
             fy = 0.0 if hold else gain * bus[c + 1]
             for a in range(nu):
                 dof = dof_map[a]
-                u = (jac[dof] * fx + jac[nv + dof] * fy) / f[2 * nu + a]
-                ctrl[a], code = _clip(u, f[a], f[nu + a], code)
+                u = (jac[dof] * fx + jac[nv + dof] * fy) / f[gear + a]
+                ctrl[a], code = _clip(u, f[lo + a], f[hi + a], code)
         else:
             for k in range(n_cmd):
                 a = cmd_map[k]
                 u = 0.0 if hold else gain * bus[c + k]
-                ctrl[a], code = _clip(u, f[a], f[nu + a], code)
+                ctrl[a], code = _clip(u, f[lo + a], f[hi + a], code)
         # 2. curl field and load force at the hand
-        if site >= 0 and (i[I_CURL] >= 0 or i[I_LOAD] >= 0):
+        if site >= 0 and (i[I.curl] >= 0 or i[I.load] >= 0):
             vx = 0.0
             vy = 0.0
             for j in range(nv):
@@ -131,16 +136,16 @@ def mujoco_plant_step(f, s, i, bus):
                 vy += jac[nv + j] * qvel[j]
             fx = 0.0
             fy = 0.0
-            if i[I_CURL] >= 0:
-                b = i[I_CURL]
+            if i[I.curl] >= 0:
+                b = i[I.curl]
                 fx += bus[b] * vx + bus[b + 1] * vy
                 fy += bus[b + 2] * vx + bus[b + 3] * vy
-            if i[I_LOAD] >= 0:
-                fx += bus[i[I_LOAD] + 1]
-                fy += bus[i[I_LOAD] + 2]
-            p = f64_view(i[I_SITE_XPOS] + VEC3_BYTES * site, 3)
-            com = f64_view(i[I_XIPOS] + VEC3_BYTES * body, 3)
-            xfrc = f64_view(i[I_XFRC] + SPATIAL_BYTES * body, 6)
+            if i[I.load] >= 0:
+                fx += bus[i[I.load] + 1]
+                fy += bus[i[I.load] + 2]
+            p = f64_view(i[I.site_xpos] + VEC3_BYTES * site, 3)
+            com = f64_view(i[I.xipos] + VEC3_BYTES * body, 3)
+            xfrc = f64_view(i[I.xfrc] + SPATIAL_BYTES * body, 6)
             rx, ry, rz = p[0] - com[0], p[1] - com[1], p[2] - com[2]
             xfrc[0] = fx
             xfrc[1] = fy
@@ -153,23 +158,23 @@ def mujoco_plant_step(f, s, i, bus):
         mj_step1(m, d)
     # sensed state
     if site >= 0:
-        mj_jacSite(m, d, voidptr(i[I_JAC]), voidptr(0), np.int32(site))
+        mj_jacSite(m, d, voidptr(i[I.jac]), voidptr(0), np.int32(site))
     finite = True
     for j in range(nq):
         finite = finite and abs(qpos[j]) < MAX_STATE
     for j in range(nv):
         finite = finite and abs(qvel[j]) < MAX_STATE
-    o = I_HEADER + n_cmd + nu
-    for r in range(i[I_NOUT]):
+    o = i[I.i_out]
+    for r in range(i[I.n_out]):
         off, src, idx = i[o + 3 * r], i[o + 3 * r + 1], i[o + 3 * r + 2]
         if src == SRC_QPOS:
             val = qpos[idx]
         elif src == SRC_QVEL:
             val = qvel[idx]
         elif src == SRC_SENSOR:
-            val = f64_view(i[I_SENSOR], i[I_NSENS])[idx]
+            val = f64_view(i[I.sensor], i[I.nsens])[idx]
         elif src == SRC_HAND_POS:
-            val = f64_view(i[I_SITE_XPOS] + VEC3_BYTES * site, 3)[idx]
+            val = f64_view(i[I.site_xpos] + VEC3_BYTES * site, 3)[idx]
         else:  # SRC_HAND_VEL
             val = 0.0
             for j in range(nv):
@@ -271,23 +276,16 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
         load = bus.add("load", 3, "kg,N", ("added_mass_kg", "force_x", "force_y"))
 
     jac = np.zeros(3 * max(m.nv, 1))
-    header = np.full(I_HEADER, -1, np.int64)
-    header[I_MODEL], header[I_DATA] = model_address(m), data_address(d)
-    header[I_QPOS], header[I_QVEL], header[I_CTRL] = (array_address(d.qpos), array_address(d.qvel),
-                                                      array_address(d.ctrl))
-    header[I_XFRC], header[I_SITE_XPOS], header[I_XIPOS] = (array_address(d.xfrc_applied),
-                                                            array_address(d.site_xpos), array_address(d.xipos))
-    header[I_SENSOR] = array_address(d.sensordata) if m.nsensordata else 0
-    header[I_BODY_MASS], header[I_JAC] = array_address(m.body_mass), array_address(jac)
-    header[I_NQ], header[I_NV], header[I_NU], header[I_NSENS] = m.nq, m.nv, m.nu, m.nsensordata
-    header[I_NSUB], header[I_MODE] = substeps, mode
-    header[I_HAND_SITE], header[I_HAND_BODY], header[I_PAYLOAD] = site, body, payload
-    header[I_CMD], header[I_NCMD], header[I_GAIN] = cmd.offset, n_cmd, gain.offset
-    header[I_CURL] = curl.offset if curl else -1
-    header[I_LOAD] = load.offset if load else -1
-    header[I_NOUT] = len(out_rows)
-    ints = np.concatenate([header, cmd_map, dof_map, np.asarray(out_rows, np.int64).ravel()])
-    floats = np.concatenate([lo, hi, np.where(gear != 0, gear, 1.0)])
+    floats, _, ints = LAYOUT.fill(
+        f=dict(ctrl_lo=lo, ctrl_hi=hi, gear=np.where(gear != 0, gear, 1.0)),
+        i=dict(model=model_address(m), data=data_address(d), qpos=array_address(d.qpos), qvel=array_address(d.qvel),
+               ctrl=array_address(d.ctrl), xfrc=array_address(d.xfrc_applied), sensor=array_address(d.sensordata)
+               if m.nsensordata else 0, site_xpos=array_address(d.site_xpos), xipos=array_address(d.xipos),
+               body_mass=array_address(m.body_mass), jac=array_address(jac), nq=m.nq, nv=m.nv, nu=m.nu,
+               nsens=m.nsensordata, nsub=substeps, mode=mode, hand_site=site, hand_body=body, payload=payload,
+               cmd=cmd.offset, n_cmd=n_cmd, curl=curl.offset if curl else -1, load=load.offset if load else -1,
+               gain=gain.offset, n_out=len(out_rows), cmd_map=cmd_map, dof_map=dof_map,
+               out=np.asarray(out_rows, np.int64).reshape(-1, 3)))
 
     state_labels = outputs[0].labels
     hand_xy = d.site_xpos[site, :2].copy() if site >= 0 else None

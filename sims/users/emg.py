@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from rtcore import rng, status
 from rtcore.configbase import Strict
 from rtcore.filters.sos import SOS_STATE, design_butter, sos_sample
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
@@ -88,72 +89,69 @@ def carrier_scale(sos: np.ndarray) -> float:
     return 1.0 / math.sqrt(float(np.mean(np.abs(h) ** 2)))
 
 
-# f: constants, then U [dims*n], X [n*n], sos [n_sec*6]
-(F_DT, F_RATIO, F_KP, F_KD, F_FMAX_KAPPA, F_C0, F_RISE, F_FALL, F_GAIN, F_NOISE, F_SCALE, F_DROP_P,
- F_DROP_TICKS, F_HDR) = range(14)
-# s: phase accumulator, then a [n], e [n] (muscle signal of this sample), drop_left [n], sos memories [n*n_sec*2]
-S_PHASE, S_HDR = range(2)
-# i: slots
-(I_N, I_DIMS, I_NSEC, I_POS, I_VEL, I_TGT, I_IN, I_BLOCK, I_N_OFF, I_TIME, I_ACT, I_MAX, I_TICKS, I_RNG,
- I_LEN) = range(15)
+#: f: constants (s, N/m, N*s/m, N, s, mV), then the muscle directions U [dims, n], the crosstalk
+#: X [n, n] and the carrier band-pass SOS. s: sample-phase accumulator, then per muscle the activation
+#: a, the muscle signal e of this sample, the dropout ticks left, and the SOS memories. i: bus offsets
+#: (pos, vel, tgt: -1 until linked), sizes, tick count, RNG state.
+LAYOUT = stage_layout(
+    "synthetic_emg",
+    f="dt ratio kp kd fmax_kappa c0 rise fall gain noise scale drop_p drop_ticks U[dims,n] X[n,n] sos[nsec,6]",
+    s=f"phase a[n] e[n] drop_left[n] z[n,nsec,{SOS_STATE}]",
+    i="n dims nsec pos=-1 vel=-1 tgt=-1 input block n_off time act max ticks=0 rng")
+F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def emg_user_step(f, s, i, bus):
     """One tick: controller -> activations -> rate_hz * dt EMG samples into input_block."""
-    n, dims, nsec = i[I_N], i[I_DIMS], i[I_NSEC]
-    u_off = F_HDR
-    x_off = u_off + dims * n
-    c_off = x_off + n * n
-    a_off = S_HDR
-    e_off = a_off + n
-    drop_off = e_off + n
-    z_off = drop_off + n
+    n, dims, nsec = i[I.n], i[I.dims], i[I.nsec]
+    u_off, x_off, c_off = AT.f_U, i[I.f_X], i[I.f_sos]
+    a_off, e_off, drop_off, z_off = AT.s_a, i[I.s_e], i[I.s_drop_left], i[I.s_z]
     # controller on the previous tick's state and target: F* = kp (target - p) - kd v
     fx = 0.0
     fy = 0.0
-    if i[I_POS] >= 0 and i[I_TGT] >= 0:
-        fx = f[F_KP] * (bus[i[I_TGT]] - bus[i[I_POS]]) - f[F_KD] * bus[i[I_VEL]]
+    if i[I.pos] >= 0 and i[I.tgt] >= 0:
+        fx = f[F.kp] * (bus[i[I.tgt]] - bus[i[I.pos]]) - f[F.kd] * bus[i[I.vel]]
         if dims == 2:
-            fy = f[F_KP] * (bus[i[I_TGT] + 1] - bus[i[I_POS] + 1]) - f[F_KD] * bus[i[I_VEL] + 1]
-    dt = f[F_DT]
+            fy = f[F.kp] * (bus[i[I.tgt] + 1] - bus[i[I.pos] + 1]) - f[F.kd] * bus[i[I.vel] + 1]
+    dt = f[F.dt]
     for m in range(n):
         drive = f[u_off + m] * fx + (f[u_off + n + m] * fy if dims == 2 else 0.0)
-        target_a = min(1.0, f[F_C0] + max(0.0, drive) / f[F_FMAX_KAPPA])
+        target_a = min(1.0, f[F.c0] + max(0.0, drive) / f[F.fmax_kappa])
         a = s[a_off + m]
-        tau = f[F_RISE] if target_a > a else f[F_FALL]
+        tau = f[F.rise] if target_a > a else f[F.fall]
         a += (target_a - a) * (1.0 - math.exp(-dt / tau))
         s[a_off + m] = a
-        bus[i[I_ACT] + m] = a
+        bus[i[I.act] + m] = a
         if s[drop_off + m] > 0.0:
             s[drop_off + m] -= 1.0
-        elif f[F_DROP_P] > 0.0 and rng.uniform(i, I_RNG) < f[F_DROP_P]:
-            s[drop_off + m] = f[F_DROP_TICKS]
+        elif f[F.drop_p] > 0.0 and rng.uniform(i, I.rng) < f[F.drop_p]:
+            s[drop_off + m] = f[F.drop_ticks]
     # samples due this tick
-    s[S_PHASE] += f[F_RATIO]
-    count = min(int(math.floor(s[S_PHASE])), i[I_MAX])
-    s[S_PHASE] -= math.floor(s[S_PHASE])
-    blk = i[I_BLOCK]
+    s[S.phase] += f[F.ratio]
+    count = min(int(math.floor(s[S.phase])), i[I.max])
+    s[S.phase] -= math.floor(s[S.phase])
+    blk = i[I.block]
     for r in range(count):
         for m in range(n):
-            carrier = f[F_SCALE] * sos_sample(f, c_off, nsec, s, z_off + m * nsec * 2, rng.normal(i, I_RNG))
-            s[e_off + m] = f[F_GAIN] * s[a_off + m] * carrier
+            carrier = f[F.scale] * sos_sample(f, c_off, nsec, s, z_off + m * nsec * 2, rng.normal(i, I.rng))
+            s[e_off + m] = f[F.gain] * s[a_off + m] * carrier
         for c in range(n):
             v = 0.0
             if s[drop_off + c] <= 0.0:
                 row = x_off + c * n
                 for m in range(n):
                     v += f[row + m] * s[e_off + m]
-            if f[F_NOISE] > 0.0:
-                v += f[F_NOISE] * rng.normal(i, I_RNG)
+            if f[F.noise] > 0.0:
+                v += f[F.noise] * rng.normal(i, I.rng)
             bus[blk + r * n + c] = v
-    i[I_TICKS] += 1
-    bus[i[I_N_OFF]] = count
+    i[I.ticks] += 1
+    bus[i[I.n_off]] = count
     if count > 0:
         last = blk + (count - 1) * n
         for c in range(n):
-            bus[i[I_IN] + c] = bus[last + c]
-        bus[i[I_TIME]] = i[I_TICKS] * dt
+            bus[i[I.input] + c] = bus[last + c]
+        bus[i[I.time]] = i[I.ticks] * dt
     return status.OK
 
 
@@ -166,31 +164,26 @@ def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     kappa = float(np.sum(U[0] * np.maximum(0.0, U[0])))
     ratio = cfg.rate_hz * ctx.dt_s
     mx = int(math.ceil(ratio)) + 1
-    f = np.zeros(F_HDR)
-    f[F_DT], f[F_RATIO], f[F_KP], f[F_KD] = ctx.dt_s, ratio, cfg.kp_n_per_m, cfg.kd_n_s_per_m
-    f[F_FMAX_KAPPA], f[F_C0], f[F_RISE], f[F_FALL] = cfg.max_force_n * kappa, cfg.cocontraction, cfg.tau_rise_s, cfg.tau_fall_s
-    f[F_GAIN], f[F_NOISE], f[F_SCALE] = cfg.gain_mv, cfg.noise_mv, carrier_scale(sos)
-    f[F_DROP_P] = 1.0 - math.exp(-cfg.dropout_per_min / 60.0 * ctx.dt_s)
-    f[F_DROP_TICKS] = round(cfg.dropout_s / ctx.dt_s)
-    f = np.concatenate([f, U.ravel(), crosstalk_matrix(n, cfg.crosstalk).ravel(), sos.ravel()])
-    s = np.zeros(S_HDR + 3 * n + n * nsec * SOS_STATE)
-    s[S_HDR:S_HDR + n] = cfg.cocontraction
     labels = [f"emg{k}" for k in range(n)]
     sig_in = ctx.bus.add("input", n, "mV", labels)
     sig_block = ctx.bus.add("input_block", mx * n, "mV", [f"{lab}@{r}" for r in range(mx) for lab in labels])
     sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
     sig_a = ctx.bus.add("intended_activation", n, "a.u.", [f"a{k}" for k in range(n)])
-    i = np.full(I_LEN, -1, dtype=np.int64)
-    i[I_N], i[I_DIMS], i[I_NSEC] = n, dims, nsec
-    i[I_IN], i[I_BLOCK], i[I_N_OFF], i[I_TIME], i[I_ACT] = sig_in.offset, sig_block.offset, sig_n.offset, sig_t.offset, sig_a.offset
-    i[I_MAX], i[I_TICKS], i[I_RNG] = mx, 0, rng.seed_state(ctx.seed, cfg.seed, 0x656D67)
+    f, s, i = LAYOUT.fill(
+        f=dict(dt=ctx.dt_s, ratio=ratio, kp=cfg.kp_n_per_m, kd=cfg.kd_n_s_per_m, fmax_kappa=cfg.max_force_n * kappa,
+               c0=cfg.cocontraction, rise=cfg.tau_rise_s, fall=cfg.tau_fall_s, gain=cfg.gain_mv, noise=cfg.noise_mv,
+               scale=carrier_scale(sos), drop_p=1.0 - math.exp(-cfg.dropout_per_min / 60.0 * ctx.dt_s),
+               drop_ticks=round(cfg.dropout_s / ctx.dt_s), U=U, X=crosstalk_matrix(n, cfg.crosstalk), sos=sos),
+        s=dict(a=cfg.cocontraction),
+        i=dict(n=n, dims=dims, nsec=nsec, input=sig_in.offset, block=sig_block.offset, n_off=sig_n.offset,
+               time=sig_t.offset, act=sig_a.offset, max=mx, rng=rng.seed_state(ctx.seed, cfg.seed, 0x656D67)))
     stage = Stage(where, SPEC.kind, f, s, i, info={"kind": "synthetic_emg", "n_channels": n, "rate_hz": cfg.rate_hz,
                                                      "max_per_tick": mx, "force_map_W": (cfg.max_force_n * U).tolist()})
     who = f"{where} (synthetic_emg)"
-    bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, dims, who + ".position")
-    bind_signal(ctx, stage, I_VEL, cfg.position, cfg.velocity_index, dims, who + ".velocity_index")
-    bind_signal(ctx, stage, I_TGT, cfg.target, 0, dims, who + ".target")
+    bind_signal(ctx, stage, I.pos, cfg.position, cfg.position_index, dims, who + ".position")
+    bind_signal(ctx, stage, I.vel, cfg.position, cfg.velocity_index, dims, who + ".velocity_index")
+    bind_signal(ctx, stage, I.tgt, cfg.target, 0, dims, who + ".target")
     return stage
 
 

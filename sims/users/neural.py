@@ -31,6 +31,7 @@ from pydantic import Field
 
 from rtcore import rng, status
 from rtcore.configbase import Strict
+from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
@@ -122,53 +123,57 @@ def encode_counts(velocity, bin_s: float, tuning: Tuning, max_speed_m_s: float =
                    np.asarray(tuning.pd_rad, float), float(max_speed_m_s), st)
 
 
-# f: per-tick constants, then baseline [n], depth [n]
-F_DT, F_BIN, F_VMAX, F_TAU, F_DRIFT, F_LOSS, F_DROP_FRAC, F_HDR = range(8)
-# s: pd [n], lam [n] (expected count so far this bin), alive [n], drop_rank [n]
-# i: slots
-(I_N, I_POS, I_TGT, I_IN, I_BLOCK, I_N_OFF, I_TIME, I_IV, I_BIN_TICKS, I_TICK_IN_BIN, I_TICKS,
- I_DROP_TICK, I_RNG, I_LEN) = range(14)
+#: f: per-tick constants, then baseline and modulation depth per unit, Hz. s: preferred direction (rad),
+#: the expected count so far this bin, alive flag (1/0) and drop rank per unit. i: bus offsets (pos,
+#: tgt: -1 until linked), bin counters, the tick of the unit drop (-1: none), RNG state.
+LAYOUT = stage_layout(
+    "synthetic_neural",
+    f="dt bin vmax tau drift loss drop_frac baseline[n] depth[n]",
+    s="pd[n] lam[n] alive[n] drop_rank[n]",
+    i="n pos=-1 tgt=-1 input block n_off time iv bin_ticks tick_in_bin=0 ticks=0 drop_tick rng")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
 @njit(cache=True, nogil=True)
 def neural_step(f, s, i, bus):
     """One tick of the population: intended velocity, integrate rates, emit Poisson counts at bin ends."""
-    n = i[I_N]
-    pd, lam, alive, rank = s[0:n], s[n:2 * n], s[2 * n:3 * n], s[3 * n:4 * n]
-    base, depth = f[F_HDR:F_HDR + n], f[F_HDR + n:F_HDR + 2 * n]
+    n = i[I.n]
+    pd, lam = s[AT.s_pd:AT.s_pd + n], seg(s, i, I.s_lam, n)
+    alive, rank = seg(s, i, I.s_alive, n), seg(s, i, I.s_drop_rank, n)
+    base, depth = f[AT.f_baseline:AT.f_baseline + n], seg(f, i, I.f_depth, n)
     vx = 0.0
     vy = 0.0
-    if i[I_POS] >= 0 and i[I_TGT] >= 0:
-        p, t = i[I_POS], i[I_TGT]
-        vx, vy = intended_velocity(bus[p], bus[p + 1], bus[t], bus[t + 1], f[F_VMAX], f[F_TAU])
-    bus[i[I_IV]] = vx
-    bus[i[I_IV] + 1] = vy
-    dt = f[F_DT]
+    if i[I.pos] >= 0 and i[I.tgt] >= 0:
+        p, t = i[I.pos], i[I.tgt]
+        vx, vy = intended_velocity(bus[p], bus[p + 1], bus[t], bus[t + 1], f[F.vmax], f[F.tau])
+    bus[i[I.iv]] = vx
+    bus[i[I.iv] + 1] = vy
+    dt = f[F.dt]
     for k in range(n):
         if alive[k] > 0.0:
-            lam[k] += dt * cosine_rate_hz(vx, vy, base[k], depth[k], pd[k], f[F_VMAX])
-    i[I_TICKS] += 1
-    if i[I_DROP_TICK] >= 0 and i[I_TICKS] >= i[I_DROP_TICK]:
+            lam[k] += dt * cosine_rate_hz(vx, vy, base[k], depth[k], pd[k], f[F.vmax])
+    i[I.ticks] += 1
+    if i[I.drop_tick] >= 0 and i[I.ticks] >= i[I.drop_tick]:
         for k in range(n):
-            if rank[k] < f[F_DROP_FRAC]:
+            if rank[k] < f[F.drop_frac]:
                 alive[k] = 0.0
-        i[I_DROP_TICK] = -1
-    i[I_TICK_IN_BIN] += 1
-    if i[I_TICK_IN_BIN] < i[I_BIN_TICKS]:
-        bus[i[I_N_OFF]] = 0.0
+        i[I.drop_tick] = -1
+    i[I.tick_in_bin] += 1
+    if i[I.tick_in_bin] < i[I.bin_ticks]:
+        bus[i[I.n_off]] = 0.0
         return status.OK
-    i[I_TICK_IN_BIN] = 0
+    i[I.tick_in_bin] = 0
     for k in range(n):
-        c = rng.poisson(lam[k], i, I_RNG) if alive[k] > 0.0 else 0.0
-        bus[i[I_IN] + k] = c
-        bus[i[I_BLOCK] + k] = c
+        c = rng.poisson(lam[k], i, I.rng) if alive[k] > 0.0 else 0.0
+        bus[i[I.input] + k] = c
+        bus[i[I.block] + k] = c
         lam[k] = 0.0
-        if f[F_DRIFT] > 0.0:
-            pd[k] += f[F_DRIFT] * rng.normal(i, I_RNG)
-        if f[F_LOSS] > 0.0 and alive[k] > 0.0 and rng.uniform(i, I_RNG) < f[F_LOSS]:
+        if f[F.drift] > 0.0:
+            pd[k] += f[F.drift] * rng.normal(i, I.rng)
+        if f[F.loss] > 0.0 and alive[k] > 0.0 and rng.uniform(i, I.rng) < f[F.loss]:
             alive[k] = 0.0
-    bus[i[I_N_OFF]] = 1.0
-    bus[i[I_TIME]] = i[I_TICKS] * dt
+    bus[i[I.n_off]] = 1.0
+    bus[i[I.time]] = i[I.ticks] * dt
     return status.OK
 
 
@@ -182,45 +187,40 @@ def build(cfg: SyntheticNeuralConfig, ctx, where: str = "source") -> Stage:
     seed = (ctx.seed, cfg.seed)
     tun = make_tuning(n, ctx.seed * 1_000_003 + cfg.seed, cfg.baseline_hz, cfg.baseline_spread_hz, cfg.depth_hz, cfg.depth_spread_hz)
     bin_s = bin_ticks * ctx.dt_s
-    f = np.zeros(F_HDR + 2 * n)
-    f[F_DT], f[F_BIN], f[F_VMAX], f[F_TAU] = ctx.dt_s, bin_s, cfg.max_speed_m_s, cfg.approach_tau_s
-    f[F_DRIFT] = cfg.drift_rad_per_sqrt_s * math.sqrt(bin_s)  # per-bin step std, rad
-    f[F_LOSS] = 1.0 - math.exp(-cfg.unit_loss_per_min * bin_s / 60.0)  # per-bin loss probability
-    f[F_DROP_FRAC] = cfg.drop_fraction
-    f[F_HDR:F_HDR + n], f[F_HDR + n:] = tun.baseline_hz, tun.depth_hz
-    s = np.zeros(4 * n)
-    s[0:n] = tun.pd_rad
-    s[2 * n:3 * n] = 1.0
-    s[3 * n:4 * n] = (np.random.default_rng([*seed, 0x64726F70]).permutation(n) + 0.5) / n  # drop order
     labels = [f"unit{k}" for k in range(n)]
     sig_in = ctx.bus.add("input", n, "count", labels)
     sig_block = ctx.bus.add("input_block", n, "count", labels)
     sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
     sig_iv = ctx.bus.add("intended_velocity", 2, "m/s", ["vx", "vy"])
-    i = np.full(I_LEN, -1, dtype=np.int64)
-    i[I_N], i[I_IN], i[I_BLOCK], i[I_N_OFF] = n, sig_in.offset, sig_block.offset, sig_n.offset
-    i[I_TIME], i[I_IV], i[I_BIN_TICKS], i[I_TICK_IN_BIN], i[I_TICKS] = sig_t.offset, sig_iv.offset, bin_ticks, 0, 0
-    i[I_DROP_TICK] = -1 if cfg.drop_at_s is None else round(cfg.drop_at_s / ctx.dt_s)
-    i[I_RNG] = rng.seed_state(*seed, 0x73706B)
+    f, s, i = LAYOUT.fill(
+        f=dict(dt=ctx.dt_s, bin=bin_s, vmax=cfg.max_speed_m_s, tau=cfg.approach_tau_s,
+               drift=cfg.drift_rad_per_sqrt_s * math.sqrt(bin_s),  # per-bin step std, rad
+               loss=1.0 - math.exp(-cfg.unit_loss_per_min * bin_s / 60.0),  # per-bin loss probability
+               drop_frac=cfg.drop_fraction, baseline=tun.baseline_hz, depth=tun.depth_hz),
+        s=dict(pd=tun.pd_rad, alive=1.0,
+               drop_rank=(np.random.default_rng([*seed, 0x64726F70]).permutation(n) + 0.5) / n),  # drop order
+        i=dict(n=n, input=sig_in.offset, block=sig_block.offset, n_off=sig_n.offset, time=sig_t.offset,
+               iv=sig_iv.offset, bin_ticks=bin_ticks,
+               drop_tick=-1 if cfg.drop_at_s is None else round(cfg.drop_at_s / ctx.dt_s),
+               rng=rng.seed_state(*seed, 0x73706B)))
     stage = Stage(where, SPEC.kind, f, s, i,
                   info={"kind": "synthetic_neural", "n_units": n, "bin_s": bin_s})
-    stage.report = lambda: {"synthetic_neural": {"units_alive": int(stage.s[2 * n:3 * n].sum()), "n_units": n}}
-    bind_signal(ctx, stage, I_POS, cfg.position, cfg.position_index, 2, f"{where} (synthetic_neural).position")
-    bind_signal(ctx, stage, I_TGT, cfg.target, 0, 2, f"{where} (synthetic_neural).target")
+    stage.report = lambda: {"synthetic_neural": {"units_alive": int(LAYOUT.view(stage, "alive").sum()), "n_units": n}}
+    bind_signal(ctx, stage, I.pos, cfg.position, cfg.position_index, 2, f"{where} (synthetic_neural).position")
+    bind_signal(ctx, stage, I.tgt, cfg.target, 0, 2, f"{where} (synthetic_neural).target")
     return stage
 
 
 def tuning_of(stage: Stage) -> Tuning:
     """The live tuning of a built stage (preferred directions drift during a run)."""
-    n = int(stage.i[I_N])
-    return Tuning(stage.f[F_HDR:F_HDR + n].copy(), stage.f[F_HDR + n:F_HDR + 2 * n].copy(), stage.s[0:n].copy())
+    view = LAYOUT.view
+    return Tuning(view(stage, "baseline").copy(), view(stage, "depth").copy(), view(stage, "pd").copy())
 
 
 def alive_of(stage: Stage) -> np.ndarray:
     """Which units are alive (1.0) or lost (0.0), [n_units]."""
-    n = int(stage.i[I_N])
-    return stage.s[2 * n:3 * n].copy()
+    return LAYOUT.view(stage, "alive").copy()
 
 
 SPEC = StageSpec(kind=12, name="synthetic_neural", step=neural_step, config=SyntheticNeuralConfig, build=build)

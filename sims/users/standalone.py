@@ -33,9 +33,9 @@ class LocalWorld:
         self.pos = np.zeros(2)
         self.vel = np.zeros(2)
         if kind == "emg":
-            n = int(stage.i[emg.I_N])
+            n = int(stage.i[emg.I.n])
             self.force_map = 10.0 * emg.muscle_directions(n, 2)  # f_max U, N
-            self.c0 = stage.f[emg.F_C0]
+            self.c0 = stage.f[emg.F.c0]
 
     def target(self, t: float) -> np.ndarray:
         k = int(t // 2.0)
