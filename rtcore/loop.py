@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import DT_S, HEADER, HOLD, HOLD_NEXT, MARKER, STAMP_S, T_S, TICK, TICK_SHIFT_S
 from rtcore.clock import monotonic_ns, sleep_until_ns
 from rtcore.dispatch import stage_step
 
@@ -130,10 +130,10 @@ def run(chain, ring: np.ndarray, ctrl: np.ndarray, schedule: Schedule, *, bus: n
     _check(rec_idx, np.int64, 1, "rec_idx")
     _check(ring, np.float64, 2, "ring")
     _check(ctrl, np.int64, 1, "ctrl")
-    if bus.size < B.HEADER:
-        raise ValueError(f"loop: bus has {bus.size} slots, fewer than its {B.HEADER}-slot header")
-    if not np.isclose(bus[B.DT_S], 1.0 / schedule.rate_hz, rtol=1e-9, atol=0.0):
-        raise ValueError(f"loop: bus dt {bus[B.DT_S]} s does not match the schedule's {schedule.rate_hz} Hz")
+    if bus.size < HEADER:
+        raise ValueError(f"loop: bus has {bus.size} slots, fewer than its {HEADER}-slot header")
+    if not np.isclose(bus[DT_S], 1.0 / schedule.rate_hz, rtol=1e-9, atol=0.0):
+        raise ValueError(f"loop: bus dt {bus[DT_S]} s does not match the schedule's {schedule.rate_hz} Hz")
     if counts.shape != (n_stages, status.N_CODES):
         raise ValueError(f"loop: counts is {counts.shape}, expected ({n_stages}, {status.N_CODES})")
     if rec_idx.size and (rec_idx.min() < 0 or rec_idx.max() >= bus.size):
@@ -160,7 +160,7 @@ def precompile() -> None:
     """Compile (or load from the cache) the loop on an empty chain, without running a tick."""
     z, zi = np.zeros(1), np.zeros(1, np.int64)
     sched = Schedule(1000.0, False, 0).array()
-    _loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(B.HEADER), np.zeros((0, status.N_CODES), np.int64),
+    _loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(HEADER), np.zeros((0, status.N_CODES), np.int64),
           np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), sched)
 
 
@@ -169,13 +169,13 @@ def begin_tick(bus, tick, stamp_s):
     """Open tick `tick` on the bus before the chain runs: its clock (tick, t = tick dt s), its
     time stamp stamp_s (s), a cleared marker and phase shift, and hold = what a stage requested
     last tick (rtcore.bus.request_hold)."""
-    bus[B.TICK] = tick
-    bus[B.T_S] = tick * bus[B.DT_S]
-    bus[B.STAMP_S] = stamp_s
-    bus[B.MARKER] = 0.0
-    bus[B.HOLD] = bus[B.HOLD_NEXT]
-    bus[B.HOLD_NEXT] = 0.0
-    bus[B.TICK_SHIFT_S] = 0.0
+    bus[TICK] = tick
+    bus[T_S] = tick * bus[DT_S]
+    bus[STAMP_S] = stamp_s
+    bus[MARKER] = 0.0
+    bus[HOLD] = bus[HOLD_NEXT]
+    bus[HOLD_NEXT] = 0.0
+    bus[TICK_SHIFT_S] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -208,7 +208,7 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
     spin_ns = sched[SCHED_SPIN_NS]
     cap = ring.shape[0]
     n_rec = rec_idx.size
-    dt_s = bus[B.DT_S]
+    dt_s = bus[DT_S]
     deadline = monotonic_ns(ts) + sched[SCHED_START_DELAY_NS]
     ctrl[CTRL_T0_NS] = deadline
     t0_s = deadline * 1e-9
@@ -237,7 +237,7 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
         if written - ctrl[CTRL_RING_READ] < cap:
             row = ring[written % cap]
             row[COL_TICK] = tick
-            row[COL_T_S] = bus[B.T_S]
+            row[COL_T_S] = bus[T_S]
             row[COL_WAKE_US] = latency * 1e-3
             row[COL_COMPUTE_US] = (end - wake) * 1e-3
             row[COL_STAMP_S] = stamp
@@ -246,7 +246,7 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
             ctrl[CTRL_RING_WRITTEN] = written + 1
         else:
             ctrl[CTRL_RING_DROPPED] += 1
-        if bus[B.HOLD] != 0.0:
+        if bus[HOLD] != 0.0:
             ctrl[CTRL_HOLD_TICKS] += 1
         tick += 1
         ctrl[CTRL_TICKS] = tick
@@ -259,7 +259,7 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
         if tick == max_ticks:  # no next deadline: none can be missed
             break
         if realtime:
-            shift = int(bus[B.TICK_SHIFT_S] * 1e9)
+            shift = int(bus[TICK_SHIFT_S] * 1e9)
             deadline += period_ns + max(-period_ns // 4, min(period_ns // 4, shift))
             if end > deadline:
                 missed = (end - deadline) // period_ns + 1

@@ -40,11 +40,11 @@ def test_firmware_builds_and_fits_the_atmega328p():
 def test_firmware_enforces_its_own_joint_limits():
     from devices.protocols import framed as F
     from devices.serial import framed_arm
-    from devices.serial import plant_base as L
+    from devices.serial import plant_base
     with FirmwareEmulator(baud=115200) as fw:
         cfg = framed_arm.FramedArmConfig(kind="framed_arm", port=fw.path, baud=115200, timeout_s=2.0)
         drv = framed_arm.FramedArmDriver(cfg)
-        flags, q, _, _ = L.start(drv)  # open, HELLO (version handshake), ENABLE
+        flags, q, _, _ = plant_base.start(drv)  # open, HELLO (version handshake), ENABLE
         try:
             assert flags & F.FLAG_ENABLED and drv.device_watchdog_ms == 100
             goal = struct.pack("<BB2i", F.MODE_POSITION, 2, 3_000_000, -400_000)  # 3.0 rad: past the device's 2.5

@@ -42,11 +42,11 @@ def _exchange(fd, reader, seq: int, goal: bytes):
 
 def _one_rate(baud: int) -> dict:
     from devices.serial import framed_arm
-    from devices.serial import plant_base as L
+    from devices.serial import plant_base
     with FirmwareEmulator(baud=baud) as fw:
         cfg = framed_arm.FramedArmConfig(kind="framed_arm", port=fw.path, baud=baud, timeout_s=2.0)
         drv = framed_arm.FramedArmDriver(cfg)
-        L.start(drv)
+        plant_base.start(drv)
         try:
             fd = drv.sp.fileno()
             before = fw.stats()
