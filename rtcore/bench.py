@@ -1,7 +1,6 @@
 """`rtcore bench`: timing of the compiled tick, the same code with the JIT off, wake jitter,
 and each family's own benchmark. Benchmarks report numbers; they never assert them.
 """
-import importlib
 import json
 import os
 import pathlib
@@ -9,21 +8,21 @@ import subprocess
 import sys
 import tempfile
 
+from devices.bench import bench_serial
+from devices.emulators.firmware_bench import bench_firmware_hil
+from devices.lsl.bench import bench_lsl
+from rtcore.cerebellum.bench import bench_forward_model
+from rtcore.decoders.bench import bench_decoders
+from rtcore.learning.bench import bench_trial_learning
 from rtcore.summary import percentiles
+from sims.bench import bench_mujoco
 
 #: The demo chain with in-process I/O, so that offline timing measures compute only.
 TICK_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "bench" / "tick.toml"
 
-#: Family benchmarks: (module, function) returning a dict of numbers.
-FAMILY_BENCHES = (
-    ("rtcore.cerebellum.bench", "bench_forward_model"),
-    ("sims.bench", "bench_mujoco"),
-    ("devices.lsl.bench", "bench_lsl"),
-    ("rtcore.decoders.bench", "bench_decoders"),
-    ("rtcore.learning.bench", "bench_trial_learning"),
-    ("devices.bench", "bench_serial"),
-    ("devices.emulators.firmware_bench", "bench_firmware_hil"),
-)
+#: Family benchmarks, each returning a dict of numbers (reported under its name without "bench_").
+FAMILY_BENCHES = (bench_forward_model, bench_mujoco, bench_lsl, bench_decoders, bench_trial_learning, bench_serial,
+                  bench_firmware_hil)
 
 
 def offline_compute(config_path: str, ticks: int) -> dict:
@@ -67,12 +66,8 @@ def run(config_path=None, ticks=20000, nojit_ticks=500, jitter_s=3.0) -> dict:
     if jitter_s > 0:
         out["jitter_plain"] = realtime_jitter(config_path, jitter_s, rt=False)
         out["jitter_rt"] = realtime_jitter(config_path, jitter_s, rt=True)
-    for modname, fn in FAMILY_BENCHES:
-        try:
-            module = importlib.import_module(modname)
-        except ModuleNotFoundError:
-            continue
-        out[fn.removeprefix("bench_")] = getattr(module, fn)()
+    for bench in FAMILY_BENCHES:
+        out[bench.__name__.removeprefix("bench_")] = bench()
     return out
 
 
