@@ -59,7 +59,7 @@ def test_framed_arm_torque_pd_reaches_targets_and_survives_corrupt_bytes():
             target = [-0.4, 0.2]
             ch.run(hold(target, 1.0))
             np.testing.assert_allclose(ch.q(), target, atol=0.01)
-            corrupt = int(ch.stage.i[framed_arm.L.I_CORRUPT])
+            corrupt = int(framed_arm.LAYOUT.get(ch.stage, "corrupt"))
             assert corrupt >= 7  # 2 garbage frames + 5 corrupted replies, each dropped
             assert ch.count(status.CORRUPT_FRAME) >= 1
             assert ch.count(status.DEVICE_FAULT) == 0 and em.snapshot()["enabled"]
