@@ -10,7 +10,7 @@ import tomllib
 from typing import Literal
 
 import tomli_w
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from rtcore.configbase import ConfigError, Strict, format_error, read_toml
 from rtcore.decoders import DecoderConfig
@@ -76,7 +76,7 @@ class SessionConfig(Strict):
 
     session: SessionSection = SessionSection()
     loop: LoopSection = LoopSection()
-    source: SourceConfig | None = None
+    source: list[SourceConfig] = []  # [source] (one inlet) or [[source]] (several), normalised to a list
     decoder: DecoderConfig | None = None
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
@@ -91,6 +91,12 @@ class SessionConfig(Strict):
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     companion: list[CompanionSection] = []
     test: TestSection = TestSection()
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _sources_as_list(cls, v):
+        """[source] is one table, [[source]] an array of tables: both become a list."""
+        return [] if v is None else [v] if isinstance(v, dict) else v
 
 
 def load(path: str, overrides: list[str] = ()) -> SessionConfig:
@@ -110,7 +116,10 @@ def validate(raw: dict, source: str = "<config>", overrides: list[str] = ()) -> 
         return SessionConfig.model_validate(raw)
     except ValidationError as e:
         label = source if not overrides else f"{source} (with --set)"
-        raise ConfigError(format_error(e, SessionConfig, label)) from None
+        text = format_error(e, SessionConfig, label)
+        if isinstance(raw.get("source"), dict):  # the user wrote one [source] table: name its keys as written
+            text = text.replace("source[0].", "source.").replace("source[0]:", "source:")
+        raise ConfigError(text) from None
 
 
 def _copy(obj):

@@ -40,16 +40,16 @@ def _plant(cfg, config_path: str) -> None:
     cfg.plant.model_path = str(resolve_path(cfg.plant.model_path, config_path).resolve())
 
 
-def _replay(cfg, config_path: str) -> None:
+def _replay(src, config_path: str) -> None:
     from rtcore import xdf
-    path = resolve_path(cfg.source.path, config_path)
+    path = resolve_path(src.path, config_path)
     try:
         xdf.load(str(path))
     except FileNotFoundError:
-        raise ValueError(f"source.path: no such file '{cfg.source.path}'") from None
+        raise ValueError(f"source.path: no such file '{src.path}'") from None
     except Exception as e:  # pyxdf raises whatever its parser hits on a damaged file
         raise ValueError(f"source.path: '{path}' is not a readable XDF recording ({type(e).__name__}: {e})") from None
-    cfg.source.path = str(path.resolve())
+    src.path = str(path.resolve())
 
 
 def check(cfg, config_path: str):
@@ -59,8 +59,9 @@ def check(cfg, config_path: str):
             _decoder(cfg, config_path)
         if cfg.plant is not None and cfg.plant.kind == "mjcf":
             _plant(cfg, config_path)
-        if cfg.source is not None and cfg.source.kind == "replay":
-            _replay(cfg, config_path)
+        for src in cfg.source:
+            if src.kind == "replay":
+                _replay(src, config_path)
     except ValueError as e:
         raise ConfigError(f"{config_path}: {e}") from None
     return cfg

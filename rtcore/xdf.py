@@ -139,7 +139,8 @@ class XdfRecorder:
         cfg = self.cfg
         self.columns = columns
         self.sig = {name: (first, list(labels), unit) for name, unit, labels, first in streams}
-        src = cfg.source
+        # the source of the `input` stream (another [[source]] writes its own signals, recorded per tick)
+        src = next((s for s in cfg.source if getattr(s, "signal", "input") == "input"), None)
         self.lsl_time = src is not None and src.kind == "lsl"
         self.replayed = src is not None and src.kind == "replay"
         self.offset_col = self.sig["input_clock_offset"][0] if self.lsl_time and "input_clock_offset" in self.sig else None

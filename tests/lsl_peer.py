@@ -1,8 +1,10 @@
 """A real pylsl outlet in its own process, for the LSL tests (run as a script).
 
 Sample k (k = 0, 1, ...) has channel c = k + c / 100, its LSL stamp is taken at the push, and
-samples listed in --nan-at carry NaN in channel 0. Prints "ready" once the outlet exists and
-exits after --count samples (then waits --linger-s so inlets can drain) or on SIGTERM.
+samples listed in --nan-at carry NaN in channel 0. Prints "ready" once the outlet exists, then
+"consumer" once an inlet is connected (or --wait-consumer-s passed), and exits after --count
+samples (then waits --linger-s so inlets can drain) or on SIGTERM. With --chunk K it pushes K
+samples at a time, every K periods (--chunk = --count: one burst of every sample).
 """
 import argparse
 import sys
@@ -24,6 +26,7 @@ ap.add_argument("--wait-consumer-s", type=float, default=10.0)
 ap.add_argument("--linger-s", type=float, default=1.0)
 ap.add_argument("--go-on-stdin", action="store_true", help="push only after a line arrives on stdin")
 ap.add_argument("--delay-s", type=float, default=0.0, help="wait before creating the outlet")
+ap.add_argument("--chunk", type=int, default=1, help="samples per push")
 args = ap.parse_args()
 
 time.sleep(args.delay_s)
@@ -36,17 +39,22 @@ for c in range(args.channels):
 outlet = pylsl.StreamOutlet(info)
 print("ready", flush=True)
 outlet.wait_for_consumers(args.wait_consumer_s)
+print("consumer", flush=True)
 if args.go_on_stdin:
     sys.stdin.readline()
 period = 1.0 / args.rate
 t0 = time.perf_counter()
 nan = set(args.nan_at)
-for k in range(args.start, args.start + args.count):
-    x = k + np.arange(args.channels) / 100.0
-    if k in nan:
-        x[0] = np.nan
-    outlet.push_sample(x.astype(np.float32), pylsl.local_clock())
-    due = t0 + (k - args.start + 1) * period
+for first in range(args.start, args.start + args.count, args.chunk):
+    ks = np.arange(first, min(first + args.chunk, args.start + args.count))
+    x = ks[:, None] + np.arange(args.channels)[None, :] / 100.0
+    x[np.isin(ks, list(nan)), 0] = np.nan
+    now = pylsl.local_clock()
+    if len(ks) == 1:
+        outlet.push_sample(x[0].astype(np.float32), now)
+    else:  # stamps one period apart, the last one now
+        outlet.push_chunk(x.astype(np.float32), list(now - (ks[-1] - ks) * period))
+    due = t0 + (ks[-1] - args.start + 1) * period
     while time.perf_counter() < due:
         time.sleep(min(0.0005, max(0.0, due - time.perf_counter())))
 time.sleep(args.linger_s)

@@ -14,13 +14,9 @@ import pytest
 
 import rtcore  # noqa: F401
 from devices.lsl.inlet import MARKER_STREAM_RESUMED, MARKER_STREAM_STALE
-from devices.lsl import outlet
-from rtcore import config, sources, status
-from rtcore.bus import Bus
-from rtcore.loop import CTRL_SIZE, CTRL_TICKS, N_TIMING, Schedule, run
+from rtcore import config, status
 from rtcore.session import compile_loop
-from rtcore.stage import BuildContext, pack
-from lsl_helpers import go, start_peer, unique
+from lsl_helpers import go, run_session, start_peer, unique
 
 N = 300
 RATE = 500.0
@@ -48,38 +44,12 @@ def result():
                    # B is a new Python process: under load it can take seconds to start and be
                    # re-resolved, so the session waits well past that before declaring the stream lost
                    "stale_after_s": 0.2, "lost_after_s": 8.0},
-        "record": {"signals": ["hold", "marker", "input", "input_n"]},
+        "record": {"signals": ["hold", "marker", "input", "input_n"]}, "outlet": [],
     })
     res = run_session(cfg, max_ticks=200_000)  # the loop releases the GIL: the script runs meanwhile
     for p in peers:
         p.wait()
     return res
-
-
-def run_session(cfg, max_ticks):
-    """Build [source] and [[outlet]] like the pipeline does, pack, and run the compiled loop offline."""
-    layout = Bus()
-    ctx = BuildContext(bus=layout, dt_s=1.0 / cfg.loop.rate_hz, seed=0, realtime=False, session_name=cfg.session.name)
-    stages = sources.build_from_session(cfg, ctx) + outlet.build_from_session(cfg, ctx)
-    chain = pack(stages)
-    bus = layout.array()
-    bus[2] = ctx.dt_s
-    names = cfg.record.signals
-    rec_idx = np.concatenate([np.arange(layout.signals[n].offset, layout.signals[n].offset + layout.signals[n].width) for n in names])
-    ring = np.zeros((max_ticks, N_TIMING + rec_idx.size))
-    ctrl = np.zeros(CTRL_SIZE, np.int64)
-    counts = np.zeros((len(stages), status.N_CODES), np.int64)
-    code = run(chain, ring, ctrl, Schedule(cfg.loop.rate_hz, False, max_ticks), bus=bus, counts=counts, rec_idx=rec_idx)
-    reports = {k: v for st in stages if st.report for k, v in st.report().items()}
-    for st in stages:
-        st.close()
-    rows = ring[:ctrl[CTRL_TICKS], N_TIMING:]
-    cols, k = {}, 0
-    for n in names:
-        w = layout.signals[n].width
-        cols[n] = rows[:, k:k + w]
-        k += w
-    return dict(code=code, signals=cols, counts=counts[0], reports=reports)
 
 
 def test_session_ends_cleanly_with_stream_lost(result):
@@ -109,4 +79,4 @@ def test_every_sample_of_both_sources_arrives_in_order(result):
     assert n.sum() == 2 * N and firsts[-1] == 2 * N - 1
     c = result["reports"]["lsl_in"]
     assert c["resumes"] == 1 and c["stale_events"] == 2 and c["samples"] == 2 * N
-    assert result["counts"][status.STALE_STREAM] == 2 and result["counts"][status.RESUMED] == 1
+    assert result["counts"][0, status.STALE_STREAM] == 2 and result["counts"][0, status.RESUMED] == 1

@@ -4,19 +4,31 @@ Build (Python, off the hot path): resolve the stream by name / type / source_id 
 (the error lists what is visible), check channel count, format and nominal rate against the
 config, open the stream and take a first clock offset. Step (compiled, no GIL, no allocation):
 
-    n = lsl_pull_chunk_d(inlet, input_block, stamps, max_per_tick * n_ch, max_per_tick, 0.0, ec)
+    n = lsl_pull_chunk_d(inlet, input_block, stamps, ..., 0.0, ec)   (slices of PULL_SLICE samples)
 
 straight into the bus, so a sample costs one copy inside liblsl. A sample with a NaN or Inf
 channel is replaced by the previous valid sample and counted (BAD_SAMPLE). `input` holds the
 newest valid sample, `input_time` its LSL stamp mapped to the local clock
 (t_local = t_remote + lsl_time_correction, refreshed every time_correction_every_s with a zero
-timeout, so the tick never waits). Silence past stale_after_s sets bus HOLD (safe hold), emits
-MARKER_STREAM_STALE and returns STALE_STREAM once; the first sample after that clears HOLD,
-emits MARKER_STREAM_RESUMED and returns RESUMED (liblsl re-connects by source_id: recover).
-Silence past lost_after_s returns STREAM_LOST, which ends the session cleanly. Staleness is
-measured on the LSL local clock, so it is the same in real-time and offline runs. In real time,
-samples queued before the first tick (build and compile time) are dropped then (flush_at_start),
-so the loop starts on fresh data rather than working through seconds of backlog.
+timeout, so the tick never waits). In real time, samples queued before the first tick (build and
+compile time) are dropped then (flush_at_start), so the loop starts on fresh data.
+
+Catch-up under a budget: a tick drains everything queued, up to the block's capacity
+(max_per_tick) and until catchup_budget_frac of the period has passed, so a backlog (a burst after
+a network stall) is worked off in as few ticks as the budget allows, every sample through every
+downstream stage (they all take input_n rows per tick). `input_backlog` counts what is still
+queued after the drain; the report gives the number of catch-ups, the longest (s) and the largest.
+
+Stale, lost and recovered: silence past stale_after_s (default STALE_PERIODS sample periods,
+within STALE_MIN_S..STALE_MAX_S; never for an irregular stream) or a connection liblsl reports
+lost sets bus HOLD (safe hold), emits MARKER_STREAM_STALE and returns STALE_STREAM once. A helper
+thread (devices.lsl.recovery) then re-resolves the stream by the config's query and hands the tick
+the stream that came back, under the same or a new source_id; the tick only swaps the handle. The
+first sample after that clears HOLD, emits MARKER_STREAM_RESUMED, returns RESUMED and records the
+gap: `input_gap` = [gaps, missed samples (gap x nominal rate), last gap s]. With on_lost = "fail",
+silence past lost_after_s returns STREAM_LOST, which ends the session cleanly; with "hold" the
+session waits in safe hold. Staleness is measured on the LSL local clock, so it is the same in
+real-time and offline runs.
 
 Tick alignment (align_ticks): the step phase-locks the loop's ticks to sample arrival
 (rtcore.phaselock), so a sample waits about the LSL hop for its tick instead of up to a period.
@@ -24,11 +36,12 @@ A sample that still misses its tick waits a whole period for the next one; with 
 the tick instead waits (blocked in liblsl, no spinning) up to that fraction of a period for a
 sample the source's nominal rate says is due, and the phase lock counts that tick as late.
 
-Bus signals written: input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest
-first), input_n [1] (samples this tick), input_time [1] (s, local LSL clock), input_age [1]
-(s, tick time minus the newest sample's stamp, when samples came), input_clock_offset [1] (s, the
-clock offset in use: local = remote + offset; session.xdf records it as the input stream's
-ClockOffset chunks).
+Bus signals written (prefix `signal`, "input" by default; a second [[source]] names its own):
+input [n_ch] (stream unit), input_block [max_per_tick * n_ch] (oldest first), input_n [1]
+(samples this tick), input_time [1] (s, local LSL clock), input_age [1] (s, tick time minus the
+newest sample's stamp, when samples came), input_clock_offset [1] (s, the clock offset in use:
+local = remote + offset; session.xdf records it as the input stream's ClockOffset chunks),
+input_gap [3] (see above), input_backlog [1] (samples left queued after this tick's drain).
 """
 import math
 import time
@@ -39,7 +52,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from devices import lsl_c
-from devices.lsl import run_id
+from devices.lsl import recovery, run_id
 from rtcore import phaselock, status
 from rtcore.bus import DT_S, MARKER, TICK_SHIFT_S, request_hold
 from rtcore.configbase import Strict
@@ -63,10 +76,14 @@ class LslSourceConfig(Strict):
     rate_hz: float | None = Field(None, ge=0.0, description="expected nominal rate, Hz (0 = irregular; checked before start)")
     channel_format: Literal["float32", "double64", "int32", "int16", "int8", "int64"] | None = Field(
         None, description="expected channel format (checked before start)")
-    max_per_tick: int | None = Field(None, ge=1, le=4096, description="most samples drained per tick (default 4 x rate x period + 2)")
+    signal: str = Field("input", pattern=r"^[a-z][a-z0-9_]*$", description="bus name of this inlet's signals (input, input_block, input_n, ...; a second [[source]] needs its own, e.g. 'force')")
+    max_per_tick: int | None = Field(None, ge=1, le=8192, description="block capacity: most samples drained per tick (default: the larger of 4 x rate x period + 2 and 512 values / channels)")
+    catchup_budget_frac: float = Field(0.25, gt=0.0, le=0.9, description="a backlog drains each tick until this fraction of the loop period is spent (or the block is full)")
     wait_s: float = Field(0.0, ge=0.0, le=1.0, description="wait up to this long for a sample when none is queued, s (offline pacing; keep 0 in real time)")
-    stale_after_s: float = Field(0.25, gt=0.0, le=60.0, description="silence that triggers safe hold, s")
-    lost_after_s: float = Field(10.0, gt=0.0, le=3600.0, description="silence that ends the session (STREAM_LOST), s")
+    stale_after_s: float | None = Field(None, gt=0.0, le=60.0, description="silence that triggers safe hold and recovery, s (default: 50 sample periods within 0.05..0.25 s; an irregular stream only when its connection is lost)")
+    on_lost: Literal["hold", "fail"] = Field("fail", description="a stream that stays away: 'hold' waits for it in safe hold forever, 'fail' ends the session (STREAM_LOST) after lost_after_s")
+    lost_after_s: float = Field(10.0, gt=0.0, le=3600.0, description="with on_lost = 'fail': silence that ends the session (STREAM_LOST), s")
+    recover: bool = Field(True, description="a helper thread re-resolves a stale or lost stream by this query and swaps in the one that returns (same or new source_id)")
     time_correction_every_s: float = Field(1.0, gt=0.0, le=60.0, description="refresh period of the clock offset, s")
     buffer_s: int = Field(10, ge=1, le=360, description="liblsl inlet buffer, s of samples")
     flush_at_start: bool = Field(True, description="real time: drop samples queued before the first tick (stale by build and compile time)")
@@ -79,23 +96,34 @@ class LslSourceConfig(Strict):
     def _one_selector(self):
         if not (self.name or self.type or self.source_id):
             raise ValueError("give at least one of name, type, source_id")
-        if self.lost_after_s <= self.stale_after_s:
+        if self.stale_after_s is not None and self.lost_after_s <= self.stale_after_s:
             raise ValueError("lost_after_s must exceed stale_after_s")
         return self
 
 
-#: f: parameters, s (align_step_s = 0: no tick alignment; due_wait_s = 0: no wait for due samples).
-#: s: clock offset, arrival clocks and counters, the phase lock's state, the last good sample (held
-#: in place of a bad one) and this tick's stamps. i: the liblsl handle, the error-code slot (a zeroed
-#: int64 that liblsl's int32 *ec writes into: low 4 bytes, little-endian), sizes, bus offsets, the
-#: stale flag, the bus offset of input_clock_offset.
+#: f: parameters (align_step_s = 0: no tick alignment; due_wait_s = 0: no wait for due samples;
+#: lost_s = inf: on_lost = "hold"; stale_s = inf: an irregular stream, stale only when lost; budget_s:
+#: the catch-up's time budget per tick; steady_n: samples a tick takes without a backlog).
+#: s: clock offset, arrival clocks and counters (next_offset: the clock offset of the inlet the
+#: recovery thread hands over with next_handle; last_local: the newest stamp on the local clock, for
+#: the gap across a swap; a catch-up is a run of ticks that drained more than steady_n samples or left
+#: a backlog), the phase lock's state, the last good sample (held in place of a bad one) and this
+#: tick's stamps. i: the liblsl handle, the error-code slot (a zeroed int64 that liblsl's int32 *ec
+#: writes into: low 4 bytes, little-endian), sizes, bus offsets, the stale flag; next_handle: a fresh
+#: inlet from the recovery thread, taken by the next tick (0: none); lost: the inlet reported its
+#: connection lost (pulls stop until a swap); catchup: in a catch-up; dedup: after a swap, drop
+#: samples the old inlet already delivered (liblsl reconnected it too).
 LAYOUT = stage_layout(
     "lsl_inlet",
-    f="stale_s lost_s tc_every_s wait_s align_late align_step_s flush due_wait_s sample_period_s",
+    f="stale_s lost_s tc_every_s wait_s align_late align_step_s flush due_wait_s sample_period_s budget_s rate_hz "
+      "steady_n",
     s=f"offset last_arrival next_tc samples bad stale_events resumes tc_fails flushed last_stamp due_waits "
-      f"lock[{phaselock.PL_LEN}] prev[n_ch] stamps[max]",
-    i="handle ec=0 n_ch max input block n_off time stale=0 age clock_offset")
+      f"next_offset last_local gaps missed gap_s gap_s_max swaps lost_events backlog_max catchups catchup_t0 "
+      f"catchup_n catchup_s catchup_s_max catchup_n_max duplicates lock[{phaselock.PL_LEN}] prev[n_ch] stamps[max]",
+    i="handle ec=0 n_ch max input block n_off time stale=0 age clock_offset next_handle=0 lost=0 gap backlog "
+      "catchup=0 dedup=0")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
+PULL_SLICE = 64  #: during a catch-up, look at the clock after every this many samples
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -113,18 +141,113 @@ def _ec(i):
 
 
 @njit(cache=True, nogil=True)
+def _take_swap(f, s, i, now):
+    """Adopt the inlet the recovery thread handed over (its handle and clock offset)."""
+    i[I.handle] = i[I.next_handle]
+    s[S.offset] = s[S.next_offset]
+    s[S.next_tc] = now  # measure the new inlet's offset from this tick on (liblsl probes in the background)
+    s[S.swaps] += 1.0
+    i[I.lost] = 0
+    i[I.dedup] = 1
+    i[I.next_handle] = 0  # last: the thread may now release the old inlet
+
+
+@njit(cache=True, nogil=True)
+def _drop_seen(s, i, bus, nch, got):
+    """After a swap: drop the block's leading samples stamped no later than the newest one taken
+    (liblsl's own recovery may have fed them through the old inlet); returns the samples left."""
+    stamps = i[I.s_stamps]
+    k = 0
+    while k < got and s[stamps + k] + s[S.offset] <= s[S.last_local]:
+        k += 1
+    if k == 0:
+        i[I.dedup] = 0 if got > 0 else 1
+        return got
+    blk = i[I.block]
+    for r in range(got - k):
+        s[stamps + r] = s[stamps + k + r]
+        for c in range(nch):
+            bus[blk + r * nch + c] = bus[blk + (k + r) * nch + c]
+    s[S.duplicates] += k
+    i[I.dedup] = 0 if got > k else 1
+    return got - k
+
+
+@njit(cache=True, nogil=True)
+def _drain(f, s, i, bus, h, nch, mx, got, now):
+    """Pull queued samples after the first `got` into the block until the queue is empty, the block
+    is full or F.budget_s has passed since `now`; returns the block's sample count."""
+    blk = i[I.block]
+    stamps = i[I.s_stamps]
+    bus_addr = bus.ctypes.data
+    s_addr = s.ctypes.data
+    end = now + f[F.budget_s]
+    while got < mx:
+        want = min(mx - got, PULL_SLICE)
+        values = lsl_c.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
+                                        want * nch, want, 0.0, _call_ec(i))
+        n = values // nch
+        got += n
+        if n < want or _ec(i) != 0 or lsl_c.lsl_local_clock() >= end:
+            break
+    return got
+
+
+@njit(cache=True, nogil=True)
+def _catchup(f, s, i, bus, h, got, now):
+    """Count the backlog left queued and time the catch-up (ticks draining more than F.steady_n)."""
+    backlog = lsl_c.lsl_samples_available(h) if got == i[I.max] or got > f[F.steady_n] else 0
+    bus[i[I.backlog]] = backlog
+    s[S.backlog_max] = max(s[S.backlog_max], backlog)
+    busy = backlog > 0 or got > f[F.steady_n]
+    if busy and i[I.catchup] == 0:
+        i[I.catchup] = 1
+        s[S.catchups] += 1.0
+        s[S.catchup_t0] = now
+        s[S.catchup_n] = 0.0
+    if i[I.catchup] != 0:
+        s[S.catchup_n] += got
+        if backlog == 0:
+            i[I.catchup] = 0
+            s[S.catchup_s] = lsl_c.lsl_local_clock() - s[S.catchup_t0]
+            s[S.catchup_s_max] = max(s[S.catchup_s_max], s[S.catchup_s])
+            s[S.catchup_n_max] = max(s[S.catchup_n_max], s[S.catchup_n])
+
+
+@njit(cache=True, nogil=True)
+def _gap(f, s, i, bus, first_local):
+    """A stale stream flows again: count the gap and the samples its nominal rate says were missed.
+
+    missed = max(0, round(gap_s * rate_hz) - 1), gap_s = first new stamp - last old stamp (local clock).
+    input_gap = [gaps, missed samples in all gaps, last gap s]."""
+    if s[S.last_local] == 0.0:
+        return
+    gap_s = first_local - s[S.last_local]
+    s[S.gaps] += 1.0
+    s[S.gap_s] = gap_s
+    s[S.gap_s_max] = max(s[S.gap_s_max], gap_s)
+    if f[F.rate_hz] > 0.0:
+        s[S.missed] += max(0.0, round(gap_s * f[F.rate_hz]) - 1.0)
+    g = i[I.gap]
+    bus[g], bus[g + 1], bus[g + 2] = s[S.gaps], s[S.missed], gap_s
+
+
+@njit(cache=True, nogil=True)
 def lsl_inlet_step(f, s, i, bus):
     """Drain the inlet into input_block, hold bad samples, track staleness; returns a status code."""
+    now = lsl_c.lsl_local_clock()
+    if i[I.next_handle] != 0:
+        _take_swap(f, s, i, now)
     h, nch, mx = i[I.handle], i[I.n_ch], i[I.max]
     blk = i[I.block]
     prev = AT.s_prev
     stamps = i[I.s_stamps]
-    now = lsl_c.lsl_local_clock()
     if s[S.last_arrival] == 0.0:  # first tick: the silence clock starts now, not at build
         s[S.last_arrival] = now
         if f[F.flush] != 0.0:
             s[S.flushed] = lsl_c.lsl_inlet_flush(h)
-    if now >= s[S.next_tc]:
+    lost = i[I.lost] != 0
+    if now >= s[S.next_tc] and not lost:
         s[S.next_tc] = now + f[F.tc_every_s]
         offset = lsl_c.lsl_time_correction(h, 0.0, _call_ec(i))
         if _ec(i) == 0:
@@ -133,26 +256,29 @@ def lsl_inlet_step(f, s, i, bus):
             s[S.tc_fails] += 1.0
     bus[i[I.clock_offset]] = s[S.offset]
     got = 0
-    bus_addr = bus.ctypes.data
-    s_addr = s.ctypes.data
-    wait = f[F.wait_s]
-    due = f[F.due_wait_s] > 0.0 and now >= s[S.last_stamp] + s[S.offset] + f[F.sample_period_s]
-    if due:  # the source should have pushed its next sample by now: give it a moment to arrive
-        wait = max(wait, f[F.due_wait_s])
     waited = False
-    if wait > 0.0 and lsl_c.lsl_samples_available(h) == 0:
-        t = lsl_c.lsl_pull_sample_d(h, bus_addr + 8 * blk, nch, wait, _call_ec(i))
-        if t != 0.0:
-            s[stamps] = t
-            got = 1
-            waited = due
-            s[S.due_waits] += 1.0 if due else 0.0
-    if got < mx:
-        values = lsl_c.lsl_pull_chunk_d(h, bus_addr + 8 * (blk + got * nch), s_addr + 8 * (stamps + got),
-                                    (mx - got) * nch, mx - got, 0.0, _call_ec(i))
-        got += values // nch
-    if _ec(i) == lsl_c.LSL_LOST_ERROR:
-        return status.STREAM_LOST
+    if not lost:
+        wait = f[F.wait_s]
+        due = f[F.due_wait_s] > 0.0 and now >= s[S.last_stamp] + s[S.offset] + f[F.sample_period_s]
+        if due:  # the source should have pushed its next sample by now: give it a moment to arrive
+            wait = max(wait, f[F.due_wait_s])
+        if wait > 0.0 and lsl_c.lsl_samples_available(h) == 0:
+            t = lsl_c.lsl_pull_sample_d(h, bus.ctypes.data + 8 * blk, nch, wait, _call_ec(i))
+            if t != 0.0:
+                s[stamps] = t
+                got = 1
+                waited = due
+                s[S.due_waits] += 1.0 if due else 0.0
+        if _ec(i) != lsl_c.LSL_LOST_ERROR:
+            got = _drain(f, s, i, bus, h, nch, mx, got, now)
+        if i[I.dedup] != 0:
+            got = _drop_seen(s, i, bus, nch, got)
+        if _ec(i) == lsl_c.LSL_LOST_ERROR:  # the outlet is gone: hold now, the recovery thread looks for it
+            i[I.lost] = 1
+            lost = True
+            s[S.lost_events] += 1.0
+        else:
+            _catchup(f, s, i, bus, h, got, now)
     code = status.OK
     for r in range(got):
         row = blk + r * nch
@@ -173,16 +299,20 @@ def lsl_inlet_step(f, s, i, bus):
     if got > 0:
         for c in range(nch):
             bus[i[I.input] + c] = s[prev + c]
+        resumed = i[I.stale] != 0
+        if resumed:
+            _gap(f, s, i, bus, s[stamps] + s[S.offset])
         s[S.last_stamp] = s[stamps + got - 1]
         bus[i[I.time]] = s[S.last_stamp] + s[S.offset]
+        s[S.last_local] = bus[i[I.time]]
         bus[i[I.age]] = now - bus[i[I.time]]
         if f[F.align_step_s] > 0.0:
-            lock = s[AT.s_lock:AT.s_lock + phaselock.PL_LEN]
-            bus[TICK_SHIFT_S] += phaselock.observe(lock, now, s[stamps:stamps + got], got, s[S.offset], bus[DT_S],
-                                                     f[F.align_late], f[F.align_step_s], waited)
+            bus[TICK_SHIFT_S] += phaselock.observe(s[AT.s_lock:AT.s_lock + phaselock.PL_LEN], now, s[stamps:stamps + got],
+                                                     got, s[S.offset], bus[DT_S], f[F.align_late], f[F.align_step_s],
+                                                     waited)
         s[S.samples] += got
         s[S.last_arrival] = now
-        if i[I.stale] != 0:
+        if resumed:
             i[I.stale] = 0
             bus[MARKER] = MARKER_STREAM_RESUMED
             s[S.resumes] += 1.0
@@ -191,7 +321,7 @@ def lsl_inlet_step(f, s, i, bus):
     silent = now - s[S.last_arrival]
     if silent > f[F.lost_s]:
         return status.STREAM_LOST
-    if silent > f[F.stale_s]:
+    if lost or silent > f[F.stale_s]:
         request_hold(bus)
         if i[I.stale] == 0:
             i[I.stale] = 1
@@ -306,45 +436,109 @@ def channel_labels(info: pylsl.StreamInfo) -> tuple[list[str], str]:
     return labels, unit
 
 
+STALE_PERIODS = 50  #: default stale_after_s: this many sample periods of silence ...
+STALE_MIN_S, STALE_MAX_S = 0.05, 0.25  #: ... within these bounds, s
+BLOCK_VALUES = 512  #: default block capacity: at least this many values (samples x channels) per tick
+
+
+def stale_after_s(cfg: LslSourceConfig, rate_hz: float) -> float:
+    """Silence that makes the stream stale, s: the config's, else STALE_PERIODS sample periods within
+    [STALE_MIN_S, STALE_MAX_S]; an irregular stream (a marker stream) is never stale by silence."""
+    if cfg.stale_after_s is not None:
+        return cfg.stale_after_s
+    if rate_hz <= 0:
+        return math.inf
+    return min(STALE_MAX_S, max(STALE_MIN_S, STALE_PERIODS / rate_hz))
+
+
+def connect(info: pylsl.StreamInfo, buffer_s: int, timeout_s: float) -> pylsl.StreamInlet:
+    """An inlet subscribed to a resolved stream (samples pushed from now on queue in it). liblsl's
+    own recovery stays on: without it a broken connection discards the samples still queued in the
+    inlet; devices.lsl.recovery is faster than it and also finds a stream under a new source_id."""
+    inlet = pylsl.StreamInlet(info, max_buflen=buffer_s, recover=True)
+    inlet.open_stream(timeout=timeout_s)
+    return inlet
+
+
+def open_inlet(info: pylsl.StreamInfo, buffer_s: int, timeout_s: float) -> tuple:
+    """(inlet, full info with <desc>, clock offset s) for the session's start: connected, with a
+    first time correction (several probes: blocking, so never in the recovery's swap)."""
+    inlet = connect(info, buffer_s, timeout_s)
+    return inlet, inlet.info(timeout=timeout_s), inlet.time_correction(timeout=timeout_s)
+
+
 def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
-    """Resolve, check and open the stream; register input, input_block, input_n, input_time."""
+    """Resolve, check and open the stream; register <signal>, <signal>_block, _n, _time, _age,
+    _clock_offset, _gap, _backlog (signal = cfg.signal, "input" by default); start its recovery thread."""
     info = resolve(cfg, where)
     check(cfg, info, where)
-    inlet = pylsl.StreamInlet(info, max_buflen=cfg.buffer_s, recover=True)
     try:
-        full = inlet.info(timeout=cfg.resolve_timeout_s)
-        inlet.open_stream(timeout=cfg.resolve_timeout_s)
-        offset = inlet.time_correction(timeout=cfg.resolve_timeout_s)
-    except pylsl.util.TimeoutError as e:
+        inlet, full, offset = open_inlet(info, cfg.buffer_s, cfg.resolve_timeout_s)
+    except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
         raise ValueError(f"{where}: stream {describe_stream(info)} did not answer within "
                          f"{cfg.resolve_timeout_s:g} s ({e}); is its outlet still running?") from None
     nch = info.channel_count()
     rate = info.nominal_srate()
-    mx = cfg.max_per_tick or (4 * math.ceil(rate * ctx.dt_s) + 2 if rate > 0 else 16)
+    steady = 4 * math.ceil(rate * ctx.dt_s) + 2 if rate > 0 else 16
+    mx = cfg.max_per_tick or max(steady, BLOCK_VALUES // nch)
     labels, unit = channel_labels(full)
-    sig_in = ctx.bus.add("input", nch, unit, labels)
-    sig_block = ctx.bus.add("input_block", mx * nch, unit, [f"{lab}@{r}" for r in range(mx) for lab in labels])
-    sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
-    sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
-    sig_age = ctx.bus.add("input_age", 1, "s", ["input_age"])
-    sig_offset = ctx.bus.add("input_clock_offset", 1, "s", ["input_clock_offset"])
+    sig = cfg.signal
+    sig_in = ctx.bus.add(sig, nch, unit, labels)
+    sig_block = ctx.bus.add(f"{sig}_block", mx * nch, unit, [f"{lab}@{r}" for r in range(mx) for lab in labels])
+    sig_n = ctx.bus.add(f"{sig}_n", 1, "samples", [f"{sig}_n"])
+    sig_t = ctx.bus.add(f"{sig}_time", 1, "s", [f"{sig}_time"])
+    sig_age = ctx.bus.add(f"{sig}_age", 1, "s", [f"{sig}_age"])
+    sig_offset = ctx.bus.add(f"{sig}_clock_offset", 1, "s", [f"{sig}_clock_offset"])
+    sig_gap = ctx.bus.add(f"{sig}_gap", 3, "", ["gaps", "missed_samples", "last_gap_s"])
+    sig_backlog = ctx.bus.add(f"{sig}_backlog", 1, "samples", [f"{sig}_backlog"])
+    stale_s = stale_after_s(cfg, rate)
     f, s, i = LAYOUT.fill(
-        f=dict(stale_s=cfg.stale_after_s, lost_s=cfg.lost_after_s, tc_every_s=cfg.time_correction_every_s,
-               wait_s=cfg.wait_s, align_late=cfg.align_late_frac, flush=float(cfg.flush_at_start and ctx.realtime),
+        f=dict(stale_s=stale_s, lost_s=cfg.lost_after_s if cfg.on_lost == "fail" else math.inf,
+               tc_every_s=cfg.time_correction_every_s, wait_s=cfg.wait_s, align_late=cfg.align_late_frac,
+               flush=float(cfg.flush_at_start and ctx.realtime),
                align_step_s=cfg.align_step_us * 1e-6 if cfg.align_ticks and ctx.realtime else 0.0,
                due_wait_s=cfg.due_wait_frac * ctx.dt_s if ctx.realtime and rate > 0 else 0.0,
-               sample_period_s=1.0 / rate if rate > 0 else math.inf),
+               sample_period_s=1.0 / rate if rate > 0 else math.inf,
+               budget_s=cfg.catchup_budget_frac * ctx.dt_s, rate_hz=rate, steady_n=steady),
         s=dict(offset=offset),
         i=dict(handle=lsl_c.handle(inlet), n_ch=nch, max=mx, input=sig_in.offset, block=sig_block.offset,
-               n_off=sig_n.offset, time=sig_t.offset, age=sig_age.offset,
-               clock_offset=sig_offset.offset))
+               n_off=sig_n.offset, time=sig_t.offset, age=sig_age.offset, clock_offset=sig_offset.offset,
+               gap=sig_gap.offset, backlog=sig_backlog.offset))
     stream = {"name": info.name(), "type": info.type(), "source_id": info.source_id(), "host": info.hostname(),
               "channels": nch, "rate_hz": rate, "format": lsl_c.NUMERIC_FORMATS[info.channel_format()],
-              "max_per_tick": mx}
-    stage = Stage(where, SPEC.kind, f, s, i, keep=[inlet], info={"lsl_in": stream})
-    stage.close = lambda: lsl_c.release(stage, I.handle)
-    stage.report = lambda: {"lsl_in": {**stream, **counters(stage)}}
+              "max_per_tick": mx, "signal": sig, "stale_after_s": stale_s if math.isfinite(stale_s) else None,
+              "on_lost": cfg.on_lost}
+    key = "lsl_in" if sig == "input" else f"lsl_in_{sig}"
+    stage = Stage(where, SPEC.kind, f, s, i, keep=[inlet], info={key: stream})
+    rec = None
+    if cfg.recover:
+        def accept(new):
+            check(cfg, new, where)
+            if new.channel_count() != nch or new.channel_format() != info.channel_format():
+                raise ValueError(f"{describe_stream(new)} differs from the bound stream's channels or format")
+
+        rec = recovery.Recovery(stage, inlet, info, (I.stale, I.lost, I.next_handle, S.offset, S.next_offset),
+                                find=lambda: _takeable(list(pylsl.resolve_bypred(_predicate(cfg), 1, recovery.WAVE_S)), cfg),
+                                accept=accept,
+                                open_=lambda new: connect(new, cfg.buffer_s, recovery.OPEN_TIMEOUT_S))
+        rec.start()
+
+    def close():
+        if rec is not None:
+            rec.close()
+        lsl_c.release(stage, I.handle)
+
+    stage.close = close
+    stage.report = lambda: {key: {**stream, **counters(stage), **(recovered(rec) if rec else {})}}
     return stage
+
+
+def recovered(rec) -> dict:
+    """What the recovery thread did: each swap (found after s, source_id), and the last refusal."""
+    out = {"swaps": [{"found_after_s": t, "source_id": sid} for t, sid in rec.swaps]}
+    if rec.refused:
+        out["refused"] = rec.refused
+    return out
 
 
 def counters(stage: Stage) -> dict:
@@ -352,9 +546,13 @@ def counters(stage: Stage) -> dict:
     flushed at start, and with align_ticks the phase lock's late fraction and push kind."""
     s = stage.s
     out = {"samples": int(s[S.samples]), "bad_samples": int(s[S.bad]), "stale_events": int(s[S.stale_events]),
-           "resumes": int(s[S.resumes]), "time_correction_s": float(s[S.offset]),
+           "resumes": int(s[S.resumes]), "lost_events": int(s[S.lost_events]), "inlet_swaps": int(s[S.swaps]),
+           "gaps": int(s[S.gaps]), "missed_samples": int(s[S.missed]), "longest_gap_s": float(s[S.gap_s_max]),
+           "catchups": int(s[S.catchups]), "longest_catchup_s": float(s[S.catchup_s_max]),
+           "largest_catchup_samples": int(s[S.catchup_n_max]), "largest_backlog": int(s[S.backlog_max]),
+           "time_correction_s": float(s[S.offset]),
            "time_correction_failures": int(s[S.tc_fails]), "flushed_at_start": int(s[S.flushed]),
-           "due_waits": int(s[S.due_waits])}
+           "due_waits": int(s[S.due_waits]), "duplicates_dropped": int(s[S.duplicates])}
     if stage.f[F.align_step_s] > 0.0:
         lock, PL = LAYOUT.view(stage, "lock"), phaselock.PL
         out["phase_lock"] = {"late_frac": float(lock[PL.late] / max(lock[PL.judged], 1.0)),

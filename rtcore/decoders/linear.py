@@ -4,7 +4,7 @@ The common EMG-to-torque or features-to-velocity map. W comes from a .npy/.npz f
 seeded standard-normal generator (np.random.default_rng(seed).standard_normal((n_out, n_in)),
 cast to float32 first when `float32_weights` is set, so that outputs match a float32 reference).
 
-When the input has a block companion (`input_block`/`input_n` from a source), every sample of the
+When the input has a block companion (`<input>_block`/`<input>_n` from a source), every sample of the
 tick is decoded into `<output>_block` (oldest first), so a per-sample outlet publishes one output
 per input sample; `<output>` holds the newest (the decode of `input`, the newest valid sample).
 """
@@ -97,11 +97,11 @@ def build(cfg: LinearDecoderConfig, ctx, where="decoder") -> Stage:
     y = ctx.bus.add(cfg.output, cfg.n_out, "a.u.")
     block = {}
     blk = ctx.bus.signals.get(f"{cfg.input}_block")
-    if blk is not None and ctx.bus.has("input_n") and blk.width % x.width == 0:
+    if blk is not None and ctx.bus.has(f"{cfg.input}_n") and blk.width % x.width == 0:
         rows = blk.width // x.width
         y_blk = ctx.bus.add(f"{cfg.output}_block", cfg.n_out * rows, "a.u.",
                             [f"{cfg.output}{k}@{r}" for r in range(rows) for k in range(cfg.n_out)])
-        block = dict(x_block=blk.offset, n_rows=ctx.bus.get("input_n", 1, who=where).offset,
+        block = dict(x_block=blk.offset, n_rows=ctx.bus.get(f"{cfg.input}_n", 1, who=where).offset,
                      y_block=y_blk.offset, max_rows=rows)
     f, s, i = LAYOUT.fill(f=dict(W=W, b=b), i=dict(x=x.offset, n_in=x.width, y=y.offset, n_out=y.width, **block))
     return Stage(where, SPEC.kind, f, s, i,
