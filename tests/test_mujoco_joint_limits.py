@@ -76,9 +76,15 @@ def sessions(tmp_path_factory):
         procs[label] = (out, subprocess.Popen(RTCORE + ["run", path, "--fast", "--quiet", "--out", str(out)],
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=d))
     result = {}
-    for label, (out, p) in procs.items():
-        text, _ = p.communicate(timeout=900)
-        result[label] = (p.returncode, text, summary(out), recording.load(str(out)))
+    try:
+        for label, (out, p) in procs.items():
+            text, _ = p.communicate(timeout=900)
+            result[label] = (p.returncode, text, summary(out), recording.load(str(out)))
+    finally:
+        for _, p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+                p.communicate(timeout=30)
     return result
 
 
