@@ -24,6 +24,7 @@ POS_MAX, VEL_MAX = 0.5, 3.0
 
 MJCF = """
 <mujoco model="hinge">
+  <compiler angle="radian"/>
   <option gravity="0 0 {gravity}"/>
   <worldbody>
     <body name="link">
