@@ -179,6 +179,7 @@ class ReferenceForwardModel:
             phi = np.concatenate([[1.0], np.repeat(m, cfg.n_basis)])
             p = y.copy()
             self.P["init"], self.Y["init"], self.E["init"] = y.copy(), y.copy(), y.copy()
+            self.P.update({t: y.copy() for t in range(-self.D, 0)})  # stored predictions before the start
         else:
             phi = self.filt(m)
             p = self.Ad @ self.p + self.Bd @ u + self.W @ phi
@@ -189,7 +190,11 @@ class ReferenceForwardModel:
         prediction = p.copy()
         spe = np.array([y[j] - (self.get(self.E, k - self.d[j])[j] if self.d[j] > 0 else prediction[j])
                         for j in range(self.n_x)])
-        p = p + f[forward_model.F.kappa] * (xhat - p)
+        delta = f[forward_model.F.kappa] * (xhat - p)
+        p = p + delta
+        for d in range(1, self.D):  # the predictions still to be read move with the anchor
+            if k - d in self.P:
+                self.P[k - d] = self.P[k - d] + np.linalg.matrix_power(np.linalg.inv(self.Ad), d) @ delta
         self.P[k], self.E[k], self.p, self.xhat = p, xhat, p, xhat
         estimate = self.get(self.E, k - self.lag) if cfg.predict else y
         if cfg.learn and k >= self.D + 1:

@@ -17,6 +17,8 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from rtcore import status
 from rtcore.configbase import Strict
+from rtcore.control.joint_limits import (BREACH_NONE, BREACH_POSITION_MAX, BREACH_POSITION_MIN, BREACH_VELOCITY,
+                                         breach_text)
 from rtcore.layout import stage_layout
 from rtcore.stage import PlantInfo, Stage
 
@@ -48,7 +50,8 @@ LAYOUT = stage_layout(
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 # --- why a fault latched (I_FAULT_REASON)
-R_NONE, R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY, R_DEVICE, R_STALE, R_PORT_LOST = range(7)
+R_NONE, R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY = BREACH_NONE, BREACH_POSITION_MAX, BREACH_POSITION_MIN, BREACH_VELOCITY
+R_DEVICE, R_STALE, R_PORT_LOST = range(4, 7)
 
 
 class SerialPlantBase(Strict):
@@ -163,12 +166,8 @@ def fault_reason(f: np.ndarray, i: np.ndarray, joints: list, flag_text) -> str:
     r, j = int(i[I.fault_reason]), int(i[I.fault_joint])
     value = i[I.fault_value] * 1e-6
     if r in (R_POSITION_MAX, R_POSITION_MIN, R_VELOCITY):
-        key, limits = {R_POSITION_MAX: ("position_max_rad", "q_max"), R_POSITION_MIN: ("position_min_rad", "q_min"),
-                       R_VELOCITY: ("velocity_max_rad_s", "v_max")}[r]
-        lim = LAYOUT.view((f, None, i), limits)[j]
-        unit, tol = ("rad/s", f[F.tol_v]) if r == R_VELOCITY else ("rad", f[F.tol_q])
-        return (f"joint {joints[j]} at {value:.3f} {unit}, past {key} = {lim:g} by more than the "
-                f"tolerance {tol:g} {unit}")
+        limits = {R_POSITION_MAX: "q_max", R_POSITION_MIN: "q_min", R_VELOCITY: "v_max"}[r]
+        return breach_text(r, joints[j], value, LAYOUT.view((f, None, i), limits)[j], f[F.tol_q], f[F.tol_v])
     if r == R_DEVICE:
         return flag_text(int(round(value)))
     if r == R_STALE:

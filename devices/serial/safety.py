@@ -14,9 +14,9 @@ from numba import njit
 
 from rtcore import status
 from rtcore.bus import HOLD, TICK, request_hold
+from rtcore.control.joint_limits import breach, wall_window
 from rtcore.layout import seg
-from devices.serial.plant_base import (F, I, MODE_POSITION, R_DEVICE, R_NONE, R_PORT_LOST, R_POSITION_MAX,
-                                        R_POSITION_MIN, R_STALE, R_VELOCITY)
+from devices.serial.plant_base import F, I, MODE_POSITION, R_DEVICE, R_NONE, R_PORT_LOST, R_STALE, R_VELOCITY
 
 
 @njit(cache=True, nogil=True)
@@ -31,21 +31,10 @@ def worse(a, b):
 
 @njit(cache=True, nogil=True)
 def torque_bounds(f, i, j, q, qd):
-    """(lo, hi) Nm: the torque window that keeps joint j inside its position and velocity limits.
-
-    q, qd: the joint's state predicted to when the command takes effect (next_command). The allowed joint speed towards a limit shrinks with the distance to it,
-        v_hi = min(v_max, (q_max - q) / t_w),  v_lo = max(-v_max, (q_min - q) / t_w),  t_w = B / K,
-    and the torque may at most drive qd towards that window through the damper B:
-        hi = B (v_hi - qd),  lo = B (v_lo - qd).
-    Inside the limits and below v_max this leaves a command alone; near v_max it is a viscous
-    speed limit; past q_max it is a spring-damper wall, hi = -K (q - q_max) - B qd (Colgate &
-    Brown 1994, passive virtual walls)."""
-    k, b = f[F.wall_k], f[F.wall_b]
-    qmin, qmax, vmax = f[i[I.f_q_min] + j], f[i[I.f_q_max] + j], f[i[I.f_v_max] + j]
-    tw = b / k
-    v_hi = min(vmax, (qmax - q) / tw)
-    v_lo = max(-vmax, (qmin - q) / tw)
-    return b * (v_lo - qd), b * (v_hi - qd)
+    """(lo, hi) Nm: the torque window that keeps joint j inside its position and velocity limits
+    (rtcore.control.joint_limits.wall_window with this plant's wall and limits). q, qd: the
+    joint's state predicted to when the command takes effect (next_command)."""
+    return wall_window(q, qd, f[i[I.f_q_min] + j], f[i[I.f_q_max] + j], f[i[I.f_v_max] + j], f[F.wall_k], f[F.wall_b])
 
 
 @njit(cache=True, nogil=True)
@@ -110,12 +99,9 @@ def limit_breach(f, s, i):
     n = i[I.n]
     for j in range(n):
         q, qd = s[i[I.s_q] + j], s[i[I.s_qd] + j]
-        if q > f[i[I.f_q_max] + j] + f[F.tol_q]:
-            return R_POSITION_MAX, j, q
-        if q < f[i[I.f_q_min] + j] - f[F.tol_q]:
-            return R_POSITION_MIN, j, q
-        if abs(qd) > f[i[I.f_v_max] + j] + f[F.tol_v]:
-            return R_VELOCITY, j, qd
+        reason = breach(q, qd, f[i[I.f_q_min] + j], f[i[I.f_q_max] + j], f[i[I.f_v_max] + j], f[F.tol_q], f[F.tol_v])
+        if reason != R_NONE:
+            return reason, j, qd if reason == R_VELOCITY else q
     return R_NONE, -1, 0.0
 
 

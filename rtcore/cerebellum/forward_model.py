@@ -12,7 +12,11 @@ Per tick k (after the plant, the observe stage and the feedback delay line):
    prediction now minus the prediction made for the measured moment, rolled forward across the
    delay (Phi = I with roll_forward = false: the classic form). Then p[k] += kappa (xhat - p),
    kappa = dt_s / anchor_tau_s, keeps the internal simulation anchored to the senses (bounded
-   over long sessions; with an exact model m = 0 and this changes nothing).
+   over long sessions; with an exact model m = 0 and this changes nothing). The stored predictions
+   still to be read move with it, p[k-d] += Ad^-d delta (delta = kappa (xhat - p), d < D): the
+   shifted trajectory is the one the model would have run, so re-anchoring leaves the estimate
+   unbiased (shifting p alone adds the last D shifts to xhat: a hand resting off target while
+   the estimate says it is there).
    spe_j = feedback_j[k] - xhat_j[k - D_j]: the sensed state minus what the forward model
    estimated for that moment (from a ring of past estimates; the prediction p_j[k] if D_j = 0).
    `estimate` = xhat delayed by estimate_lag_s (cerebellar lesion, Miall et al. 2007, PLoS Biol
@@ -73,18 +77,18 @@ class ForwardModelConfig(Strict):
 
 
 #: f: learning constants, then the nominal model (Ad, Bd), the roll-forward matrix Phi, the basis
-#: decay factors a and the mossy gains. s: granular memories g, granule activity phi, Purkinje
+#: decay factors a, the mossy gains and the back-propagators Ad^-d (d = 1..D-1). s: granular memories g, granule activity phi, Purkinje
 #: weights W, the RLS matrix P (empty with NLMS) and Px, scratch, and the rings of past predictions,
 #: granule activity, commands, feedback rows and estimates. i: bus offsets, sizes and flags.
 LAYOUT = stage_layout(
     "forward_model",
     f="mu eps err_max w_max kappa lam p_trace_max leak p0 "
-      "Ad[n_x,n_x] Bd[n_x,n_u] Phi[n_x,n_x] a[n_b] scale[n_in]",
+      "Ad[n_x,n_x] Bd[n_x,n_u] Phi[n_x,n_x] a[n_b] scale[n_in] back[n_back,n_x,n_x]",
     s="g[n_in,n_b,order] phi[n_f] W[n_x,n_f] P[n_p,n_p] Px[n_f] mossy[n_in] z[n_x] e[n_x] xm[n_x] xm1[n_x] "
       "p[n_x] xhat[n_x] ring_p[ring,n_x] ring_phi[ring,n_f] ring_u[ring,n_u] ring_y[ring,n_x] "
       "ring_est[n_ring_est,n_x]",
     i="u n_u y n_x pred est spe n_b order n_in n_f n_p mossy_state ring n_ring_est d_learn predict learn "
-      "trace rule lag count=0 wnorm delays[n_x]")
+      "trace rule lag count=0 wnorm n_back delays[n_x]")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 RULE_NLMS, RULE_RLS = 0, 1
 
@@ -170,8 +174,19 @@ def forward_model_step(f, s, i, bus):
         xhat[j] = p[j] + corr
         bus[i[I.pred] + j] = p[j]
     for j in range(n_x):
-        p[j] = p[j] + kappa * (xhat[j] - p[j])
+        e[j] = kappa * (xhat[j] - p[j])  # scratch: the re-anchoring shift delta
+        p[j] += e[j]
         s[rp + r * n_x + j] = p[j]
+    if kappa > 0.0:  # shift the stored predictions still to be read by Ad^-d delta: xhat stays unbiased
+        o_inv = i[I.f_back]
+        for d in range(1, i[I.d_learn]):
+            row = rp + ((k - d) % R) * n_x
+            m0 = o_inv + (d - 1) * n_x * n_x
+            for j in range(n_x):
+                acc = 0.0
+                for q in range(n_x):
+                    acc += f[m0 + j * n_x + q] * e[q]
+                s[row + j] += acc
     # SPE against the estimate made for the measured moment (the prediction for now if undelayed)
     RE = max(lag, i[I.d_learn]) + 1
     for j in range(n_x):
@@ -220,6 +235,19 @@ def forward_model_step(f, s, i, bus):
     bus[i[I.wnorm] + 1] = wn - bus[i[I.wnorm]]
     bus[i[I.wnorm]] = wn
     return status.OK
+
+
+def back_propagators(Ad: np.ndarray, D: int) -> np.ndarray:
+    """Ad^-d for d = 1 .. D-1, (max(D-1, 0), n_x, n_x): a shift delta of the prediction now is the
+    shift Ad^-d delta of the prediction d ticks ago (ZOH Ad is invertible)."""
+    n_x = Ad.shape[0]
+    out = np.zeros((max(D - 1, 0), n_x, n_x))
+    inv = np.linalg.inv(Ad) if n_x and np.linalg.matrix_rank(Ad) == n_x else np.zeros((n_x, n_x))
+    acc = np.eye(n_x)
+    for d in range(D - 1):
+        acc = inv @ acc
+        out[d] = acc
+    return out
 
 
 def _per_channel(value, n_x: int, key: str, labels) -> np.ndarray:
@@ -275,13 +303,13 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     f, s, i = LAYOUT.fill(
         f=dict(mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error,
                w_max=cfg.max_weight, kappa=kappa, lam=cfg.rls_forgetting, p_trace_max=cfg.rls_p_trace_max,
-               leak=leak, p0=cfg.rls_p0, Ad=Ad, Bd=Bd, Phi=Phi, a=a, scale=scale),
+               leak=leak, p0=cfg.rls_p0, Ad=Ad, Bd=Bd, Phi=Phi, a=a, scale=scale, back=back_propagators(Ad, D)),
         s=dict(P=cfg.rls_p0 * np.eye(n_p)),
         i=dict(u=u.offset, n_u=n_u, y=y.offset, n_x=n_x, pred=pred.offset, est=est.offset, spe=spe.offset,
                n_b=n_b, order=order, n_in=n_in, n_f=n_f, n_p=n_p, mossy_state=int(cfg.mossy_state), ring=R,
                n_ring_est=max(lag, D) + 1, d_learn=D, predict=int(cfg.predict), learn=int(cfg.learn),
                trace=int(cfg.eligibility_trace), rule=RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag=lag,
-               wnorm=wnorm.offset, delays=delays))
+               wnorm=wnorm.offset, n_back=max(D - 1, 0), delays=delays))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"n_features": n_f, "rule": cfg.rule, "assumed_delay_s": [float(d * dt) for d in delays],
                        "nominal": cfg.nominal.kind, "predict": cfg.predict, "learn": cfg.learn,

@@ -20,7 +20,7 @@ from pydantic import Field
 from rtcore.configbase import Strict, resolve_path
 from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
-                                      SRC_QVEL, SRC_SENSOR, HINGE_SLIDE, Channels, build_plant, load_model, object_names)
+                                      SRC_QVEL, SRC_SENSOR, HINGE_SLIDE, Channels, JointLimitsConfig, build_plant, load_model, object_names)
 
 HAND = {"hand_x": (SRC_HAND_POS, 0), "hand_y": (SRC_HAND_POS, 1), "hand_vx": (SRC_HAND_VEL, 0),
         "hand_vy": (SRC_HAND_VEL, 1)}
@@ -37,6 +37,7 @@ class MjcfPlantConfig(Strict):
     hand_site: str | None = Field(None, description="site used as the hand: endpoint commands, curl/load forces, hand_* state")
     start_qpos: list[float] | None = Field(None, description="start qpos (nq values; default the model's qpos0)")
     substeps: int = Field(1, ge=1, le=100, description="physics steps per control tick (MuJoCo timestep = dt / substeps)")
+    joint_limits: JointLimitsConfig = Field(JointLimitsConfig(), description="joint range and speed limits on the motors' torques (virtual wall, latched fault)")
 
 
 def _state_sources(m, entries, hand_site, where, path):
@@ -97,7 +98,7 @@ def build(cfg: MjcfPlantConfig, ctx, where: str = "plant"):
                         command_labels=("fx", "fy") if endpoint else tuple(cfg.command),
                         command_unit="N" if endpoint else "ctrl", command_actuators=acts,
                         outputs=[Channels("state", "", tuple(labels), sources)], substeps=cfg.substeps,
-                        hand_site=cfg.hand_site, qpos0=cfg.start_qpos)
+                        hand_site=cfg.hand_site, qpos0=cfg.start_qpos, joint_limits=cfg.joint_limits)
     return stage
 
 

@@ -14,10 +14,19 @@ Per tick, `substeps` times (MuJoCo timestep = dt_s / substeps):
      The added mass of `load` is put into the massless payload body at the hand.
   3. mj_step2 (actuation, acceleration, integration) then mj_step1 (position and velocity
      stages of the new state), so site positions and sensors are current when read.
+  Joint limits (JointLimitsConfig, on by default): each motor on a hinge/slide joint with a range
+  in the MJCF (or any motor, for the velocity limit) has its torque ctrl * gear clipped into the
+  virtual wall's window (rtcore.control.joint_limits.wall_window: a spring-damper past the range,
+  a viscous speed limit at velocity_max_rad_s), under HOLD too (zero command, braked at the
+  walls). Joints driven only by muscles or tendons have no torque window: MuJoCo's own range
+  constraint holds them.
 Then the state channels are written and checked: a non-finite qpos/qvel/state gives
 PLANT_UNSTABLE (fatal; MuJoCo's auto-reset is disabled so instability is reported, not hidden;
 |value| > MAX_STATE, MuJoCo's own mjMAXVAL, counts as non-finite). A non-finite command is
-replaced by zero for the tick (status BAD_SAMPLE).
+replaced by zero for the tick (status BAD_SAMPLE). A walled joint past its range by more than
+position_tolerance_rad, or faster than velocity_max_rad_s by more than velocity_tolerance_rad_s,
+latches a fault (DEVICE_FAULT once, then HOLD every tick: the safe state for the rest of the
+session); the stage report names the joint and the limit (`latched_fault`, judged by rtcore.verdict).
 
 The factory keeps MjModel/MjData alive (Stage.keep) and stores their addresses and the
 addresses of the mjData arrays in `i` (see LAYOUT).
@@ -28,8 +37,13 @@ import mujoco
 import numpy as np
 from numba import njit
 
+from pydantic import Field
+
 from rtcore import status
-from rtcore.bus import HOLD
+from rtcore.bus import HOLD, TICK, request_hold
+from rtcore.configbase import Strict
+from rtcore.control.joint_limits import (BREACH_NONE, BREACH_POSITION_MAX, BREACH_POSITION_MIN, BREACH_VELOCITY, breach,
+                                         breach_text, wall_window)
 from rtcore.cptr import f64_view, voidptr
 from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
@@ -41,13 +55,17 @@ from sims.mujoco_c import (array_address, data_address, mj_jacSite, mj_step1, mj
 #: reads or writes), sizes, substeps, command mode, the hand site/body and payload body (-1 when the
 #: model has none), bus offsets (curl, load: -1 when not wired); then the actuator of each command
 #: channel (cmd_map; endpoint mode: unused), the dof each actuator drives (dof_map; endpoint mode),
-#: and the output table out [n_out, 3] = (bus offset, SRC_* source, index).
+#: and the output table out [n_out, 3] = (bus offset, SRC_* source, index). Joint limits: the wall
+#: (K, B) and fault tolerances in f, per walled motor its joint's (q_min, q_max, v_max) in f and
+#: (actuator, qpos address, dof address) in i; the latched fault (BREACH_* reason, wall row, tick,
+#: value in micro-units) in i.
 LAYOUT = stage_layout(
     "mujoco_plant",
-    f="ctrl_lo[nu] ctrl_hi[nu] gear[nu]",
+    f="wall_k wall_b tol_q tol_v ctrl_lo[nu] ctrl_hi[nu] gear[nu] wall_limits[n_wall,3]",
     i="model data qpos qvel ctrl xfrc sensor site_xpos xipos body_mass jac nq nv nu nsens nsub mode "
-      "hand_site hand_body payload cmd n_cmd curl load gain n_out cmd_map[n_cmd] dof_map[nu] out[n_out,3]")
-I, AT = LAYOUT.I, LAYOUT.AT
+      "hand_site hand_body payload cmd n_cmd curl load gain n_out n_wall fault_reason=0 fault_row=0 fault_tick=0 "
+      "fault_value=0 cmd_map[n_cmd] dof_map[nu] out[n_out,3] walls[n_wall,3]")
+F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 MODE_ACTUATOR = 0  #: command channel k drives actuator cmd_map[k]
 MODE_ENDPOINT = 1  #: command = hand force [fx, fy] N, mapped by J^T
@@ -60,6 +78,17 @@ MAX_STATE = 1e10  #: a state beyond this magnitude is unstable (mjMAXVAL)
 VEC3_BYTES = 3 * 8  #: byte stride of one row of site_xpos / xipos (x, y, z float64)
 SPATIAL_BYTES = 6 * 8  #: byte stride of one row of xfrc_applied (force, torque: 6 float64)
 HINGE_SLIDE = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))  #: one-dof joint types
+
+
+class JointLimitsConfig(Strict):
+    """[plant.joint_limits]: position and velocity limits of the motor-driven joints (ranges from the MJCF)."""
+
+    enabled: bool = Field(True, description="enforce the joints' MJCF ranges and velocity_max_rad_s on their motors' torques")
+    velocity_max_rad_s: float = Field(10.0, gt=0, le=1e3, description="joint speed limit, rad/s (m/s for slide joints)")
+    wall_stiffness_nm_per_rad: float = Field(500.0, gt=0, le=1e6, description="virtual-wall spring K past a range limit, N m/rad")
+    wall_damping_nm_s_per_rad: float = Field(5.0, gt=0, le=1e4, description="damping B of the wall and the speed limit, N m s/rad; at rest |torque| <= B velocity_max_rad_s")
+    position_tolerance_rad: float = Field(0.1, gt=0, le=1.0, description="a range limit exceeded by more than this latches a fault (safe hold), rad")
+    velocity_tolerance_rad_s: float = Field(2.0, gt=0, le=100.0, description="velocity_max_rad_s exceeded by more than this latches a fault (safe hold), rad/s")
 
 
 @njit(cache=True, nogil=True)
@@ -127,6 +156,7 @@ def mujoco_plant_step(f, s, i, bus):
                 a = cmd_map[k]
                 u = 0.0 if hold else gain * bus[c + k]
                 ctrl[a], code = _clip(u, f[lo + a], f[hi + a], code)
+        _walls(f, i, ctrl, qpos, qvel)
         # 2. curl field and load force at the hand
         if site >= 0 and (i[I.curl] >= 0 or i[I.load] >= 0):
             vx = 0.0
@@ -183,7 +213,40 @@ def mujoco_plant_step(f, s, i, bus):
         bus[off] = val
     if not finite:
         return status.PLANT_UNSTABLE
+    if _limits_latched(f, i, bus, qpos, qvel):
+        return status.DEVICE_FAULT
     return code
+
+
+@njit(cache=True, nogil=True)
+def _walls(f, i, ctrl, qpos, qvel):
+    """Clip each walled motor's torque ctrl * gear into its joint's wall window (then its ctrlrange)."""
+    fw, o, lo, hi, gear = i[I.f_wall_limits], i[I.i_walls], AT.f_ctrl_lo, i[I.f_ctrl_hi], i[I.f_gear]
+    for r in range(i[I.n_wall]):
+        a, qa, da = i[o + 3 * r], i[o + 3 * r + 1], i[o + 3 * r + 2]
+        t_lo, t_hi = wall_window(qpos[qa], qvel[da], f[fw + 3 * r], f[fw + 3 * r + 1], f[fw + 3 * r + 2],
+                                 f[F.wall_k], f[F.wall_b])
+        g = f[gear + a]
+        ctrl[a] = min(max(min(max(ctrl[a] * g, t_lo), t_hi) / g, f[lo + a]), f[hi + a])
+
+
+@njit(cache=True, nogil=True)
+def _limits_latched(f, i, bus, qpos, qvel):
+    """Check the walled joints; latch the first breach (reason, row, tick, value). Once latched,
+    request HOLD every tick. True on the tick the fault latches."""
+    if i[I.fault_reason] != BREACH_NONE:
+        request_hold(bus)
+        return False
+    fw, o = i[I.f_wall_limits], i[I.i_walls]
+    for r in range(i[I.n_wall]):
+        q, qd = qpos[i[o + 3 * r + 1]], qvel[i[o + 3 * r + 2]]
+        reason = breach(q, qd, f[fw + 3 * r], f[fw + 3 * r + 1], f[fw + 3 * r + 2], f[F.tol_q], f[F.tol_v])
+        if reason != BREACH_NONE:
+            i[I.fault_reason], i[I.fault_row], i[I.fault_tick] = reason, r, int(bus[TICK])
+            i[I.fault_value] = int(round((qd if reason == BREACH_VELOCITY else q) * 1e6))
+            request_hold(bus)
+            return True
+    return False
 
 
 @dataclass
@@ -212,7 +275,8 @@ def load_model(path: str, where: str) -> mujoco.MjModel:
 
 def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mode: int, command_labels,
                 command_unit: str, command_actuators, outputs: list, substeps: int, hand_site: str | None = None,
-                payload_body: str | None = None, qpos0=None, info: dict | None = None) -> Stage:
+                payload_body: str | None = None, qpos0=None, info: dict | None = None,
+                joint_limits: JointLimitsConfig | None = None) -> Stage:
     """The plant stage for model m (loaded from model_path): wires command/state on ctx.bus and
     publishes ctx.plant (rtcore.stage.PlantInfo; the caller may add its nominal model and geometry).
 
@@ -222,6 +286,7 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
     outputs: Channels written every tick (the first is `state`). qpos0: start posture.
     Registers command, the outputs, gain_change [1], and with a hand site curl [4] and load [3].
     Every MuJoCo plant also writes `qpos` [nq], what the passive viewer draws.
+    joint_limits (default JointLimitsConfig()): the wall on every motor of a hinge/slide joint.
     """
     outputs = list(outputs) + [Channels("qpos", "rad|m", tuple(f"qpos{k}" for k in range(m.nq)),
                                         [(SRC_QPOS, k) for k in range(m.nq)])]
@@ -276,8 +341,12 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
         load = bus.add("load", 3, "kg,N", ("added_mass_kg", "force_x", "force_y"))
 
     jac = np.zeros(3 * max(m.nv, 1))
+    limits = JointLimitsConfig() if joint_limits is None else joint_limits
+    walls, wall_limits, wall_names = wall_table(m, limits)
     floats, _, ints = LAYOUT.fill(
-        f=dict(ctrl_lo=lo, ctrl_hi=hi, gear=np.where(gear != 0, gear, 1.0)),
+        f=dict(ctrl_lo=lo, ctrl_hi=hi, gear=np.where(gear != 0, gear, 1.0), wall_k=limits.wall_stiffness_nm_per_rad,
+               wall_b=limits.wall_damping_nm_s_per_rad, tol_q=limits.position_tolerance_rad,
+               tol_v=limits.velocity_tolerance_rad_s, wall_limits=np.asarray(wall_limits, float).reshape(-1, 3)),
         i=dict(model=model_address(m), data=data_address(d), qpos=array_address(d.qpos), qvel=array_address(d.qvel),
                ctrl=array_address(d.ctrl), xfrc=array_address(d.xfrc_applied), sensor=array_address(d.sensordata)
                if m.nsensordata else 0, site_xpos=array_address(d.site_xpos), xipos=array_address(d.xipos),
@@ -285,7 +354,8 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
                nsens=m.nsensordata, nsub=substeps, mode=mode, hand_site=site, hand_body=body, payload=payload,
                cmd=cmd.offset, n_cmd=n_cmd, curl=curl.offset if curl else -1, load=load.offset if load else -1,
                gain=gain.offset, n_out=len(out_rows), cmd_map=cmd_map, dof_map=dof_map,
-               out=np.asarray(out_rows, np.int64).reshape(-1, 3)))
+               out=np.asarray(out_rows, np.int64).reshape(-1, 3), n_wall=len(walls),
+               walls=np.asarray(walls, np.int64).reshape(-1, 3)))
 
     state_labels = outputs[0].labels
     hand_xy = d.site_xpos[site, :2].copy() if site >= 0 else None
@@ -295,8 +365,44 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
     stage_info = {"kind": kind, "nq": int(m.nq), "nv": int(m.nv), "nu": int(m.nu), "substeps": substeps,
                   "timestep_s": float(m.opt.timestep), "command": list(cmd.labels), "state": list(state_labels),
                   "model_path": str(model_path)}
+    stage_info["joint_limits"] = {name: {"position_rad": [float(q0), float(q1)], "velocity_max_rad_s": float(v)}
+                                  for name, (q0, q1, v) in zip(wall_names, wall_limits)}
     stage_info.update(info or {})
-    return Stage("plant", SPEC.kind, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
+    stage = Stage("plant", SPEC.kind, floats, np.zeros(0), ints, keep=[m, d, jac], info=stage_info)
+
+    def report():
+        """The latched joint-limit fault ({device, reason, at_s, stopped_task}), if one latched."""
+        reason = int(LAYOUT.get(stage, "fault_reason"))
+        if reason == BREACH_NONE:
+            return {}
+        r = int(LAYOUT.get(stage, "fault_row"))
+        q_min, q_max, v_max = wall_limits[r]
+        limit = {BREACH_POSITION_MAX: q_max, BREACH_POSITION_MIN: q_min, BREACH_VELOCITY: v_max}[reason]
+        text = breach_text(reason, wall_names[r], LAYOUT.get(stage, "fault_value") * 1e-6, limit,
+                           limits.position_tolerance_rad, limits.velocity_tolerance_rad_s)
+        return {"latched_fault": {"device": f"{where} ({kind})", "reason": text,
+                                  "at_s": round(float(LAYOUT.get(stage, "fault_tick")) * ctx.dt_s, 6), "stopped_task": True}}
+
+    stage.report = report
+    return stage
+
+
+def wall_table(m: mujoco.MjModel, limits: JointLimitsConfig) -> tuple:
+    """([(actuator, qpos address, dof address)], [(q_min, q_max, v_max)], [joint name]) per motor
+    on a hinge/slide joint: its MJCF range if limited (else unbounded) and velocity_max_rad_s."""
+    if not limits.enabled:
+        return [], [], []
+    rows, lims, names = [], [], []
+    joints = object_names(m, mujoco.mjtObj.mjOBJ_JOINT, m.njnt)
+    for a in range(m.nu):
+        jnt = int(m.actuator_trnid[a, 0])
+        if m.actuator_trntype[a] != int(mujoco.mjtTrn.mjTRN_JOINT) or m.jnt_type[jnt] not in HINGE_SLIDE:
+            continue
+        q_min, q_max = (float(v) for v in m.jnt_range[jnt]) if m.jnt_limited[jnt] else (-np.inf, np.inf)
+        rows.append((a, int(m.jnt_qposadr[jnt]), int(m.jnt_dofadr[jnt])))
+        lims.append((q_min, q_max, limits.velocity_max_rad_s))
+        names.append(joints[jnt])
+    return rows, lims, names
 
 
 SPEC = StageSpec(kind=70, name="mujoco_plant", step=mujoco_plant_step)

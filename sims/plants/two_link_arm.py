@@ -24,7 +24,7 @@ from rtcore.configbase import Strict
 from rtcore.stage import ArmGeometry, NominalPlant
 from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import (MODE_ACTUATOR, MODE_ENDPOINT, SRC_HAND_POS, SRC_HAND_VEL, SRC_QPOS,
-                                      SRC_QVEL, Channels, build_plant, load_model)
+                                      SRC_QVEL, Channels, JointLimitsConfig, build_plant, load_model)
 
 MODEL_PATH = pathlib.Path(__file__).parent / "models" / "two_link_arm.xml"
 L1_M, L2_M = 0.30, 0.33  #: link lengths in the shipped MJCF (Shadmehr & Mussa-Ivaldi 1994)
@@ -38,6 +38,7 @@ class TwoLinkArmConfig(Strict):
     start_deg: tuple[float, float] = Field((45.0, 90.0), description="start posture [shoulder, elbow], deg (shoulder from +x, elbow relative to the upper arm)")
     torque_limit_nm: tuple[float, float] = Field((50.0, 40.0), description="shoulder and elbow torque limits, N m (commands beyond are clipped)")
     substeps: int = Field(1, ge=1, le=100, description="physics steps per control tick (MuJoCo timestep = dt / substeps)")
+    joint_limits: JointLimitsConfig = Field(JointLimitsConfig(), description="joint range and speed limits on the motors' torques (virtual wall, latched fault)")
 
 
 def endpoint_inertia(m: mujoco.MjModel, d: mujoco.MjData, site: int) -> np.ndarray:
@@ -72,7 +73,7 @@ def build(cfg: TwoLinkArmConfig, ctx, where: str = "plant"):
                         command_labels=("fx", "fy") if endpoint else ("shoulder", "elbow"),
                         command_unit="N" if endpoint else "N*m", command_actuators=(0, 1),
                         outputs=outputs, substeps=cfg.substeps, hand_site="hand", payload_body="payload",
-                        qpos0=q0, info={"command_space": cfg.command_space})
+                        qpos0=q0, info={"command_space": cfg.command_space}, joint_limits=cfg.joint_limits)
     lam = endpoint_inertia(m, ctx.plant.data, mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, "hand"))
     ctx.plant = replace(ctx.plant, nominal=NominalPlant(lam),
                         arm=ArmGeometry(L1_M, L2_M, (0.0, 0.0), tuple(float(q) for q in q0)))
