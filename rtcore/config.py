@@ -21,6 +21,7 @@ from rtcore.cerebellum import FeedbackConfig, FeedforwardConfig, ForwardModelCon
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
 from sims.paradigms import BlockConfig, TaskConfig
+from rtcore.learning import TrialLearningConfig
 from rtcore.learning.lesions import LesionConfig
 
 
@@ -81,6 +82,7 @@ class SessionConfig(Strict):
     feedback: FeedbackConfig | None = None  # None with a plant: default delays (proprioceptive 50 ms)
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
     feedforward: FeedforwardConfig | None = None  # None: no learned feedforward added to the command
+    learning: TrialLearningConfig | None = None  # None: no trial-level learner in the session
     controller: ControllerConfig | None = None
     plant: PlantConfig | None = None
     task: TaskConfig | None = None

@@ -18,6 +18,7 @@ from rtcore import families, replay, status
 from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.control import endpoint_pd, joint_pd, passthrough
 from rtcore.decoders import emg, kalman, linear
+from rtcore.learning import trial_learning
 from rtcore.stages import crash
 from sims.paradigms import center_out, observe
 from sims.plants import cursor, mujoco_plant
@@ -51,6 +52,8 @@ CURSOR, cursor_step = cursor.SPEC.kind, cursor.SPEC.step
 # --- serial devices (devices/serial) --------------------------------------- codes 90..109
 FRAMED_ARM, framed_arm_step = framed_arm.SPEC.kind, framed_arm.SPEC.step
 DYNAMIXEL, dynamixel_arm_step = dynamixel_arm.SPEC.kind, dynamixel_arm.SPEC.step
+# --- trial-level learning (rtcore/learning) ---------------------------------- codes 110..119
+TRIAL_LEARNING, trial_learning_step = trial_learning.SPEC.kind, trial_learning.SPEC.step
 
 
 @njit(cache=True, nogil=True)
@@ -103,6 +106,9 @@ def stage_step(kind, f, s, i, bus):
         return framed_arm_step(f, s, i, bus)
     elif kind == DYNAMIXEL:
         return dynamixel_arm_step(f, s, i, bus)
+    # --- trial-level learning -----------------------------------------------------------
+    elif kind == TRIAL_LEARNING:
+        return trial_learning_step(f, s, i, bus)
     return status.OK
 
 

@@ -4,14 +4,15 @@ Each family module exposes `build_from_session(cfg, ctx) -> list[Stage]` (none w
 sections are absent) and lists its stage files once: MEMBERS (selected by a config `kind`),
 HELPERS (stages another member builds), or, for a one-stage family, its own SPEC.
 The plant registers `command` before the controller that writes it; the forward model
-registers `estimate` before the controller that reads it.
+registers `estimate` before the controller that reads it; the trial-level learner registers
+`learned_field` before the feedforward that applies it.
 """
 from devices.lsl import outlet
-from rtcore import cerebellum, control, decoders, sources
+from rtcore import cerebellum, control, decoders, learning, sources
 from rtcore.stages import crash
 from sims import paradigms, plants
 
-BUILD_ORDER = (sources, decoders, plants, paradigms, cerebellum, control, outlet, crash)
+BUILD_ORDER = (sources, decoders, plants, paradigms, learning, cerebellum, control, outlet, crash)
 
 
 def specs() -> list:

@@ -12,8 +12,9 @@ Per tick k (endpoint-force command [n], hand state [position n, velocity n]):
    "desired_velocity" v_d = (v_hat . e_path) e_path (progress along the planned path; v_hat from
    `estimate`), "velocity" v_hat, "efference_copy" u_fb (the command before u_ff).
 3. Granular layer: the same temporal basis bank as the forward model (granule_basis.py), phi[k].
-4. u_ff = gain W phi[k] (Purkinje readout, purkinje.py), norm-clipped to max_force_n, written
-   to `feedforward` and added to `command`.
+4. u_ff = gain W phi[k] (Purkinje readout, purkinje.py), plus K v_d when the trial-level learner
+   writes its learned field K (`learned_field`, rtcore/learning/trial_learning.py), norm-clipped
+   to max_force_n, written to `feedforward` and added to `command`.
 5. Feedback-error learning (Kawato, Furukawa & Suzuki 1987, Biol Cybern 57:169; Kawato & Gomi
    1992, Trends Neurosci 15:445): the teaching signal is the motor error, the corrective force of
    a path-feedback controller on the delayed sensed hand (`feedback`):
@@ -35,7 +36,7 @@ target appears the delayed hand still rests at the line's start, so the mismatch
 Lesion effects (rtcore.learning.lesions): spe_learning_gain scales mu, retention the leak time.
 
 Signals: reads `command` [n], `estimate` [>= 2n], `feedback` [>= 2n], `target` [n],
-`visuomotor` [4] (origin at 2..3); writes `feedforward` [n] (N) and `motor_error` [n] (N).
+`visuomotor` [4] (origin at 2..3), optionally `learned_field` [n*n]; writes `feedforward` [n] (N) and `motor_error` [n] (N).
 """
 from typing import Literal
 
@@ -85,13 +86,13 @@ class FeedforwardConfig(Strict):
 #: memories g, granule activity phi, Purkinje weights W, mossy inputs, the command as it arrived
 #: (u_fb), scratch rows (path unit vector, lateral deviation, motor error) and the ring of past
 #: granule activity. i: bus offsets (origin: the visuomotor signal's start of reach), sizes, the
-#: eligibility delays of the position and velocity terms (ticks), trace flag, tick count, and the
-#: code of each mossy input (INPUTS).
+#: eligibility delays of the position and velocity terms (ticks), trace flag, tick count, the bus
+#: offset of `learned_field` (-1: none), and the code of each mossy input (INPUTS).
 LAYOUT = stage_layout(
     "feedforward",
     f="gain mu eps err_max w_max f_max kp kd leak a[n_b] scale[n_inputs]",
     s="g[n_in,n_b,order] phi[n_f] W[n,n_f] mossy[n_in] u_fb[n] scratch[3,n] ring_phi[ring,n_f]",
-    i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs inputs[n_inputs]")
+    i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs field inputs[n_inputs]")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
@@ -172,6 +173,10 @@ def feedforward_step(f, s, i, bus):
     purkinje_readout(W, phi, lat, n, n_f)
     for j in range(n):
         bus[ff + j] = f[F.gain] * lat[j]
+    if i[I.field] >= 0 and has_path:  # the trial-level learner's field K (n x n) on v_d
+        for j in range(n):
+            for q in range(n):
+                bus[ff + j] += bus[i[I.field] + j * n + q] * along * path[q]
     code = clip_norm(bus, ff, n, f[F.f_max])
     for j in range(n):
         bus[cmd + j] = ufb[j] + bus[ff + j]
@@ -248,6 +253,7 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
         i=dict(cmd=cmd.offset, n=n, est=est.offset, fb=fb.offset, tgt=tgt.offset, origin=vis.offset + 2,
                ff=out.offset, err=err.offset, n_b=n_b, order=order, n_in=n_in, n_f=n_f, d_pos=d_pos, d_vel=d_vel,
                ring=R, trace=int(cfg.eligibility_trace), n_inputs=n_inputs,
+               field=bus.get("learned_field", n * n, who=where).offset if bus.has("learned_field") else -1,
                inputs=[INPUTS.index(name) for name in cfg.inputs]))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"rule": "feedback_error_learning", "inputs": list(cfg.inputs), "n_features": n_f - 1,

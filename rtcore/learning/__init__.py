@@ -10,14 +10,29 @@ Modules: two_state (fast/slow SPE learning, closed-form steady state), reward (R
 and the memory of rewarded actions), use_dependent, learner (all of them into a hand angle),
 schedules, lesions ([lesion] config and the multipliers it implies), bench.
 The compiled per-trial steps (`two_state_trial`, `learner_trial`) allocate nothing, so a session
-stage can call them at trial ends.
+stage calls them at trial ends: trial_learning ([learning], role "learning") is that stage.
 """
-from rtcore.learning import schedules
+from rtcore.learning import schedules, trial_learning
 from rtcore.learning.learner import LearnerParams, LearnerTrace, simulate_learner, simulate_learner_reference
 from rtcore.learning.lesions import LesionConfig, LesionEffects, lesion_effects
 from rtcore.learning.two_state import (TwoStateParams, TwoStateTrace, simulate_two_state,
                                        simulate_two_state_reference, steady_state)
 
-__all__ = ["schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
+#: The session stage of this family (rtcore.families), built from [learning].
+SPEC = trial_learning.SPEC
+TrialLearningConfig = trial_learning.TrialLearningConfig
+
+
+def build_from_session(cfg, ctx) -> list:
+    """The learning stage for a [learning] section (none without one); [lesion] scales its rates."""
+    if getattr(cfg, "learning", None) is None:
+        return []
+    fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
+    n_trials = sum(blk.n_trials for blk in getattr(cfg, "block", []))
+    return [trial_learning.build(cfg.learning, ctx, n_trials, spe_learning_gain=fx.spe_learning_gain,
+                                 retention=fx.retention)]
+
+
+__all__ = ["TrialLearningConfig", "build_from_session", "schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
            "LesionConfig", "LesionEffects", "lesion_effects", "TwoStateParams", "TwoStateTrace",
            "simulate_two_state", "simulate_two_state_reference", "steady_state"]

@@ -5,7 +5,8 @@ speed (the task's perp_error_m, true hand), minus the mean of the same target's 
 signed so that + is the side the curl field pushes a reach to that target: sign(n . B u) for the
 reach direction u, its left normal n and the session's field B (the first curl block's).
 Baseline trials: the non-catch trials of the perturbation-free blocks before the first curl block
-(a target without one has baseline 0).
+(a target without one has baseline 0). Force-channel trials (the hand held on the line) count
+neither as field nor as catch trials.
 
 `measures` adds the per-trial `field_error_m` and returns, for summary.json:
 - per block: mean field error of its non-catch and of its catch trials;
@@ -37,6 +38,23 @@ def _mean(x) -> float | None:
     return float(x.mean()) if x.size else None
 
 
+def channel_index(met: dict, blocks: list) -> None:
+    """Adds met["adaptation_index"]: each force-channel trial's channel_force_index minus the mean of
+    the same target's channel trials in the perturbation-free blocks before the first curl block
+    (0 for a target without one); NaN off channel trials.
+
+    A straight reach in a channel presses on it even unadapted (the arm's interaction torques);
+    the baseline-subtracted index is the learned compensation alone (Smith, Ghazizadeh & Shadmehr
+    2006, PLoS Biol 4:e179, Methods: force profiles relative to baseline channel trials)."""
+    raw, block = met["channel_force_index"], met["block"].astype(int)
+    target = np.round(met["target_deg"], 6)
+    first = next((b for b, blk in enumerate(blocks) if blk.perturbation == "curl"), len(blocks))
+    base_sel = np.isin(block, [b for b in range(first) if blocks[b].perturbation in ("none", "channel")])
+    base_sel &= (met["channel"] == 1) & np.isfinite(raw)
+    baseline = {t: float(raw[base_sel & (target == t)].mean()) for t in np.unique(target[base_sel])}
+    met["adaptation_index"] = raw - np.array([baseline.get(t, 0.0) for t in target])
+
+
 def measures(met: dict, blocks: list, n_targets: int) -> tuple:
     """(per-block dicts, adaptation dict), or ([], None) without a curl block; adds met["field_error_m"]."""
     curl = [b for b, blk in enumerate(blocks) if blk.perturbation == "curl"]
@@ -45,16 +63,17 @@ def measures(met: dict, blocks: list, n_targets: int) -> tuple:
     first = curl[0]
     b_field = np.array(blocks[first].curl_b, dtype=float).reshape(2, 2)
     block, catch = met["block"].astype(int), met["catch"] == 1
+    plain_trial = ~catch & (met["channel"] == 0)
     perp, target = met["perp_error_m"], np.round(met["target_deg"], 6)
-    base_sel = np.isin(block, [b for b in range(first) if blocks[b].perturbation == "none"]) & ~catch
+    base_sel = np.isin(block, [b for b in range(first) if blocks[b].perturbation == "none"]) & plain_trial
     baseline = {t: float(np.nanmean(perp[base_sel & (target == t)])) for t in np.unique(target[base_sel])}
     err = field_sign(target, b_field) * (perp - np.array([baseline.get(t, 0.0) for t in target]))
     met["field_error_m"] = err
-    per_block = [{"mean_field_error_m": _mean(err[(block == b) & ~catch]),
+    per_block = [{"mean_field_error_m": _mean(err[(block == b) & plain_trial]),
                   "catch_mean_field_error_m": _mean(err[(block == b) & catch]), "n_catch": int(((block == b) & catch).sum())}
                  for b in range(len(blocks))]
     expo = np.flatnonzero(block == first)
-    plain = expo[~catch[expo]]
+    plain = expo[plain_trial[expo]]
     early, late = _mean(err[plain[:EDGE_TRIALS]]), _mean(err[plain[-EDGE_TRIALS:]])
     late_catch = expo[CATCH_SKIP_CYCLES * n_targets:]
     late_catch = late_catch[catch[late_catch]]

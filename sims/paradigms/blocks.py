@@ -3,8 +3,9 @@
     [[block]]
     name = "exposure"
     n_trials = 80
-    perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay
+    perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay | channel
     catch_prob = 0.1               # perturbation switched off on this fraction of trials
+    channel_prob = 0.2             # force-channel trials (error clamp) on this fraction of trials
 
 Schedules are lists of blocks: baseline (none) -> exposure (curl) -> washout (none); or
 exposure -> counter-perturbation (curl with -B) -> clamp, for spontaneous recovery (Smith,
@@ -15,7 +16,13 @@ Perturbations: curl F = B v at the hand (Shadmehr & Mussa-Ivaldi 1994); rotation
 hand position by rotation_deg about the reach start (Krakauer et al. 2000); clamp: fed-back hand
 moves along a fixed line at clamp_deg from the target, error independent of the movement
 (Morehead et al. 2017, J Cogn Neurosci 29:1061); gain: command gain; load: added mass at the
-hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`).
+hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`); channel: a
+stiff virtual channel from the reach start to the target, F = -(K d_perp + B v_perp) n, the
+error clamp of force-field studies: the hand cannot err, so the lateral force it presses against
+the channel shows the learned compensation (Scheidt, Reinkensmeyer, Conditt, Rymer & Mussa-Ivaldi
+2000, J Neurophysiol 83:3230; Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179). Channel
+trials come as a whole block or, with channel_prob, as probes inside any block (the field, if
+any, is off on them).
 """
 import math
 from typing import Literal
@@ -29,13 +36,15 @@ from rtcore.layout import Layout
 CURL_B = (-10.1, -11.2, -11.2, 11.1)  #: B of Shadmehr & Mussa-Ivaldi 1994, N s/m, row-major
 
 PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clamp": {"clamp_deg"},
-          "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"}}
+          "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"},
+          "channel": {"channel_stiffness_n_per_m", "channel_damping_ns_per_m"}}
 
 #: Schedule columns, one row per trial (the task copies them to the plant/observe inputs): block,
 #: target angle (rad), catch flag, command gain - 1, rotation (or clamp offset) of the fed-back
 #: hand (rad), error clamp flag (1 = clamp), extra feedback delay (ticks), curl B [4] (N s/m,
-#: row-major), load [3] (added mass kg, fx N, fy N).
-ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks curl[4] load[3]", "schedule_row")
+#: row-major), load [3] (added mass kg, fx N, fy N), force channel [2] (stiffness N/m, damping
+#: N s/m; 0 = no channel).
+ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks curl[4] load[3] channel[2]", "schedule_row")
 T, T_COLS = ROW.slots, ROW.size({})
 
 
@@ -44,7 +53,7 @@ class BlockConfig(Strict):
 
     name: str = Field(description="block name, shown in the summary (baseline, exposure, washout ...)")
     n_trials: int = Field(ge=1, le=100000, description="trials in this block")
-    perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay"] = Field("none", description="what this block changes")
+    perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay", "channel"] = Field("none", description="what this block changes")
     curl_b: tuple[float, float, float, float] = Field(CURL_B, description="curl: viscous field B, N s/m, row-major [Bxx, Bxy, Byx, Byy]; F = B v")
     rotation_deg: float = Field(30.0, ge=-180, le=180, description="rotation: fed-back hand rotated about the reach start, deg (counter-clockwise +)")
     clamp_deg: float = Field(0.0, ge=-180, le=180, description="clamp: angle of the clamped feedback path from the target direction, deg")
@@ -53,6 +62,9 @@ class BlockConfig(Strict):
     load_force_n: tuple[float, float] = Field((0.0, 0.0), description="load: constant force at the hand [fx, fy], N")
     extra_delay_s: float = Field(0.1, ge=0, le=2.0, description="delay: extra sensory feedback delay, s")
     catch_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a catch trial (perturbation off)")
+    channel_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a force-channel trial (perturbation off, channel on)")
+    channel_stiffness_n_per_m: float = Field(6000.0, gt=0, le=2e4, description="channel: stiffness across the channel, N/m (Scheidt 2000: 2000-6000)")
+    channel_damping_ns_per_m: float = Field(50.0, ge=0, le=500, description="channel: damping across the channel, N*s/m")
 
     @model_validator(mode="after")
     def check_params(self):
@@ -64,6 +76,10 @@ class BlockConfig(Strict):
                                  f"this block has perturbation = '{self.perturbation}'")
         if self.catch_prob > 0 and self.perturbation == "none":
             raise ValueError("catch_prob needs a perturbation to switch off")
+        if self.channel_prob > 0 and self.perturbation == "channel":
+            raise ValueError("channel_prob in a channel block: every trial is a channel trial already")
+        if self.catch_prob + self.channel_prob > 1:
+            raise ValueError(f"catch_prob + channel_prob = {self.catch_prob + self.channel_prob} > 1")
         return self
 
 
@@ -72,7 +88,8 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
 
     Targets cycle through target_rad, each cycle in a random order (np.random.default_rng((seed,
     5))) when random_order, else in order; a new block starts a new cycle. Catch trials are drawn
-    with each block's catch_prob from the same generator and have every perturbation off.
+    with each block's catch_prob from the same generator and have every perturbation off; force
+    channel probes (channel_prob, one draw with the catch draw) have it off and the channel on.
     """
     rng = np.random.default_rng((seed, 5))
     n_targets = target_rad.size
@@ -82,11 +99,15 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
         while len(order) < blk.n_trials:
             cycle = rng.permutation(n_targets) if random_order else np.arange(n_targets)
             order.extend(cycle.tolist())
-        catch = rng.random(blk.n_trials) < blk.catch_prob
+        draw = rng.random(blk.n_trials)
+        catch = draw < blk.catch_prob
+        probe = (draw >= blk.catch_prob) & (draw < blk.catch_prob + blk.channel_prob)
         for k in range(blk.n_trials):
             row = ROW.alloc()
             row[T.block], row[T.target_rad], row[T.catch] = b, target_rad[order[k]], float(catch[k])
-            if not catch[k]:
+            if probe[k] or blk.perturbation == "channel":
+                ROW.view(row, "channel")[:] = blk.channel_stiffness_n_per_m, blk.channel_damping_ns_per_m
+            elif not catch[k]:
                 p = blk.perturbation
                 if p == "curl":
                     ROW.view(row, "curl")[:] = blk.curl_b

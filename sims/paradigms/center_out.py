@@ -24,7 +24,18 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 until movement end; endpoint_error_m: |hand - target| at movement end (first tick
                 after the speed peak with speed < END_FRACTION peak, else trial end);
                 movement_time_s: go cue to first target entry (NaN if never); success 0/1;
-                center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN).
+                center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN);
+  channel 0/1: a force-channel trial (blocks.py); on it the task holds the hand in a stiff channel
+                along the start->target line by writing the channel's force to the plant's `load`
+                force each tick, F = -(K d_perp + B v_perp) n (one tick late, stable for K <= 2e4
+                N/m at 1 kHz), and measures channel_force_index: the lateral force the hand presses
+                against the channel, f = K d_perp + B v_perp, regressed (through 0, from the go cue
+                to movement end) on the lateral force that would cancel the reference field,
+                f_ideal = -n . B_ref v: 1 = full compensation, 0 = none (Scheidt et al. 2000;
+                Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179, Fig. 2); B_ref is the first
+                curl block's field (0 without one: index NaN); NaN on other trials. The report
+                adds adaptation_index: the same minus the target's baseline channel index (the
+                arm's own dynamics press on the channel too; adaptation.channel_index).
 With a curl block, the report adds the field-signed error relative to each target's baseline and
 the adaptation measures (sims/paradigms/adaptation.py).
 """
@@ -53,18 +64,21 @@ HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"
 
 METRICS = ("trial", "block", "catch", "target_deg", "success", "movement_time_s", "peak_speed_m_s",
            "perp_error_m", "angle_error_deg", "feedback_angle_error_deg", "max_perp_error_m",
-           "endpoint_error_m", "t_go_s", "center_timeout")
+           "endpoint_error_m", "t_go_s", "center_timeout", "channel", "channel_force_index")
 #: One row of the per-trial metrics table, a column per METRICS name.
 METRIC_ROW = Layout(" ".join(METRICS), "center_out.metrics")
 M, M_COLS = METRIC_ROW.slots, len(METRICS)
-#: f: constants (ticks, m, s), then the schedule [n_trials, T_COLS] (sims.paradigms.blocks).
-#: s: the state machine and the current trial's movement, then the metrics [n_trials, M_COLS].
+#: f: constants (ticks, m, s), the channel index's reference field B_ref (N s/m, row-major), then
+#: the schedule [n_trials, T_COLS] (sims.paradigms.blocks).
+#: s: the state machine and the current trial's movement (ch_fi, ch_ii: a channel trial's sums of
+#: f f_ideal and f_ideal^2, N^2), then the metrics [n_trials, M_COLS].
 #: i: bus offsets (curl, load, gain_change: -1 when the plant has no such input), n_trials.
 LAYOUT = stage_layout(
     "center_out",
-    f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks schedule[n_trials,{T_COLS}]",
+    f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks ref_b[4] "
+      f"schedule[n_trials,{T_COLS}]",
     s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
-      f"metrics[n_trials,{M_COLS}]",
+      f"ch_fi ch_ii metrics[n_trials,{M_COLS}]",
     i="state cursor target trial_info visuomotor extra_delay curl load gain_change n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
@@ -140,6 +154,26 @@ def _go(f, s, i, bus, k):
     s[S.max_perp] = 0.0
     s[S.end] = 0.0
     s[S.end_err] = np.nan
+    s[S.ch_fi] = 0.0
+    s[S.ch_ii] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _channel(f, s, i, bus, row, x, y, vx, vy, moving):
+    """Force channel along the reach line: write its force to the plant's load force and, while
+    moving (until movement end), add this tick to the adaptation-index sums (module docstring)."""
+    ux, uy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
+    norm = max(math.hypot(ux, uy), 1e-12)
+    nx, ny = -uy / norm, ux / norm  # left normal of the reach
+    d_perp = nx * (x - s[S.ox]) + ny * (y - s[S.oy])
+    v_perp = nx * vx + ny * vy
+    push = f[row + T.channel] * d_perp + f[row + T.channel + 1] * v_perp  # the hand's force on the wall
+    bus[i[I.load] + 1], bus[i[I.load] + 2] = -push * nx, -push * ny
+    if moving:
+        b = AT.f_ref_b
+        ideal = -(nx * (f[b] * vx + f[b + 1] * vy) + ny * (f[b + 2] * vx + f[b + 3] * vy))
+        s[S.ch_fi] += push * ideal
+        s[S.ch_ii] += ideal * ideal
 
 
 @njit(cache=True, nogil=True)
@@ -186,6 +220,11 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.endpoint_error_m] = s[S.end_err] if s[S.end] != 0.0 else math.hypot(x - s[S.tx], y - s[S.ty])
     s[m + M.t_go_s] = s[S.t_go]
     s[m + M.center_timeout] = 0.0
+    channel = f[row + T.channel] > 0.0
+    s[m + M.channel] = 1.0 if channel else 0.0
+    s[m + M.channel_force_index] = s[S.ch_fi] / s[S.ch_ii] if channel and s[S.ch_ii] > 0.0 else np.nan
+    if channel:  # channel off: back to the trial's (zero) load force
+        bus[i[I.load] + 1], bus[i[I.load] + 2] = f[row + T.load + 1], f[row + T.load + 2]
     s[S.n_done] += 1.0
     v = i[I.visuomotor]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
@@ -206,6 +245,7 @@ def _center_timeout(f, s, bus):
     s[m + M.target_deg] = math.degrees(f[row + T.target_rad])
     s[m + M.success] = 0.0
     s[m + M.center_timeout] = 1.0
+    s[m + M.channel] = 1.0 if f[row + T.channel] > 0.0 else 0.0
     s[S.n_done] += 1.0
     bus[MARKER] = markers.CENTER_TIMEOUT
     s[S.phase] = PH_BETWEEN
@@ -244,6 +284,9 @@ def center_out_step(f, s, i, bus):
         else:
             s[S.reach_ticks] += 1.0
             _track(s, x, y, vx, vy, cx, cy)
+            row = AT.f_schedule + int(s[S.trial]) * T_COLS
+            if f[row + T.channel] > 0.0:
+                _channel(f, s, i, bus, row, x, y, vx, vy, s[S.end] == 0.0)
             if phase == PH_REACH and inside:
                 s[S.phase] = PH_HOLD
                 s[S.count] = 0.0
@@ -295,14 +338,15 @@ def no_repeats(sched: np.ndarray) -> None:
 
 
 def block_summary(metrics: dict, block_names: list) -> list:
-    """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error| (non-catch)."""
+    """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error|
+    (non-catch, non-channel), and with channel trials their number and mean adaptation index."""
     out = []
     for b, name in enumerate(block_names):
         sel = metrics["block"] == b
         if not sel.any():
             out.append({"name": name, "n_done": 0})
             continue
-        normal = sel & (metrics["catch"] == 0)
+        normal = sel & (metrics["catch"] == 0) & (metrics["channel"] == 0)
         mt = metrics["movement_time_s"][sel]
         out.append({"name": name, "n_done": int(sel.sum()),
                     "success_rate": float(metrics["success"][sel].mean()),
@@ -311,6 +355,10 @@ def block_summary(metrics: dict, block_names: list) -> list:
                     "mean_abs_perp_error_m": float(np.abs(metrics["perp_error_m"][normal]).mean()) if normal.any() else None,
                     "mean_endpoint_error_m": float(np.nanmean(metrics["endpoint_error_m"][sel]))
                     if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None})
+        index = metrics["adaptation_index"][sel & (metrics["channel"] == 1)]
+        if index.size:
+            out[-1].update({"n_channel": int(index.size),
+                            "mean_adaptation_index": float(np.nanmean(index)) if np.isfinite(index).any() else None})
     return out
 
 
@@ -333,6 +381,9 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
         if needs and not bus.has(needs):
             raise ValueError(f"block[{b}] ('{blk.name}'): perturbation '{blk.perturbation}' needs a plant that "
                              f"reads bus signal '{needs}' (a MuJoCo plant with a hand)")
+        if (blk.perturbation == "channel" or blk.channel_prob > 0) and not bus.has("load"):
+            raise ValueError(f"block[{b}] ('{blk.name}'): force-channel trials need a plant that reads bus signal "
+                             f"'load' (a MuJoCo plant with a hand)")
         if blk.perturbation == "load" and blk.load_kg > 0 and not plant.payload:
             raise ValueError(f"block[{b}] ('{blk.name}'): load_kg needs a plant with a payload body "
                              f"(two_link_arm); use load_force_n only")
@@ -356,7 +407,8 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
         f=dict(hold_ticks=max(1, round(cfg.hold_s / ctx.dt_s)), timeout_ticks=max(1, round(cfg.timeout_s / ctx.dt_s)),
                tol=cfg.target_tolerance_m, cx=center[0], cy=center[1], radius=cfg.radius_m, dt=ctx.dt_s,
                return_to_center=float(cfg.return_to_center),
-               center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched),
+               center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched,
+               ref_b=next((blk.curl_b for blk in blocks if blk.perturbation == "curl"), (0.0,) * 4)),
         i=dict(state=state.offset, cursor=cursor.offset, target=target.offset, trial_info=trial.offset,
                visuomotor=visuo.offset, extra_delay=delay.offset, curl=off("curl"), load=off("load"),
                gain_change=off("gain_change"), n_trials=n))
@@ -366,6 +418,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
 
     def report():
         met = trial_metrics(stage)
+        adaptation.channel_index(met, blocks)  # adds met["adaptation_index"]
         per_block = block_summary(met, names)
         field_blocks, adapt = adaptation.measures(met, blocks, cfg.n_targets)  # adds met["field_error_m"]
         for summary, extra in zip(per_block, field_blocks):

@@ -1,0 +1,167 @@
+"""Trial-level learning in whole sessions, measured in force channels (Smith, Ghazizadeh & Shadmehr 2006).
+
+Three shipped configs run as a user would (`rtcore run --fast`), at once, read through summary.json:
+- configs/channel_adaptation.toml: baseline -> curl field A with 20% force-channel trials ->
+  washout -> A again;
+- configs/spontaneous_recovery.toml: A -> brief counter-field -A -> a block of channel trials;
+- configs/interference.toml: -A first, then A.
+The trial-level two-state learner ([learning], rtcore/learning/trial_learning.py) makes the
+feedforward field; the feedforward's per-tick learning is off. The measures are the task's
+per-trial metrics: the adaptation index on channel trials (lateral force against the channel
+regressed on the ideal field force, relative to each target's baseline channel trial) and the
+field-signed perpendicular error at peak speed on field trials.
+"""
+import pathlib
+import subprocess
+import uuid
+
+import numpy as np
+import pytest
+from scipy.optimize import least_squares
+
+from enginecli import RTCORE, summary
+
+CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
+SESSIONS = ("channel_adaptation", "spontaneous_recovery", "interference")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{config name: per-trial metrics as arrays, plus '_summary'}: the three sessions run at once."""
+    tag = uuid.uuid4().hex[:8]
+    procs = {}
+    for name in SESSIONS:
+        out = tmp_path_factory.mktemp(name) / "run"
+        args = RTCORE + ["run", str(CONFIGS / f"{name}.toml"), "--fast", "--quiet", "--out", str(out),
+                         "--set", f"session.name=tl-{name.replace('_', '-')}-{tag}", "--set", 'record.signals=["trial"]',
+                         "--set", "loop.heartbeat_timeout_s=120"]  # three sessions on a shared machine
+        procs[name] = (out, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    result = {}
+    for name, (out, p) in procs.items():
+        text, _ = p.communicate(timeout=1500)
+        assert p.returncode in (0, 3) and "task done" in text, text  # 3: --fast ring drops (rows, not metrics)
+        s = summary(out)
+        tr = s["task"]["trials"]
+        result[name] = {k: np.array([np.nan if v is None else v for v in col], float) for k, col in tr.items()}
+        result[name]["_summary"] = s
+    return result
+
+
+def block_of(t: dict, s: dict, name: str) -> np.ndarray:
+    names = [b["name"] for b in s["task"]["blocks"]]
+    return t["block"] == names.index(name)
+
+
+def channel_index(t: dict, sel: np.ndarray) -> np.ndarray:
+    return t["adaptation_index"][sel & (t["channel"] == 1)]
+
+
+def field_errors(t: dict, sel: np.ndarray) -> np.ndarray:
+    return t["field_error_m"][sel & (t["channel"] == 0)]
+
+
+def test_channel_trials_hold_the_hand_and_measure_the_index(runs):
+    t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
+    ch = t["channel"] == 1
+    assert ch.sum() >= 40 and np.isfinite(t["adaptation_index"][ch]).all()
+    assert np.isnan(t["adaptation_index"][~ch]).all()
+    # the channel keeps the hand on the line: far smaller peak-speed deviation than field trials
+    expo = block_of(t, s, "exposure")
+    assert np.abs(t["perp_error_m"][expo & ch]).mean() < 0.35 * np.abs(t["perp_error_m"][expo & ~ch]).mean()  # measured 0.27
+    base = block_of(t, s, "baseline_channel")
+    assert base.sum() == 16 and (t["channel"][base] == 1).all()
+    np.testing.assert_allclose(t["adaptation_index"][base], 0.0, atol=1e-9)  # the index's zero, per target
+    assert s["trial_learning"]["trial"][-1] == s["task"]["n_trials"] - 1  # one update per trial
+
+
+def test_index_rises_to_sixty_percent_during_exposure(runs):
+    t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
+    idx = channel_index(t, block_of(t, s, "exposure"))
+    early, late = idx[:4].mean(), idx[-8:].mean()
+    assert early < 0.35, idx
+    assert late >= 0.6, idx
+
+
+def _simulate(params, kind, two):
+    """Index per trial of a one- or two-state model driven by the trial kinds (1 field, 0 null, -1 channel)."""
+    af, bf, a_s, bs = params if two else (params[0], params[1], 0.0, 0.0)
+    xf = xs = 0.0
+    out = np.empty(kind.size)
+    for n, k in enumerate(kind):
+        out[n] = xf + xs
+        e = 0.0 if k < 0 else k - (xf + xs)
+        xf, xs = af * xf + bf * e, a_s * xs + bs * e
+    return out
+
+
+def _fit(kind, obs_at, obs, two):
+    def resid(p):
+        return _simulate(p, kind, two)[obs_at] - obs
+    starts = [(0.9, 0.1, 0.995, 0.02), (0.8, 0.2, 0.99, 0.05), (0.95, 0.05, 0.999, 0.01)] if two else \
+        [(0.9, 0.05), (0.99, 0.02), (0.95, 0.1)]
+    lo, hi = ([0, 0, 0, 0], [1, 1, 1, 1]) if two else ([0, 0], [1, 1])
+    best = min((least_squares(resid, s, bounds=(lo, hi)) for s in starts), key=lambda r: r.cost)
+    return 2 * best.cost, best.x
+
+
+@pytest.mark.xfail(strict=True, reason="measured: SSE two-state 7.08 vs one-state 8.39 over 49 channel trials, but BIC "
+                   "-65.26 vs -65.34 (a tie): the per-trial index is too noisy (SD ~0.4) to favour the extra parameters")
+def test_two_state_fit_beats_one_state(runs):
+    """Both models fit the index on every channel trial from the first exposure on (field trials
+    f = 1, washout f = 0, channel trials e = 0); the two-state model wins by BIC."""
+    t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
+    start = int(np.flatnonzero(block_of(t, s, "exposure"))[0])
+    curl = np.isin(t["block"], [b for b, blk in enumerate(s["config"]["block"]) if blk["perturbation"] == "curl"])
+    kind = np.where(t["channel"] == 1, -1.0, np.where(curl, 1.0, 0.0))[start:]
+    obs_at = np.flatnonzero(t["channel"][start:] == 1)
+    obs = t["adaptation_index"][start:][obs_at]
+    n = obs.size
+    sse1, p1 = _fit(kind, obs_at, obs, two=False)
+    sse2, p2 = _fit(kind, obs_at, obs, two=True)
+    bic1, bic2 = n * np.log(sse1 / n) + 2 * np.log(n), n * np.log(sse2 / n) + 4 * np.log(n)
+    assert bic2 < bic1, (sse1, sse2, p1, p2)
+
+
+def _trials_to_half(err: np.ndarray, level: float, window: int = 5) -> int:
+    """First trial at which the running mean of the field error is at or below level."""
+    run = np.convolve(err, np.ones(window) / window, mode="valid")
+    below = np.flatnonzero(run <= level)
+    return int(below[0]) if below.size else err.size
+
+
+def test_savings_second_exposure_reaches_half_asymptote_sooner(runs):
+    t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
+    first, second = field_errors(t, block_of(t, s, "exposure")), field_errors(t, block_of(t, s, "reexposure"))
+    wash = field_errors(t, block_of(t, s, "washout"))
+    naive, asymptote = first[:4].mean(), first[-16:].mean()
+    half = asymptote + 0.5 * (naive - asymptote)  # half of the first exposure's learning
+    n1, n2 = _trials_to_half(first, half), _trials_to_half(second, half)
+    assert abs(wash[-8:].mean()) < 0.5 * naive  # washed out in the movement ...
+    assert n2 < n1, (n1, n2, naive, asymptote)  # ... yet relearning is faster
+    assert second[:16].mean() < first[:16].mean()
+
+
+@pytest.mark.xfail(strict=True, reason="measured: every trial of the counter-field block (-B) is a center timeout "
+                   "(the endpoint PD with 50 ms delay cannot hold the 5 mm center under -B), so -B is never "
+                   "practised and the index is not driven to zero; channel block index 0.28 vs 0.77 at the end of A")
+def test_spontaneous_recovery_in_the_channel_block(runs):
+    t, s = runs["spontaneous_recovery"], runs["spontaneous_recovery"]["_summary"]
+    learned = channel_index(t, block_of(t, s, "a"))[-6:].mean()
+    clamp = channel_index(t, block_of(t, s, "channel"))
+    start, rebound = clamp[:2].mean(), clamp[6:20].mean()
+    assert learned >= 0.5, learned
+    assert abs(start) < 0.3 * learned, (start, learned)  # the counter-field brought the index to ~0
+    assert rebound > start + 0.15 and rebound > 0.2, clamp  # then it rebounds toward A in the clamp
+
+
+def test_anterograde_interference(runs):
+    """A after -A is learned more slowly than naive A (indices relative to A: sign flipped in interference)."""
+    naive_t, naive_s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
+    t, s = runs["interference"], runs["interference"]["_summary"]
+    naive = channel_index(naive_t, block_of(naive_t, naive_s, "exposure"))[:16]
+    after = -channel_index(t, block_of(t, s, "a"))[:16]  # the index of interference is relative to -A
+    assert after.mean() < naive.mean() - 0.2, (after, naive)
+    # and in the movement: the field errors of A after -A stay larger (field sign relative to -A: flip)
+    naive_err = field_errors(naive_t, block_of(naive_t, naive_s, "exposure"))[:40].mean()
+    after_err = -field_errors(t, block_of(t, s, "a"))[:40].mean()
+    assert after_err > naive_err, (after_err, naive_err)
