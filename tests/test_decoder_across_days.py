@@ -11,7 +11,6 @@ decoder for 96 units refuses to resume one of 64 with one line naming the part."
 import json
 import uuid
 
-import numpy as np
 import pytest
 
 import bci_task as h

@@ -65,7 +65,7 @@ def test_ray_multinode_cluster_gives_the_serial_results(serial, tmp_path):
                                              "the protocol runs serially without it")
     from ray.cluster_utils import Cluster
     path, res, _ = serial
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     try:
         ray.init(address=cluster.address, log_to_driver=False)

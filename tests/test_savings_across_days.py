@@ -25,6 +25,7 @@ CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs" / "days"
 DAY1, DAY2 = CONFIGS / "curl_day1.toml", CONFIGS / "curl_day2.toml"
 FIRST = 8  #: day 2's first trials (one cycle of targets)
 KILL_EVERY_S = 0.5  #: checkpoint interval of the killed session, s
+KILL_AFTER_TRIALS = 16 + 48  #: the killed session has run half its exposure block
 
 
 def _start(config, out, name, *extra):
@@ -41,17 +42,19 @@ def _finish(p, out) -> dict:
     return s
 
 
-def _kill_mid_session(out, name) -> tuple[dict, float]:
-    """Day 1 with checkpoints every KILL_EVERY_S; its loop process is SIGKILLed once two have been
-    written. Returns (summary, kill time)."""
+def _kill_mid_session(out, name) -> tuple[dict, str]:
+    """Day 1 with checkpoints every KILL_EVERY_S; its loop process is SIGKILLed once a checkpoint
+    holds KILL_AFTER_TRIALS trials (mid-exposure) and one more interval has passed."""
     p = _start(DAY1, out, name, "--set", f"checkpoint.every_s={KILL_EVERY_S}")
     deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        meta = out / "state.json"
-        if meta.exists() and (out / "child_ready.json").exists():
-            ready = json.loads((out / "child_ready.json").read_text())
-            time.sleep(2.2 * KILL_EVERY_S)
-            os.kill(ready["pid"], signal.SIGKILL)
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            trials = json.loads((out / "state.json").read_text())["trials"]["task"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            trials = 0
+        if trials >= KILL_AFTER_TRIALS:
+            time.sleep(1.5 * KILL_EVERY_S)
+            os.kill(json.loads((out / "child_ready.json").read_text())["pid"], signal.SIGKILL)
             break
         time.sleep(0.05)
     text, _ = p.communicate(timeout=120)
