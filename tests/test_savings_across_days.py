@@ -58,7 +58,7 @@ def _kill_mid_session(out, name) -> tuple[dict, str]:
             break
         time.sleep(0.05)
     text, _ = p.communicate(timeout=120)
-    assert p.returncode == 1, text  # failed: the child died
+    assert p.returncode == 1 and (out / "summary.json").exists(), text  # failed: the child died
     return summary(out), text
 
 
