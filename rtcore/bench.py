@@ -12,6 +12,7 @@ from devices.bench import bench_serial
 from devices.emulators.firmware_bench import bench_firmware_hil
 from devices.lsl.bench import bench_lsl
 from rtcore.cerebellum.bench import bench_forward_model
+from rtcore.checkpoint_bench import bench_checkpoint
 from rtcore.decoders.bench import bench_decoders
 from rtcore.learning.bench import bench_learning_stage, bench_trial_learning
 from rtcore.summary import percentiles
@@ -22,7 +23,7 @@ TICK_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "benc
 
 #: Family benchmarks, each returning a dict of numbers (reported under its name without "bench_").
 FAMILY_BENCHES = (bench_forward_model, bench_mujoco, bench_lsl, bench_decoders, bench_trial_learning, bench_learning_stage,
-                  bench_serial, bench_firmware_hil)
+                  bench_checkpoint, bench_serial, bench_firmware_hil)
 
 
 def offline_compute(config_path: str, ticks: int) -> dict:

@@ -1,7 +1,8 @@
 """The loop process of a supervised session (`python -m rtcore.child RUNDIR CTRL_PATH`).
 
-It compiles the loop (before any stream or device opens), builds the pipeline, maps the ring, tells the
-parent it is ready (RUNDIR/child_ready.json), runs the compiled loop, closes every stage (device
+It compiles the loop (before any stream or device opens), builds the pipeline (with the learned state
+it resumes), maps the ring and the checkpoint's snapshot buffers, tells the parent it is ready
+(RUNDIR/child_ready.json), runs the compiled loop, copies the learned state a last time, closes every stage (device
 disable, stream close) and writes RUNDIR/child_done.json. SIGINT is ignored here: the parent
 turns Ctrl-C into a stop request through the control block, so the loop ends between ticks.
 SIGTERM and SIGHUP (sent to the process group, or by the kernel when the parent dies: the parent
@@ -19,10 +20,11 @@ import traceback
 
 import numpy as np
 
-from rtcore import loop, rt, shm
+from rtcore import checkpoint, loop, rt, shm
 from rtcore.bus import MissingSignal
 from rtcore.config import SessionConfig
-from rtcore.loop import CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_STATE, CTRL_STOP, N_TIMING, STATE_FAILED, STATE_READY, Schedule
+from rtcore.loop import (CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_SNAP_TICK, CTRL_STATE, CTRL_STOP, CTRL_TICKS, N_TIMING,
+                         STATE_FAILED, STATE_READY, Schedule)
 from rtcore.pipeline import build
 from rtcore.session import compile_loop
 
@@ -57,6 +59,28 @@ def _watch_signals_and_parent(ctrl, parent_pid: int) -> None:
                      daemon=True).start()
 
 
+def _snapshot_buffers(pipe, cfg):
+    """(snapshot for loop.run, child_ready's "checkpoint" entry) with the buffers in shared memory,
+    or (None, None) when the session writes no checkpoint (rtcore.checkpoint)."""
+    if not cfg.checkpoint.enabled:
+        return None, None
+    plan, layout, n_f, n_i = checkpoint.plan(pipe)
+    f_path, i_path = shm.create("snapf", n_f * 8), shm.create("snapi", n_i * 8)
+    snapshot = (plan, shm.attach(f_path, np.float64, (n_f,)), shm.attach(i_path, np.int64, (n_i,)))
+    return snapshot, {"layout": layout, "parts": checkpoint.describe(pipe, cfg), "resumed": pipe.resumed,
+                      "snap_f_path": f_path, "snap_i_path": i_path, "n_f": n_f, "n_i": n_i}
+
+
+def _final_snapshot(pipe, ctrl, snapshot) -> int:
+    """Copy the learned state once more after the last tick; returns the ticks it holds. The tick
+    slot is -1 while copying, so a parent reading the buffers at that moment discards its copy."""
+    ctrl[CTRL_SNAP_TICK] = -1
+    loop.copy_snapshot(pipe.chain.F, pipe.chain.S, pipe.chain.I, *snapshot)
+    ticks = int(ctrl[CTRL_TICKS])
+    ctrl[CTRL_SNAP_TICK] = ticks
+    return ticks
+
+
 def main(rundir: str, ctrl_path: str) -> int:
     ctrl = shm.attach(ctrl_path, np.int64, (CTRL_SIZE,))
     parent_pid = os.getppid()
@@ -81,6 +105,7 @@ def main(rundir: str, ctrl_path: str) -> int:
         ring = shm.attach(ring_path, np.float64, (cap, width))
         counts_path = shm.create("counts", pipe.counts.nbytes)
         pipe.counts = shm.attach(counts_path, np.int64, pipe.counts.shape)
+        snapshot, saved = _snapshot_buffers(pipe, cfg)
         granted = rt.harden(cfg.loop.rt_priority, cfg.loop.cpu) if cfg.loop.rt else rt.not_requested()
         ring[:] = 0.0  # touch every page before the first deadline
         _write(os.path.join(rundir, "child_ready.json"), {
@@ -89,16 +114,19 @@ def main(rundir: str, ctrl_path: str) -> int:
             "streams": [[n, u, list(lab), c] for n, u, lab, c in pipe.streams],
             "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
             "build_s": build_s, "rt": granted, "info": pipe.info,
-            "model_path": pipe.ctx.plant.model_path if pipe.ctx.plant is not None else None})
+            "model_path": pipe.ctx.plant.model_path if pipe.ctx.plant is not None else None,
+            "checkpoint": saved})
         ctrl[CTRL_STATE] = STATE_READY
         code = loop.run(pipe.chain, ring, ctrl, Schedule.from_config(cfg, drained=True), bus=pipe.bus,
-                        counts=pipe.counts, rec_idx=pipe.rec_idx)
+                        counts=pipe.counts, rec_idx=pipe.rec_idx, snapshot=snapshot)
+        snapshot_tick = _final_snapshot(pipe, ctrl, snapshot) if saved else None
     finally:
         pipe.close()
     _write(os.path.join(rundir, "child_done.json"), {
-        "exit_code": int(code), "exit_stage": int(ctrl[CTRL_EXIT_STAGE]), "reports": pipe.reports()})
+        "exit_code": int(code), "exit_stage": int(ctrl[CTRL_EXIT_STAGE]), "reports": pipe.reports(),
+        "snapshot_tick": snapshot_tick})
     if os.getppid() != parent_pid:  # orphaned: the parent cannot remove the shared memory any more
-        shm.remove(ring_path, counts_path, ctrl_path)
+        shm.remove(ring_path, counts_path, ctrl_path, *((saved["snap_f_path"], saved["snap_i_path"]) if saved else ()))
     return 0
 
 

@@ -38,6 +38,8 @@ def _add_run(sub):
     p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO, affinity, mlockall (best effort)")
     p.add_argument("--view", action="store_true", help="open the MuJoCo passive viewer (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no live status, only the final lines")
+    p.add_argument("--resume", metavar="DIR", help="start from the learned state of DIR/state.npz (sets resume.from)")
+    p.add_argument("--resume-parts", metavar="PARTS", help="comma-separated parts to resume, e.g. forward_model,decoder")
     p.add_argument("--allow-companion-set", action="store_true",
                    help="accept --set on [[companion]] keys (a companion's command runs as a program)")
     p.set_defaults(handler=cmd_run)
@@ -56,6 +58,10 @@ def cmd_run(args) -> int:
         overrides.append("loop.realtime=false")
     if args.rt:
         overrides.append("loop.rt=true")
+    if args.resume is not None:
+        overrides.append(f"resume.from={json.dumps(args.resume)}")
+    if args.resume_parts is not None:
+        overrides.append(f"resume.parts={json.dumps([p.strip() for p in args.resume_parts.split(',') if p.strip()])}")
     cfg = preflight.check(config.load(args.config, overrides), args.config)
     from devices.lsl import run_id, scope
     scope.apply(cfg.lsl)  # LSLAPICFG (and the loopback shim) for the child and the companions
@@ -103,6 +109,12 @@ def _final_lines(s: dict, out: str) -> str:
                      f"compute p50/p99 {c['p50']}/{c['p99']} us, compile {s['compile_s']} s")
     if s.get("status_counts"):
         lines.append(f"  status counts: {json.dumps(s['status_counts'])}")
+    if s.get("resumed"):
+        r = s["resumed"]
+        lines.append(f"  resumed {', '.join(r['parts']) or 'nothing'} from {r['from']} "
+                     f"(after {r['break_h']:g} h; kept slow x{r['retention']['slow']:.3g}, fast x{r['retention']['fast']:.3g})")
+    if s.get("checkpoint") and s["checkpoint"]["path"]:
+        lines.append(f"  checkpoint: {s['checkpoint']['path']} ({s['checkpoint']['writes']} writes)")
     lines.append(f"  outputs: {out}/summary.json")
     return "\n".join(lines)
 
@@ -138,11 +150,12 @@ def _add_family_commands(sub):
     from devices.emulators.cli import add_emulate_parser, add_ports_parser
     from devices.lsl.cli import add_source_parser, add_streams_parser
     from rtcore.decoders.calibrate_cli import add_calibrate_parser
+    from rtcore.protocol import add_protocol_parser
     from rtcore.replay_cli import add_replay_parser
     from rtcore.report import add_report_parser
     from rtcore.sweep_cli import add_sweep_parser
     for add in (add_streams_parser, add_source_parser, add_calibrate_parser, add_emulate_parser,
-                add_ports_parser, add_replay_parser, add_report_parser, add_sweep_parser):
+                add_ports_parser, add_replay_parser, add_report_parser, add_sweep_parser, add_protocol_parser):
         add(sub)
 
 

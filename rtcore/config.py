@@ -23,6 +23,7 @@ from sims.plants import PlantConfig
 from sims.paradigms import BlockConfig, TaskConfig
 from rtcore.learning import TrialLearningConfig
 from rtcore.learning.lesions import LesionConfig
+from rtcore.checkpoint import CheckpointSection, ResumeSection
 
 
 class SessionSection(Strict):
@@ -92,6 +93,8 @@ class SessionConfig(Strict):
     lsl: LslSection = LslSection()  # scope: where the session's streams can be seen
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     companion: list[CompanionSection] = []
+    checkpoint: CheckpointSection = CheckpointSection()  # learned state written to <out>/state.npz
+    resume: ResumeSection = ResumeSection()  # none: start naive
     test: TestSection = TestSection()
 
     @field_validator("source", mode="before")

@@ -51,7 +51,7 @@ def _table(model) -> list[str]:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, f in model.model_fields.items():
         typ = "section" if models_in(f.annotation) else _type_name(f.annotation)
-        cells = [f"`{name}`", typ, _default(f), f.description or ""]
+        cells = [f"`{f.alias or name}`", typ, _default(f), f.description or ""]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return rows
 

@@ -211,6 +211,16 @@ class StageLayout:
         arr = {"f": f, "s": s, "i": i}[a]
         return arr[o:o + int(np.prod(shape, dtype=np.int64))].reshape(shape)
 
+    def place(self, stage, name: str) -> tuple:
+        """(array "f"/"s"/"i", start, shape) of segment or scalar `name` in a built stage's arrays
+        (a scalar is a segment of shape (1,)): where a reader outside the stage finds it."""
+        f, s, i = (stage.f, stage.s, stage.i) if hasattr(stage, "f") else stage
+        a = self._where(name)
+        lay = self._lay(a)
+        if name in lay.scalars:
+            return a, lay.scalars.index(name), (1,)
+        return a, int(i[self.i.scalars.index(f"{a}_{name}")]), lay.shapes(self.dims(i))[name]
+
     def get(self, stage, name: str):
         """Scalar `name` of a built stage."""
         f, s, i = (stage.f, stage.s, stage.i) if hasattr(stage, "f") else stage

@@ -18,8 +18,13 @@ The ring. Real time: when the parent has not drained the ring and it is full, th
 dropped and counted (CTRL_RING_DROPPED): the loop never waits on the parent. Offline: the loop
 waits for the parent to drain (backpressure, counted in CTRL_RING_WAITS), so no row is lost.
 
-Python calls the loop through `run(chain, ring, ctrl, schedule, bus=..., counts=..., rec_idx=...)`,
-which checks its inputs and makes the one compiled call.
+Snapshots. When the parent writes a new request number into CTRL_SNAP_REQ, the loop copies the
+learned state (the chain's S and I slices listed in a snapshot plan, rtcore.checkpoint) into the
+snapshot buffers between two ticks, then publishes the request number in CTRL_SNAP_DONE: a
+checkpoint never holds weights torn mid-update. The copy counts in that tick's compute time.
+
+Python calls the loop through `run(chain, ring, ctrl, schedule, bus=..., counts=..., rec_idx=...,
+snapshot=...)`, which checks its inputs and makes the one compiled call.
 """
 from dataclasses import dataclass
 
@@ -45,6 +50,9 @@ CTRL_RING_READ = 9  #: rows the parent has consumed (written by the parent)
 CTRL_RING_DROPPED = 10  #: rows dropped because the ring was full (real time only; status RING_OVERFLOW)
 CTRL_HOLD_TICKS = 11  #: ticks spent in safe hold
 CTRL_RING_WAITS = 12  #: offline: times the loop waited for the parent to drain a full ring
+CTRL_SNAP_REQ = 13  #: parent -> loop: snapshot request number (a new value asks for a copy of the learned state)
+CTRL_SNAP_DONE = 14  #: loop -> parent: the request number whose snapshot is complete
+CTRL_SNAP_TICK = 15  #: ticks completed when that snapshot was taken
 CTRL_SIZE = 16
 
 STATE_READY = 1
@@ -110,14 +118,16 @@ class Schedule:
 
 
 def run(chain, ring: np.ndarray, ctrl: np.ndarray, schedule: Schedule, *, bus: np.ndarray, counts: np.ndarray,
-        rec_idx: np.ndarray | None = None) -> int:
+        rec_idx: np.ndarray | None = None, snapshot=None) -> int:
     """Run the packed chain (rtcore.stage.Chain) on bus under schedule; returns the exit status code.
 
     ring: float64[rows, N_TIMING + rec_idx.size], one row per tick. ctrl: int64[CTRL_SIZE], the
     control block. counts: int64[n_stages, status.N_CODES]. rec_idx: int64 bus indices recorded
-    per tick (None: none). Raises ValueError when an input does not fit the others.
+    per tick (None: none). snapshot: (plan int64[m, 4], float buffer, int buffer) of
+    rtcore.checkpoint.Snapshot (None: no snapshots). Raises ValueError when an input does not fit the others.
     """
     rec_idx = np.zeros(0, np.int64) if rec_idx is None else rec_idx
+    plan, snap_f, snap_i = snapshot if snapshot is not None else NO_SNAPSHOT
     n_stages = chain.kinds.size
     if not 0 < schedule.rate_hz <= 1e6:
         raise ValueError(f"loop: rate {schedule.rate_hz} Hz is outside (0, 1e6]")
@@ -145,8 +155,11 @@ def run(chain, ring: np.ndarray, ctrl: np.ndarray, schedule: Schedule, *, bus: n
     if not schedule.drained and (schedule.max_ticks is None or schedule.max_ticks > ring.shape[0]):
         raise ValueError(f"loop: nobody drains the ring, so it must hold every tick: {ring.shape[0]} rows "
                          f"for max_ticks {schedule.max_ticks}")
+    _check(plan, np.int64, 2, "snapshot plan")
+    _check(snap_f, np.float64, 1, "snapshot float buffer")
+    _check(snap_i, np.int64, 1, "snapshot int buffer")
     return _loop(chain.kinds, chain.foff, chain.soff, chain.ioff, chain.F, chain.S, chain.I, bus, counts, rec_idx,
-                 ring, ctrl, schedule.array())
+                 ring, ctrl, schedule.array(), plan, snap_f, snap_i)
 
 
 def _check(a, dtype, ndim: int, name: str) -> None:
@@ -156,12 +169,35 @@ def _check(a, dtype, ndim: int, name: str) -> None:
                          f"got {got}")
 
 
+#: No snapshots: an empty plan and buffers (rtcore.checkpoint.Snapshot has the same three arrays).
+NO_SNAPSHOT = (np.zeros((0, 4), np.int64), np.zeros(0), np.zeros(0, np.int64))
+
+
 def precompile() -> None:
     """Compile (or load from the cache) the loop on an empty chain, without running a tick."""
     z, zi = np.zeros(1), np.zeros(1, np.int64)
     sched = Schedule(1000.0, False, 0).array()
     _loop(np.zeros(0, np.int64), zi, zi, zi, z, z, zi, np.zeros(HEADER), np.zeros((0, status.N_CODES), np.int64),
-          np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), sched)
+          np.zeros(0, np.int64), np.zeros((1, N_TIMING)), np.zeros(CTRL_SIZE, np.int64), sched, *NO_SNAPSHOT)
+
+
+@njit(cache=True, nogil=True)
+def copy_snapshot(F, S, I, plan, snap_f, snap_i):
+    """Copy the planned slices of the chain's F, S and I into the snapshot buffers.
+
+    plan: int64[m, 4] rows (array 0 = S / 1 = I / 2 = F, start in it, length, start in the buffer of its
+    type: snap_i for I, snap_f for S and F)."""
+    for r in range(plan.shape[0]):
+        src, start, n, dest = plan[r, 0], plan[r, 1], plan[r, 2], plan[r, 3]
+        if src == 0:
+            for j in range(n):
+                snap_f[dest + j] = S[start + j]
+        elif src == 2:
+            for j in range(n):
+                snap_f[dest + j] = F[start + j]
+        else:
+            for j in range(n):
+                snap_i[dest + j] = I[start + j]
 
 
 @njit(cache=True, nogil=True)
@@ -193,13 +229,13 @@ def run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts):
 
 
 @njit(cache=True, nogil=True)
-def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sched):
+def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sched, plan, snap_f, snap_i):
     """Run the session until sched's max_ticks (< 0: no limit), a fatal status, or CTRL_STOP.
 
     kinds/foff/soff/ioff/F/S/I: the packed chain (rtcore.stage.pack). bus: float64[n].
     counts: int64[n_stages, N_CODES]. rec_idx: int64[n_rec] bus indices recorded per tick.
     ring: float64[cap, N_TIMING + n_rec]. ctrl: int64[CTRL_SIZE]. sched: int64[SCHED_LEN].
-    Returns the exit status code.
+    plan, snap_f, snap_i: the snapshot plan and buffers (copy_snapshot). Returns the exit status code.
     """
     ts = np.zeros(2, np.int64)  # timespec scratch, allocated once per session
     max_ticks = sched[SCHED_MAX_TICKS]
@@ -227,6 +263,11 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
             stamp = t0_s + tick * dt_s
         begin_tick(bus, tick, stamp)
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
+        req = ctrl[CTRL_SNAP_REQ]
+        if req != ctrl[CTRL_SNAP_DONE]:  # between ticks: no stage is mid-update
+            copy_snapshot(F, S, I, plan, snap_f, snap_i)
+            ctrl[CTRL_SNAP_TICK] = tick + 1
+            ctrl[CTRL_SNAP_DONE] = req
         end = monotonic_ns(ts)
         # one row per tick; the parent drains the ring. Offline the loop waits for room (a stop
         # request ends the wait: the parent is gone); in real time a full ring drops and counts.

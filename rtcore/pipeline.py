@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import families, status
+from rtcore import checkpoint, families, status
 from rtcore.bus import DT_S, HEADER, Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
 from rtcore.stage import BuildContext, Chain, pack, run_links
@@ -31,6 +31,7 @@ class Pipeline:
     ctx: BuildContext
     counts: np.ndarray  # int64 [n_stages, status.N_CODES]: status counters per stage
     info: dict = field(default_factory=dict)
+    resumed: dict | None = None  # what was loaded from a checkpoint (rtcore.checkpoint.resume)
 
     def stage(self, role: str):
         """The first built stage with this role (tests and reports read its live arrays)."""
@@ -66,11 +67,14 @@ class Pipeline:
                 out.update(rep)
         if faults:
             out["latched_faults"] = faults
+        if self.resumed is not None:
+            out["resumed"] = self.resumed
         return out
 
 
 def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pipeline:
-    """Build every stage of the session described by cfg (a validated SessionConfig).
+    """Build every stage of the session described by cfg (a validated SessionConfig), with the
+    learned state of the checkpoint it resumes from, if any (rtcore.checkpoint).
 
     inputs: {signal: width or (width, unit)} registered on the bus before any stage, for signals
     no stage writes and a script sets (rtcore.api: a target sequence without a [task]).
@@ -85,7 +89,10 @@ def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pip
     stages = []
     for family in families.BUILD_ORDER:
         stages.extend(family.build_from_session(cfg, ctx))
-    return assemble(stages, ctx, cfg.record.signals, config_path)
+    pipe = assemble(stages, ctx, cfg.record.signals, config_path)
+    if cfg.resume.from_ is not None:
+        checkpoint.resume(pipe, cfg)
+    return pipe
 
 
 def assemble(stages: list, ctx: BuildContext, record=None, config_path: str = "<config>") -> Pipeline:

@@ -11,7 +11,7 @@ that its compiled `elif` chain covers every member of every family.
 
 Adding a stage: write its file (config model, step, build, SPEC) and add one line to its family.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Callable, Union
 
 from pydantic import Field
@@ -26,6 +26,16 @@ class StageSpec:
     step: the compiled step(f, s, i, bus) -> int.
     config: the pydantic model of its config section (None: the stage is built from other sections).
     build: its factory (None: another stage's factory builds it, e.g. the task's observe stage).
+    layout: the stage's named f/s/i layout (rtcore.layout), where `learned` names are found.
+    learned: its learned state, {layout name: retention class} (rtcore.checkpoint): the segments
+        and slots a checkpoint saves and a resumed session loads. Classes: "slow" and "fast"
+        are forgotten over a break between sessions (rtcore.learning.consolidation), "kept" is not
+        (decoder matrices, calibrations, generator states), "session" is saved but never loaded
+        (trial counters: a new session starts its own schedule).
+    learned_on: config keys (dotted) the learned state is only valid for beyond its shapes
+        (the forward model's weights are about one plant: ("plant.kind",)).
+    over_break: (stage, hours, rng) -> None, run on a resumed stage after its state is loaded and
+        forgotten over the break (the synthetic user's between-session tuning drift); None: nothing.
     """
 
     kind: int
@@ -33,6 +43,10 @@ class StageSpec:
     step: Callable
     config: type | None = None
     build: Callable | None = None
+    layout: object = None
+    learned: dict = field(default_factory=dict)
+    learned_on: tuple = ()
+    over_break: Callable | None = None
 
     def variant(self, name: str, config: type, build: Callable) -> "StageSpec":
         """Another config tag served by this stage's step and kind code (the MuJoCo plant kinds)."""

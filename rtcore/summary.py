@@ -93,6 +93,8 @@ class SessionEnd:
     compute_us: np.ndarray  #: recorded compute time per tick, us
     recorded_rows: int  #: rows in session.xdf
     learning: dict | None  #: the recorder's learning summary, if it recorded any
+    checkpoint: dict | None = None  #: the checkpoint writer's report (rtcore.checkpoint.Writer.report)
+    resumed: dict | None = None  #: what the session loaded from a checkpoint (rtcore.checkpoint.resume)
 
 
 def supervised(cfg, ctrl, counts, end: SessionEnd, out_dir: str) -> dict:
@@ -102,6 +104,10 @@ def supervised(cfg, ctrl, counts, end: SessionEnd, out_dir: str) -> dict:
     more = {"recorded_rows": end.recorded_rows, "child_exit": describe_exit(end.returncode)}
     if end.learning is not None:
         more["learning"] = end.learning
+    if end.checkpoint is not None:
+        more["checkpoint"] = end.checkpoint
+    if end.resumed is not None:
+        more["resumed"] = end.resumed
     return summarize(cfg, ctrl=ctrl, counts=counts, stage_names=ready.get("stages", []), wake_us=end.wake_us,
                      compute_us=end.compute_us, session_wall_s=end.wall_s, compile_s=ready.get("compile_s", 0.0),
                      build_s=ready.get("build_s", 0.0), rt=ready.get("rt", {}), exit_code=code,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import companions, lifeline, shm, status, verdict
+from rtcore import checkpoint, companions, lifeline, shm, status, verdict
 from rtcore import config as config_mod
 from rtcore.loop import (CTRL_RING_READ, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
@@ -143,6 +143,8 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
 
     stops: the caller's stop requests (to keep them installed past the session, for its report);
     by default the session installs its own for its duration."""
+    os.makedirs(out_dir, exist_ok=True)
+    cfg = checkpoint.prepare(cfg, out_dir)
     _prepare(cfg, out_dir)
     messages = []
     stale = shm.remove_stale()
@@ -181,7 +183,7 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
     from rtcore.terminal import StatusView
     ctrl = session.ctrl
     recorder = XdfRecorder(out_dir, cfg, ctrl)
-    drain = viewer = ready = None
+    drain = viewer = ready = writer = None
     hung = False
     view_status = StatusView(cfg, enabled=live)
     try:
@@ -191,10 +193,11 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
             ring = shm.attach(ready["ring_path"], np.float64, (ready["ring_rows"], len(ready["columns"])))
             recorder.open(ready["columns"], ready["streams"])
             drain = Drain(ctrl, ring, recorder, ready["columns"])
+            writer = _checkpoint_writer(cfg, session, out_dir, ready.get("checkpoint"))
             if view:
                 from sims.viewer import SessionViewer
                 viewer = SessionViewer(ready.get("model_path"), ready["columns"], lambda: drain.last_row, messages)
-            hung = _watch(cfg, session, drain, recorder, view_status, stops)
+            hung = _watch(cfg, session, drain, recorder, view_status, stops, writer)
     finally:
         view_status.close()
         if viewer is not None:
@@ -205,16 +208,30 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
     wake, compute = drain.timing() if drain is not None else (np.zeros(0), np.zeros(0))
     done = _read_json(os.path.join(out_dir, "child_done.json"))
     error = _read_json(os.path.join(out_dir, "child_error.json"))
+    if writer is not None and done is not None and done.get("snapshot_tick") is not None:
+        writer.final(done["snapshot_tick"])
     user_stop = stops.first if done is None or done["exit_code"] == status.STOPPED else None
     end = SessionEnd(ready=ready, done=done, error=error["error"] if error else None,
                      returncode=session.child.poll(), hung=hung, stopped_by=user_stop,
                      wall_s=time.monotonic() - t_start, wake_us=wake, compute_us=compute,
                      recorded_rows=recorder.rows if drain is not None else 0,
-                     learning=recorder.learning() if drain is not None else None)
+                     learning=recorder.learning() if drain is not None else None,
+                     checkpoint=writer.report() if writer is not None else None,
+                     resumed=(ready.get("checkpoint") or {}).get("resumed") if ready else None)
     n_stages = len(ready["stages"]) if ready else 0
     counts = (shm.attach(ready["counts_path"], np.int64, (n_stages, status.N_CODES))
               if ready else np.zeros((0, status.N_CODES), np.int64))
     return end, counts
+
+
+def _checkpoint_writer(cfg, session, out_dir, info):
+    """The parent's checkpoint writer on the child's snapshot buffers (None: no checkpoint)."""
+    if not info:
+        return None
+    session.adopt(info["snap_f_path"], info["snap_i_path"])
+    snap_f = shm.attach(info["snap_f_path"], np.float64, (info["n_f"],))
+    snap_i = shm.attach(info["snap_i_path"], np.int64, (info["n_i"],))
+    return checkpoint.Writer(cfg, out_dir, session.ctrl, info, snap_f, snap_i)
 
 
 def _read_json(path: str):
@@ -245,8 +262,9 @@ def _wait_ready(session, out_dir, stops):
     return None
 
 
-def _watch(cfg, session, drain, recorder, view_status, stops) -> bool:
-    """Drain, display and supervise until the child exits. Returns True if it hung (and was killed)."""
+def _watch(cfg, session, drain, recorder, view_status, stops, writer=None) -> bool:
+    """Drain, display, checkpoint (writer: rtcore.checkpoint.Writer) and supervise until the child
+    exits. Returns True if it hung (and was killed)."""
     ctrl, child = session.ctrl, session.child
     flush_every = min(cfg.record.flush_s, 1.0)  # session.xdf loads up to the last flush after a kill -9
     last_flush = time.monotonic()
@@ -262,6 +280,8 @@ def _watch(cfg, session, drain, recorder, view_status, stops) -> bool:
         if ticks != last_ticks:
             last_ticks, last_progress = ticks, now
         view_status.update(ctrl, drain)
+        if writer is not None and ctrl[CTRL_STATE] == STATE_RUNNING:
+            writer.poll(now)
         if child.poll() is not None:
             return False
         if ctrl[CTRL_STATE] == STATE_RUNNING and now - last_progress > cfg.loop.heartbeat_timeout_s:

@@ -4,12 +4,13 @@ import tomllib
 
 import pytest
 
-from rtcore import config, configdoc, sweep
+from rtcore import config, configdoc, protocol, sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "configs").rglob("*.toml"))
 SWEEPS = [str(p) for p in SHIPPED if "base" in tomllib.loads(p.read_text())]  # sweep files name a base session
-SESSIONS = [str(p) for p in SHIPPED if str(p) not in SWEEPS]
+PROTOCOLS = [str(p) for p in SHIPPED if "day" in tomllib.loads(p.read_text())]  # protocol files list days
+SESSIONS = [str(p) for p in SHIPPED if str(p) not in SWEEPS + PROTOCOLS]
 
 
 def test_reference_is_generated_from_the_models():
@@ -22,6 +23,13 @@ def test_shipped_configs_validate(path):
     cfg = config.load(path)
     # the resolved config written next to every run loads again to the same session
     assert config.validate(__import__("tomllib").loads(config.dump(cfg)), path) == cfg
+
+
+@pytest.mark.parametrize("path", PROTOCOLS)
+def test_shipped_protocols_chain_valid_sessions(path):
+    proto = protocol.load_protocol(path)
+    for day in proto.day:
+        config.load(day.config, day.set)
 
 
 @pytest.mark.parametrize("path", SWEEPS)

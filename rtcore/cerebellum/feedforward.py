@@ -262,4 +262,7 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
                        "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 
 
-SPEC = StageSpec(kind=55, name="feedforward", step=feedforward_step, config=FeedforwardConfig, build=build)
+#: Learned state (rtcore.checkpoint): the feedforward's Purkinje weights W (consolidated: forgotten
+#: over a break as the slow state) and its eligibility trace ring_phi (the ring of granule activity).
+SPEC = StageSpec(kind=55, name="feedforward", step=feedforward_step, config=FeedforwardConfig, build=build,
+                 layout=LAYOUT, learned={"W": "slow", "ring_phi": "kept"}, learned_on=("plant.kind",))

@@ -317,4 +317,9 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
                        "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 
 
-SPEC = StageSpec(kind=51, name="forward_model", step=forward_model_step, config=ForwardModelConfig, build=build)
+#: Learned state (rtcore.checkpoint): the Purkinje weights W (consolidated: forgotten over a break as
+#: the slow state), the RLS covariance P and the eligibility trace ring_phi (the ring of granule activity;
+#: restored, then re-anchored to the new session's first sample at its first tick).
+SPEC = StageSpec(kind=51, name="forward_model", step=forward_model_step, config=ForwardModelConfig, build=build,
+                 layout=LAYOUT, learned={"W": "slow", "P": "kept", "ring_phi": "kept"},
+                 learned_on=("plant.kind",))

@@ -217,4 +217,6 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     return stage
 
 
-SPEC = StageSpec(kind=30, name="emg", step=emg_step, config=EmgDecoderConfig, build=build)
+#: Learned state (rtcore.checkpoint): the EMG calibration in use, rest and inv = 1 / (mvc - rest) per channel.
+SPEC = StageSpec(kind=30, name="emg", step=emg_step, config=EmgDecoderConfig, build=build, layout=LAYOUT,
+                 learned={"rest": "kept", "inv": "kept"})

@@ -413,4 +413,8 @@ def build(cfg: KalmanDecoderConfig, ctx, where: str = "decoder") -> Stage:
     return stage
 
 
-SPEC = StageSpec(kind=31, name="kalman", step=kalman_step, config=KalmanDecoderConfig, build=build)
+#: Learned state (rtcore.checkpoint): the decoder as CLDA left it (A, W, H, q and the gains derived
+#: from them, B, G, Lss, Pss) and CLDA's sufficient statistics (R, S, T, ess; the batch Rb, Sb, Tb, nb).
+SPEC = StageSpec(kind=31, name="kalman", step=kalman_step, config=KalmanDecoderConfig, build=build, layout=LAYOUT,
+                 learned=dict.fromkeys(("A", "W", "H", "q", "B", "G", "Lss", "Pss", "R", "S", "T", "ess",
+                                        "Rb", "Sb", "Tb", "nb"), "kept"))

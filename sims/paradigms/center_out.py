@@ -434,4 +434,6 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     return [stage, obs_stage]
 
 
-SPEC = StageSpec(kind=71, name="center_out", step=center_out_step, config=CenterOutConfig, build=build)
+#: Checkpointed (rtcore.checkpoint): the trial counter, saved but not loaded (a session runs its own schedule).
+SPEC = StageSpec(kind=71, name="center_out", step=center_out_step, config=CenterOutConfig, build=build,
+                 layout=LAYOUT, learned={"n_done": "session"})

@@ -187,4 +187,6 @@ def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     return stage
 
 
-SPEC = StageSpec(kind=13, name="synthetic_emg", step=emg_user_step, config=SyntheticEmgConfig, build=build)
+#: Checkpointed (rtcore.checkpoint): the generator state, so a resumed session continues the noise stream.
+SPEC = StageSpec(kind=13, name="synthetic_emg", step=emg_user_step, config=SyntheticEmgConfig, build=build,
+                 layout=LAYOUT, learned={"rng": "kept"})

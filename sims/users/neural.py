@@ -8,6 +8,10 @@ slows down near the target and is zero on it (as ReFIT assumes; Gilja et al. 201
 15:1752). Counts per bin are Poisson with mean integral(r_k dt) over the bin. Knobs for CLDA:
 preferred directions drift as a random walk (drift_rad_per_sqrt_s), units die at a hazard rate
 (unit_loss_per_min) or all at once (drop_fraction at drop_at_s); a dead unit emits zero counts.
+Between sessions: a resumed user (rtcore.checkpoint, part "source") keeps its tuning, lost units
+and generator state, and its preferred directions drift over the break,
+theta_k <- theta_k + N(0, (session_drift_rad * sqrt(break_h / 24))^2), as recorded tuning does
+from day to day (Chestek et al. 2011, J Neural Eng 8:045005).
 
 Public API (pure, importable; used by the decoders):
 - intended_velocity(px, py, tx, ty, max_speed_m_s, approach_tau_s) -> (vx, vy)   m/s, compiled
@@ -52,6 +56,7 @@ class SyntheticNeuralConfig(Strict):
     unit_loss_per_min: float = Field(0.0, ge=0.0, le=60.0, description="hazard of losing each live unit, 1/min")
     drop_at_s: float | None = Field(None, ge=0.0, description="session time of a sudden loss of drop_fraction of the units, s")
     drop_fraction: float = Field(0.0, ge=0.0, le=1.0, description="fraction of units lost at drop_at_s")
+    session_drift_rad: float = Field(0.0, ge=0.0, le=3.2, description="between sessions: sd of each preferred direction's change over a 24 h break, rad (grows with sqrt(break))")
     position: str = Field("state", description="bus signal with the cursor/hand position")
     position_index: int = Field(0, ge=0, description="index of x in `position` (y follows)")
     target: str = Field("target", description="bus signal with the target position [x, y], m")
@@ -123,12 +128,13 @@ def encode_counts(velocity, bin_s: float, tuning: Tuning, max_speed_m_s: float =
                    np.asarray(tuning.pd_rad, float), float(max_speed_m_s), st)
 
 
-#: f: per-tick constants, then baseline and modulation depth per unit, Hz. s: preferred direction (rad),
+#: f: per-tick constants (session_drift: between-session sd of pd over 24 h, rad), then baseline and
+#: modulation depth per unit, Hz. s: preferred direction (rad),
 #: the expected count so far this bin, alive flag (1/0) and drop rank per unit. i: bus offsets (pos,
 #: tgt: -1 until linked), bin counters, the tick of the unit drop (-1: none), RNG state.
 LAYOUT = stage_layout(
     "synthetic_neural",
-    f="dt bin vmax tau drift loss drop_frac baseline[n] depth[n]",
+    f="dt bin vmax tau drift loss drop_frac session_drift baseline[n] depth[n]",
     s="pd[n] lam[n] alive[n] drop_rank[n]",
     i="n pos=-1 tgt=-1 input block n_off time iv bin_ticks tick_in_bin=0 ticks=0 drop_tick rng")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
@@ -197,7 +203,8 @@ def build(cfg: SyntheticNeuralConfig, ctx, where: str = "source") -> Stage:
         f=dict(dt=ctx.dt_s, bin=bin_s, vmax=cfg.max_speed_m_s, tau=cfg.approach_tau_s,
                drift=cfg.drift_rad_per_sqrt_s * math.sqrt(bin_s),  # per-bin step std, rad
                loss=1.0 - math.exp(-cfg.unit_loss_per_min * bin_s / 60.0),  # per-bin loss probability
-               drop_frac=cfg.drop_fraction, baseline=tun.baseline_hz, depth=tun.depth_hz),
+               drop_frac=cfg.drop_fraction, session_drift=cfg.session_drift_rad, baseline=tun.baseline_hz,
+               depth=tun.depth_hz),
         s=dict(pd=tun.pd_rad, alive=1.0,
                drop_rank=(np.random.default_rng([*seed, 0x64726F70]).permutation(n) + 0.5) / n),  # drop order
         i=dict(n=n, input=sig_in.offset, block=sig_block.offset, n_off=sig_n.offset, time=sig_t.offset,
@@ -223,4 +230,16 @@ def alive_of(stage: Stage) -> np.ndarray:
     return LAYOUT.view(stage, "alive").copy()
 
 
-SPEC = StageSpec(kind=12, name="synthetic_neural", step=neural_step, config=SyntheticNeuralConfig, build=build)
+def drift_over_break(stage: Stage, break_h: float, gen) -> None:
+    """Between-session tuning drift: each preferred direction moves by N(0, (session_drift_rad sqrt(break_h / 24))^2) rad."""
+    sd = LAYOUT.get(stage, "session_drift") * math.sqrt(break_h / 24.0)
+    if sd > 0.0:
+        pd = LAYOUT.view(stage, "pd")
+        pd += gen.normal(0.0, sd, pd.shape)
+
+
+#: Checkpointed (rtcore.checkpoint): the simulated person (tuning, lost units, generator state), so a
+#: resumed session has the same user, who drifts over the break (drift_over_break).
+SPEC = StageSpec(kind=12, name="synthetic_neural", step=neural_step, config=SyntheticNeuralConfig, build=build,
+                 layout=LAYOUT, learned={"pd": "kept", "alive": "kept", "rng": "kept"},
+                 over_break=drift_over_break)
