@@ -92,7 +92,8 @@ def test_outlet_republishes_every_input_sample(session):
     echoed = session["echoed"]
     assert echoed.shape == (COUNT, N_CH + 1)
     np.testing.assert_array_equal(echoed[:, :N_CH], expected())
-    assert set(echoed[:, N_CH]) <= set(range(1, int(I.LAYOUT.get(session["src"], "max")) + 1))  # input_n repeats per row
+    # input_n repeats per row
+    assert set(echoed[:, N_CH]) <= set(range(1, int(inlet.LAYOUT.get(session["src"], "max")) + 1))
 
 
 def test_wrong_channel_count_fails_before_start():
