@@ -11,9 +11,8 @@ import numpy as np
 from numba import njit
 
 import rtcore  # noqa: F401  (sets the Numba cache directory before compiled code loads)
-from rtcore import bus as B
 from rtcore import status
-from rtcore.bus import Bus
+from rtcore.bus import DT_S, MARKER, T_S, TICK, Bus
 from rtcore.stage import BuildContext
 from sims import paradigms, plants
 from sims.paradigms.blocks import BlockConfig
@@ -40,11 +39,11 @@ def pd_force(bus, x_off, tgt_off, cmd_off, cx, cy, aim_rad):
 def run_ticks(tf, ts, ti, pf, ps, pi, of, os_, oi, bus, x_off, tgt_off, cmd_off, cx, cy, aim_rad,
               n_ticks, rec_idx, rec):
     """task -> PD -> plant -> observe per tick; records bus[rec_idx] per tick; returns (ticks, status)."""
-    dt = bus[B.DT_S]
+    dt = bus[DT_S]
     for k in range(n_ticks):
-        bus[B.TICK] = k
-        bus[B.T_S] = k * dt
-        bus[B.MARKER] = 0.0
+        bus[TICK] = k
+        bus[T_S] = k * dt
+        bus[MARKER] = 0.0
         code = center_out_step(tf, ts, ti, bus)
         if code == status.OK:
             pd_force(bus, x_off, tgt_off, cmd_off, cx, cy, aim_rad)
@@ -67,7 +66,7 @@ class ReachRig:
         self.task, self.observe = paradigms.build(CenterOutConfig(kind="center_out", **(task or {})),
                                                   [BlockConfig(**b) for b in blocks], self.ctx)
         self.bus = self.ctx.bus.array()
-        self.bus[B.DT_S] = dt_s
+        self.bus[DT_S] = dt_s
         self.center = self.task.info["center_m"]
 
     def run(self, max_ticks, feedback="state", aim_deg=0.0,

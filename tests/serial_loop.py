@@ -9,9 +9,8 @@ import rtcore  # noqa: F401
 import numpy as np
 from numba import njit
 
-from rtcore import bus as B
 from rtcore import status
-from rtcore.bus import Bus
+from rtcore.bus import DT_S, HOLD, HOLD_NEXT, T_S, TICK, Bus
 from rtcore.clock import monotonic_ns, sleep_until_ns
 from rtcore.stage import BuildContext
 from devices.serial.dynamixel_arm import dynamixel_arm_step
@@ -29,10 +28,10 @@ def run_chain(kind, f, s, i, bus, cmd_off, state_off, n, targets, kp, kd, torque
     for k in range(targets.shape[0]):
         sleep_until_ns(deadline, 20_000, ts)
         tick = first_tick + k
-        bus[B.HOLD] = bus[B.HOLD_NEXT]  # hold is a level rebuilt each tick, as the loop does
-        bus[B.HOLD_NEXT] = 0.0
-        bus[B.TICK] = tick
-        bus[B.T_S] = tick * period_ns * 1e-9
+        bus[HOLD] = bus[HOLD_NEXT]  # hold is a level rebuilt each tick, as the loop does
+        bus[HOLD_NEXT] = 0.0
+        bus[TICK] = tick
+        bus[T_S] = tick * period_ns * 1e-9
         for j in range(n):
             if torque_mode:
                 bus[cmd_off + j] = kp * (targets[k, j] - bus[state_off + j]) - kd * bus[state_off + n + j]
@@ -60,7 +59,7 @@ class Chain:
         self.stage = build(cfg, self.ctx)
         self.kind = FRAMED if cfg.kind == "framed_arm" else DYNAMIXEL
         self.bus = self.ctx.bus.array()
-        self.bus[B.DT_S] = self.ctx.dt_s
+        self.bus[DT_S] = self.ctx.dt_s
         self.cmd = self.ctx.bus.get("command")
         self.state = self.ctx.bus.get("state")
         self.device = self.ctx.bus.get("device")

@@ -52,7 +52,7 @@ def test_a_loop_the_bus_cannot_carry_is_refused_before_the_start(tmp_path):
 
 def test_the_engine_reads_with_fast_sync_read_when_the_servos_answer_it():
     from devices.emulators.dynamixel_bus import DynamixelBusEmulator
-    from devices.protocols import dynamixel as D
+    from devices.protocols import dynamixel
     from serial_loop import Chain
     with DynamixelBusEmulator(ids=(1, 2, 3), tau_s=0.02) as em:
         cfg = dynamixel_arm.DynamixelConfig(kind="dynamixel", port=em.path, ids=[1, 2, 3], watchdog_ms=200.0)
@@ -60,7 +60,7 @@ def test_the_engine_reads_with_fast_sync_read_when_the_servos_answer_it():
         try:
             assert ch.stage.info["bus_budget"]["used"] == "fast_sync_read"
             ch.run(np.tile([0.3, -0.2, 0.1], (600, 1)))
-            np.testing.assert_allclose(ch.q(), [0.3, -0.2, 0.1], atol=3 * D.RAD_PER_TICK)
+            np.testing.assert_allclose(ch.q(), [0.3, -0.2, 0.1], atol=3 * dynamixel.RAD_PER_TICK)
         finally:
             ch.close()
         snap = em.snapshot()

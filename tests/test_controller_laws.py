@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 import rtcore  # noqa: F401
-from rtcore import bus as B
 from rtcore import status
-from rtcore.bus import Bus
+from rtcore.bus import HOLD, Bus
 from rtcore.control import endpoint_pd, joint_pd, passthrough
 from rtcore.control.endpoint_pd import EndpointPDConfig, endpoint_pd_step
 from rtcore.control.joint_pd import JointPDConfig, joint_pd_step
@@ -38,7 +37,7 @@ def test_endpoint_pd_law_limit_and_hold():
     u = bus[sig["command"].slice]
     assert np.linalg.norm(u) == pytest.approx(30.0) and u[1] > 0
     # HOLD (posture): track the estimate latched at hold onset, whatever the target does
-    bus[B.HOLD] = 1.0
+    bus[HOLD] = 1.0
     bus[sig["estimate"].slice] = [0.02, 0.03, 0.0, 0.0]
     endpoint_pd_step(st.f, st.s, st.i, bus)
     np.testing.assert_allclose(bus[sig["command"].slice], [0.0, 0.0], atol=1e-12)
@@ -53,7 +52,7 @@ def test_endpoint_pd_zero_on_hold_and_huntington_gain_and_noise():
     cfg = EndpointPDConfig(kind="endpoint_pd", on_hold="zero", motor_noise_n=0.5)
     fx = lesion_effects(LesionConfig(kind="huntington"))
     st = endpoint_pd.build(cfg, ctx, fx)
-    assert st.f[0] == pytest.approx(cfg.kp_n_per_m * fx.online_correction_gain)
+    assert st.f[endpoint_pd.F.kp] == pytest.approx(cfg.kp_n_per_m * fx.online_correction_gain)
     assert fx.online_correction_gain < 1.0
     bus, sig = ctx.bus.array(), ctx.bus.signals
     us = []
@@ -63,12 +62,12 @@ def test_endpoint_pd_zero_on_hold_and_huntington_gain_and_noise():
     us = np.array(us)  # target = estimate = 0: the command is the motor noise alone
     assert np.std(us, axis=0) == pytest.approx([0.5, 0.5], rel=0.05)
     assert abs(np.corrcoef(us.T)[0, 1]) < 0.05
-    bus[B.HOLD] = 1.0
+    bus[HOLD] = 1.0
     endpoint_pd_step(st.f, st.s, st.i, bus)
     np.testing.assert_array_equal(bus[sig["command"].slice], [0.0, 0.0])
     # cerebellar lesion doubles the noise SD
     st2 = endpoint_pd.build(cfg, arm_ctx(), lesion_effects(LesionConfig(kind="cerebellar")))
-    assert st2.f[3] == pytest.approx(2 * 0.5)
+    assert st2.f[endpoint_pd.F.noise] == pytest.approx(2 * 0.5)
 
 
 def elbow_ctx():
@@ -92,7 +91,7 @@ def test_joint_pd_splits_drive_into_agonists_and_antagonists():
     bus[sig["estimate"].slice] = [4.0, 0.0]  # saturates at max_activation
     assert joint_pd_step(st.f, st.s, st.i, bus) == status.LIMIT_CLIPPED
     assert bus[sig["command"].slice].max() == 1.0
-    bus[B.HOLD] = 1.0  # posture: hold the angle at onset (4.0), drive 0 -> co-contraction only
+    bus[HOLD] = 1.0  # posture: hold the angle at onset (4.0), drive 0 -> co-contraction only
     joint_pd_step(st.f, st.s, st.i, bus)
     np.testing.assert_allclose(bus[sig["command"].slice], [0.05] * 6)
 
@@ -112,7 +111,7 @@ def test_passthrough_gain_limits_and_hold():
     bus[sig["intent"].slice] = [0.2, -0.9]
     assert passthrough_step(st.f, st.s, st.i, bus) == status.LIMIT_CLIPPED
     np.testing.assert_allclose(bus[sig["command"].slice], [2.0, -5.0])
-    bus[B.HOLD], bus[sig["intent"].slice] = 1.0, [0.0, 0.0]
+    bus[HOLD], bus[sig["intent"].slice] = 1.0, [0.0, 0.0]
     passthrough_step(st.f, st.s, st.i, bus)
     np.testing.assert_allclose(bus[sig["command"].slice], [2.0, -5.0])  # last command kept
     with pytest.raises(ValueError, match=r"controller.input: 'intent' has 2 channels"):

@@ -8,7 +8,7 @@ import pytest
 from dynamixel_sdk import COMM_RX_TIMEOUT, COMM_SUCCESS, GroupBulkRead, GroupSyncRead, PacketHandler, PortHandler
 
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
-from devices.protocols import dynamixel as D
+from devices.protocols import dynamixel
 
 
 @pytest.fixture
@@ -21,57 +21,60 @@ def bus():
 
 
 def ticks(q_rad):
-    return int(round(q_rad / D.RAD_PER_TICK)) + D.POSITION_CENTER
+    return int(round(q_rad / dynamixel.RAD_PER_TICK)) + dynamixel.POSITION_CENTER
 
 
 def test_ping_and_protocol_type(bus):
     em, port, ph = bus
-    assert ph.ping(port, 2) == (D.XM430_W350_MODEL, COMM_SUCCESS, 0)
-    assert ph.read1ByteTxRx(port, 3, D.PROTOCOL_TYPE_ADDR) == (2, COMM_SUCCESS, 0)
+    assert ph.ping(port, 2) == (dynamixel.XM430_W350_MODEL, COMM_SUCCESS, 0)
+    assert ph.read1ByteTxRx(port, 3, dynamixel.PROTOCOL_TYPE_ADDR) == (2, COMM_SUCCESS, 0)
 
 
 def test_bulk_read_and_fast_sync_read(bus):
     em, port, ph = bus
     bulk = GroupBulkRead(port, ph)
-    assert bulk.addParam(1, D.PRESENT_POSITION_ADDR, 4) and bulk.addParam(3, D.PRESENT_TEMPERATURE_ADDR, 1)
+    assert bulk.addParam(1, dynamixel.PRESENT_POSITION_ADDR, 4)
+    assert bulk.addParam(3, dynamixel.PRESENT_TEMPERATURE_ADDR, 1)
     assert bulk.txRxPacket() == COMM_SUCCESS
-    assert bulk.getData(1, D.PRESENT_POSITION_ADDR, 4) == ticks(0.1)
-    assert bulk.getData(3, D.PRESENT_TEMPERATURE_ADDR, 1) == 30
-    fast = GroupSyncRead(port, ph, D.PRESENT_BLOCK_ADDR, D.PRESENT_BLOCK_LEN)
+    assert bulk.getData(1, dynamixel.PRESENT_POSITION_ADDR, 4) == ticks(0.1)
+    assert bulk.getData(3, dynamixel.PRESENT_TEMPERATURE_ADDR, 1) == 30
+    fast = GroupSyncRead(port, ph, dynamixel.PRESENT_BLOCK_ADDR, dynamixel.PRESENT_BLOCK_LEN)
     for k in (1, 2, 3):
         assert fast.addParam(k)
     assert fast.fastSyncRead() == COMM_SUCCESS  # one packet, running CRCs, checked by the SDK
-    assert [fast.getData(k, D.PRESENT_POSITION_ADDR, 4) for k in (1, 2, 3)] == [ticks(q) for q in (0.1, -0.2, 0.3)]
+    got = [fast.getData(k, dynamixel.PRESENT_POSITION_ADDR, 4) for k in (1, 2, 3)]
+    assert got == [ticks(q) for q in (0.1, -0.2, 0.3)]
 
 
 def test_reg_write_waits_for_action_and_clear_multi_turn(bus):
     em, port, ph = bus
     goal = ticks(0.1) + 300
-    assert ph.regWriteTxRx(port, 1, D.GOAL_POSITION_ADDR, 4, list(struct.pack("<i", goal))) == (COMM_SUCCESS, 0)
-    assert ph.read1ByteTxRx(port, 1, D.REGISTERED_INSTRUCTION_ADDR)[0] == 1
-    assert ph.read4ByteTxRx(port, 1, D.GOAL_POSITION_ADDR)[0] == ticks(0.1)  # not applied yet
-    ph.action(port, D.BROADCAST_ID)  # broadcast: no status packet
+    assert ph.regWriteTxRx(port, 1, dynamixel.GOAL_POSITION_ADDR, 4, list(struct.pack("<i", goal))) == (COMM_SUCCESS, 0)
+    assert ph.read1ByteTxRx(port, 1, dynamixel.REGISTERED_INSTRUCTION_ADDR)[0] == 1
+    assert ph.read4ByteTxRx(port, 1, dynamixel.GOAL_POSITION_ADDR)[0] == ticks(0.1)  # not applied yet
+    ph.action(port, dynamixel.BROADCAST_ID)  # broadcast: no status packet
     time.sleep(0.02)
-    assert ph.read4ByteTxRx(port, 1, D.GOAL_POSITION_ADDR)[0] == goal
-    assert ph.read1ByteTxRx(port, 1, D.REGISTERED_INSTRUCTION_ADDR)[0] == 0
+    assert ph.read4ByteTxRx(port, 1, dynamixel.GOAL_POSITION_ADDR)[0] == goal
+    assert ph.read1ByteTxRx(port, 1, dynamixel.REGISTERED_INSTRUCTION_ADDR)[0] == 0
     assert ph.action(port, 2) == COMM_SUCCESS  # the SDK waits for no status after ACTION ...
     time.sleep(0.02)
-    assert ph.read1ByteTxRx(port, 2, D.REGISTERED_INSTRUCTION_ADDR) == (0, COMM_SUCCESS, 0)  # ... and none was pending
+    # ... and none was pending
+    assert ph.read1ByteTxRx(port, 2, dynamixel.REGISTERED_INSTRUCTION_ADDR) == (0, COMM_SUCCESS, 0)
     assert ph.clearMultiTurn(port, 3) == (COMM_SUCCESS, 0)
 
 
 def test_factory_reset_restores_the_emanual_table(bus):
     em, port, ph = bus
-    assert ph.write1ByteTxRx(port, 2, D.RETURN_DELAY_TIME_ADDR, 0) == (COMM_SUCCESS, 0)
-    assert ph.factoryReset(port, 2, D.FACTORY_RESET_EXCEPT_ID_BAUD) == (COMM_SUCCESS, 0)
-    assert ph.read1ByteTxRx(port, 2, D.RETURN_DELAY_TIME_ADDR)[0] == 250  # 500 us, the factory value
-    assert ph.read1ByteTxRx(port, 2, D.BAUD_RATE_ADDR)[0] == 3  # kept: still at 1 Mbit/s
-    assert ph.factoryReset(port, 3, D.FACTORY_RESET_ALL) == (COMM_SUCCESS, 0)  # answers at the old ID and rate
+    assert ph.write1ByteTxRx(port, 2, dynamixel.RETURN_DELAY_TIME_ADDR, 0) == (COMM_SUCCESS, 0)
+    assert ph.factoryReset(port, 2, dynamixel.FACTORY_RESET_EXCEPT_ID_BAUD) == (COMM_SUCCESS, 0)
+    assert ph.read1ByteTxRx(port, 2, dynamixel.RETURN_DELAY_TIME_ADDR)[0] == 250  # 500 us, the factory value
+    assert ph.read1ByteTxRx(port, 2, dynamixel.BAUD_RATE_ADDR)[0] == 3  # kept: still at 1 Mbit/s
+    assert ph.factoryReset(port, 3, dynamixel.FACTORY_RESET_ALL) == (COMM_SUCCESS, 0)  # answers at the old ID and rate
     assert ph.ping(port, 3)[1] == COMM_RX_TIMEOUT  # now ID 1 at 57600 bit/s
     assert em.snapshot()["ids"] == [1, 2, 1]
     assert port.setBaudRate(57600)
     t0 = time.monotonic()
-    assert ph.ping(port, 1) == (D.XM430_W350_MODEL, COMM_SUCCESS, 0)  # only the reset servo hears 57600
+    assert ph.ping(port, 1) == (dynamixel.XM430_W350_MODEL, COMM_SUCCESS, 0)  # only the reset servo hears 57600
     rtt = time.monotonic() - t0
     wire_s = (10 + 14) * 10 / 57600 + 250 * 2e-6  # PING 10 B + status 14 B at 57600, + 500 us return delay
     assert rtt >= wire_s  # the bytes took their time on the line (4.7 ms here)

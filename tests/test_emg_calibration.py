@@ -66,7 +66,7 @@ def test_saved_calibration_is_loaded_by_the_decoder(tmp_path):
     ctx.bus.add("input", 2)
     st = emg.build(CFG.model_copy(update={"calibration_file": path}), ctx)
     assert st.info["calibrated"]
-    assert np.allclose(st.f[st.i[emg.I.f_rest]:][:2], cal["rest"])
+    assert np.allclose(emg.LAYOUT.view(st, "rest"), cal["rest"])
     ctx3 = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
     ctx3.bus.add("input", 3)
     with pytest.raises(ValueError, match=r"decoder\.calibration_file: .* calibrates 2 channels, the input has 3"):

@@ -13,7 +13,7 @@ from scipy import signal
 import rtcore  # noqa: F401
 from rtcore.bus import Bus
 from rtcore.stage import BuildContext
-from sims.users import emg as E
+from sims.users import emg as synthetic_emg
 
 DT = 0.001
 RATE = 2000.0
@@ -24,8 +24,8 @@ def build(**kw):
     bus = Bus()
     bus.add("state", 4, "m")
     target = bus.add("target", 2, "m")
-    cfg = E.SyntheticEmgConfig(kind="synthetic_emg", n_channels=N, rate_hz=RATE, **kw)
-    return bus, E.build(cfg, BuildContext(bus=bus, dt_s=DT, seed=5)), target, cfg
+    cfg = synthetic_emg.SyntheticEmgConfig(kind="synthetic_emg", n_channels=N, rate_hz=RATE, **kw)
+    return bus, synthetic_emg.build(cfg, BuildContext(bus=bus, dt_s=DT, seed=5)), target, cfg
 
 
 def run(bus, stage, target_of_t, seconds):
@@ -36,7 +36,7 @@ def run(bus, stage, target_of_t, seconds):
     emg, acts, per_tick = [], [], []
     for k in range(int(seconds / DT)):
         b[tgt:tgt + 2] = target_of_t(k * DT)
-        E.emg_user_step(stage.f, stage.s, stage.i, b)
+        synthetic_emg.emg_user_step(stage.f, stage.s, stage.i, b)
         n = int(b[n_off])
         emg.append(b[blk].reshape(-1, N)[:n].copy())
         acts.append(b[act].copy())
@@ -47,7 +47,7 @@ def run(bus, stage, target_of_t, seconds):
 def test_steady_activation_is_the_controllers_closed_form():
     bus, stage, _, cfg = build()
     emg, acts, per_tick = run(bus, stage, lambda t: (0.1, 0.05), 0.5)
-    U = E.muscle_directions(N, 2)
+    U = synthetic_emg.muscle_directions(N, 2)
     F = cfg.kp_n_per_m * np.array([0.1, 0.05])  # p = v = 0
     kappa = N / 4.0  # sum over evenly spread directions of cos * max(0, cos)
     a = cfg.cocontraction + np.maximum(0.0, U.T @ F) / (kappa * cfg.max_force_n)
@@ -73,7 +73,7 @@ def test_envelope_tracks_activation():
     bus, stage, _, cfg = build()
     dirs = [(0.1, 0.0), (0.0, 0.1), (-0.1, 0.0), (0.0, -0.1)]
     emg, acts, _ = run(bus, stage, lambda t: dirs[int(t / 0.5) % 4], 4.0)
-    X = E.crosstalk_matrix(N, cfg.crosstalk)
+    X = synthetic_emg.crosstalk_matrix(N, cfg.crosstalk)
     win = 50  # samples (25 ms at 2 kHz) = 25 ticks; the envelope is the windowed RMS
     n_win = len(emg) // win
     rms = np.sqrt((emg[:n_win * win].reshape(n_win, win, N) ** 2).mean(axis=1))

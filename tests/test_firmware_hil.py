@@ -38,7 +38,7 @@ def test_firmware_builds_and_fits_the_atmega328p():
 
 
 def test_firmware_enforces_its_own_joint_limits():
-    from devices.protocols import framed as F
+    from devices.protocols import framed
     from devices.serial import framed_arm
     from devices.serial import plant_base
     with FirmwareEmulator(baud=115200) as fw:
@@ -46,18 +46,18 @@ def test_firmware_enforces_its_own_joint_limits():
         drv = framed_arm.FramedArmDriver(cfg)
         flags, q, _, _ = plant_base.start(drv)  # open, HELLO (version handshake), ENABLE
         try:
-            assert flags & F.FLAG_ENABLED and drv.device_watchdog_ms == 100
-            goal = struct.pack("<BB2i", F.MODE_POSITION, 2, 3_000_000, -400_000)  # 3.0 rad: past the device's 2.5
+            assert flags & framed.FLAG_ENABLED and drv.device_watchdog_ms == 100
+            goal = struct.pack("<BB2i", framed.MODE_POSITION, 2, 3_000_000, -400_000)  # 3.0 rad: past the device's 2.5
             end = time.monotonic() + 1.5
             while time.monotonic() < end:  # commands at ~20 Hz keep the device watchdog fed
-                t, p = drv._ask(F.MSG_COMMAND, goal, (F.MSG_STATE,))
-                assert t == F.MSG_STATE
+                t, p = drv._ask(framed.MSG_COMMAND, goal, (framed.MSG_STATE,))
+                assert t == framed.MSG_STATE
                 time.sleep(0.05)
             flags, q, _, _ = drv.read_state()
             counters = drv.read_counters()
         finally:
             drv.close()
-        assert flags & F.FLAG_LIMIT and flags & F.FLAG_ENABLED
+        assert flags & framed.FLAG_LIMIT and flags & framed.FLAG_ENABLED
         np.testing.assert_allclose(q, [2.5, -0.4], atol=0.02)  # stopped at its own limit; joint 2 at its goal
         assert counters["limit_clips"] >= 20 and counters["corrupt_frames"] == 0
         wait_for(lambda: not fw.snapshot()["enabled"], 5.0, "the enable pin to fall after DISABLE")

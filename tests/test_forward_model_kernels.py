@@ -234,7 +234,7 @@ def test_forward_model_step_matches_reference(trace):
         np.testing.assert_allclose(bus[sig["prediction"].slice], pred, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(bus[sig["spe"].slice], spe, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(bus[sig["estimate"].slice], est, rtol=1e-9, atol=1e-12)
-    W = st.s[st.info["layout"]["W"]:st.info["layout"]["W"] + ref.W.size].reshape(ref.W.shape)
+    W = forward_model.LAYOUT.view(st, "W")
     assert np.abs(W).max() > 1e-4  # it did learn
     np.testing.assert_allclose(W, ref.W, rtol=1e-8, atol=1e-12)
 
@@ -254,8 +254,7 @@ def test_forward_model_bounded_under_nan_and_huge_errors(rule):
         bus[sig["command"].slice], bus[sig["feedback"].slice] = u, y
         code = forward_model_step(st.f, st.s, st.i, bus)
         assert code == (status.BAD_SAMPLE if k % 50 == 7 else status.OK)
-    lay = st.info["layout"]
-    W = st.s[lay["W"]:lay["W"] + 4 * st.info["n_features"]]
+    W = forward_model.LAYOUT.view(st, "W")
     assert np.isfinite(st.s).all()
     assert np.abs(W).max() <= 50.0
     for name in ("prediction", "estimate", "spe"):

@@ -13,8 +13,8 @@ import pylsl
 import pytest
 
 import rtcore  # noqa: F401
-from devices.lsl import inlet as I
-from devices.lsl import outlet as O
+from devices.lsl import inlet
+from devices.lsl import outlet
 from rtcore import status
 from rtcore.bus import Bus
 from rtcore.stage import BuildContext
@@ -33,21 +33,23 @@ def session():
                       "--nan-at", *NAN_AT, "--linger-s", 5, "--go-on-stdin")
     bus = Bus()
     ctx = BuildContext(bus=bus, dt_s=0.001, seed=0, session_name=name)
-    src = I.build(I.LslSourceConfig(kind="lsl", name=name, channels=N_CH, rate_hz=1000, channel_format="float32"), ctx)
-    out = O.build(O.OutletConfig(stream="echo", signals=["input", "input_n"], per_sample=True, channel_format="double64"), ctx)
+    src = inlet.build(inlet.LslSourceConfig(kind="lsl", name=name, channels=N_CH, rate_hz=1000,
+                                            channel_format="float32"), ctx)
+    out = outlet.build(outlet.OutletConfig(stream="echo", signals=["input", "input_n"], per_sample=True,
+                                           channel_format="double64"), ctx)
     reader = pylsl.StreamInlet(pylsl.resolve_byprop("source_id", f"rtcore-{name}-echo", 1, 10.0)[0])
     reader.open_stream(10.0)
     b = bus.array()
     n_off, blk = bus.get("input_n").offset, bus.get("input_block").slice
-    I.lsl_inlet_step(src.f, src.s, src.i, b)  # compile (or load) before the samples flow
-    O.lsl_outlet_step(out.f, out.s, out.i, b)
+    inlet.lsl_inlet_step(src.f, src.s, src.i, b)  # compile (or load) before the samples flow
+    outlet.lsl_outlet_step(out.f, out.s, out.i, b)
     reader.pull_chunk(timeout=0.5)
     go(peer)
     rows, stamps, codes = [], [], []
     deadline = time.monotonic() + 20.0
     while len(rows) < COUNT and time.monotonic() < deadline:
-        code = I.lsl_inlet_step(src.f, src.s, src.i, b)
-        O.lsl_outlet_step(out.f, out.s, out.i, b)
+        code = inlet.lsl_inlet_step(src.f, src.s, src.i, b)
+        outlet.lsl_outlet_step(out.f, out.s, out.i, b)
         codes.append(code)
         n = int(b[n_off])
         if n:
@@ -81,7 +83,7 @@ def test_input_time_is_the_lsl_stamp_on_the_local_clock(session):
 
 
 def test_nan_samples_counted_and_held(session):
-    c = I.counters(session["src"])
+    c = inlet.counters(session["src"])
     assert c["bad_samples"] == len(NAN_AT) and c["samples"] == COUNT
     assert status.BAD_SAMPLE in session["codes"]
 
@@ -90,7 +92,8 @@ def test_outlet_republishes_every_input_sample(session):
     echoed = session["echoed"]
     assert echoed.shape == (COUNT, N_CH + 1)
     np.testing.assert_array_equal(echoed[:, :N_CH], expected())
-    assert set(echoed[:, N_CH]) <= set(range(1, int(I.LAYOUT.get(session["src"], "max")) + 1))  # input_n repeats per row
+    # input_n repeats per row
+    assert set(echoed[:, N_CH]) <= set(range(1, int(inlet.LAYOUT.get(session["src"], "max")) + 1))
 
 
 def test_wrong_channel_count_fails_before_start():
@@ -99,11 +102,11 @@ def test_wrong_channel_count_fails_before_start():
     try:
         ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0)
         with pytest.raises(ValueError) as e:
-            I.build(I.LslSourceConfig(kind="lsl", name=name, channels=8, resolve_timeout_s=5), ctx)
+            inlet.build(inlet.LslSourceConfig(kind="lsl", name=name, channels=8, resolve_timeout_s=5), ctx)
         msg = str(e.value)
         assert "\n" not in msg and f"'{name}' (6 ch, 500 Hz, EMG) has 6 channels" in msg and "source.channels = 8" in msg
         with pytest.raises(ValueError) as e:
-            I.build(I.LslSourceConfig(kind="lsl", name=name + "-absent", resolve_timeout_s=0.5), ctx)
+            inlet.build(inlet.LslSourceConfig(kind="lsl", name=name + "-absent", resolve_timeout_s=0.5), ctx)
         msg = str(e.value)
         assert f"stream name='{name}-absent' not found within 0.5 s; visible:" in msg
         assert f"'{name}' (6 ch, 500 Hz, EMG)" in msg

@@ -9,10 +9,9 @@ import pylsl
 import pytest
 
 import rtcore  # noqa: F401
-from devices.lsl import inlet as I
-from devices.lsl import outlet as O
-from rtcore import bus as B
-from rtcore.bus import Bus
+from devices.lsl import outlet
+from devices.lsl.inlet import channel_labels
+from rtcore.bus import MARKER, Bus
 from rtcore.stage import BuildContext
 
 
@@ -23,8 +22,8 @@ def built():
     bus.add("command", 2, "N", ["fx", "fy"])
     bus.add("state", 4, "m", ["x", "y", "vx", "vy"])
     ctx = BuildContext(bus=bus, dt_s=0.001, seed=0, realtime=True, session_name=session)
-    stages = O.build_all(None, ctx)
-    slow = O.build(O.OutletConfig(stream="slow", signals=["state[0:2]", "command[1]"], every_ticks=10), ctx)
+    stages = outlet.build_all(None, ctx)
+    slow = outlet.build(outlet.OutletConfig(stream="slow", signals=["state[0:2]", "command[1]"], every_ticks=10), ctx)
     yield session, bus, stages, slow
     for st in stages + [slow]:
         st.close()
@@ -44,7 +43,7 @@ def test_defaults_publish_present_signals_and_markers(built):
                                        ("markers", ["marker"], "code", 0.0)):
         _, info = resolve(f"rtcore-{session}-{stream}")
         assert info.name() == f"rtcore-{session}-{stream}" and info.nominal_srate() == rate
-        got, unit_got = I.channel_labels(info)
+        got, unit_got = channel_labels(info)
         assert got == labels and unit_got == unit
 
 
@@ -53,16 +52,16 @@ def test_markers_only_nonzero_and_every_ticks(built):
     markers = stages[-1]
     m_in, _ = resolve(f"rtcore-{session}-markers")
     s_in, info = resolve(f"rtcore-{session}-slow")
-    assert I.channel_labels(info)[0] == ["state.x", "state.y", "command.fy"] and info.nominal_srate() == 100.0
+    assert channel_labels(info)[0] == ["state.x", "state.y", "command.fy"] and info.nominal_srate() == 100.0
     m_in.open_stream(5.0)
     s_in.open_stream(5.0)
     time.sleep(0.5)
     b = bus.array()
     for tick in range(100):
-        b[B.MARKER] = 7.0 if tick == 42 else 0.0
+        b[MARKER] = 7.0 if tick == 42 else 0.0
         b[bus.get("state").offset] = tick
-        O.lsl_outlet_step(markers.f, markers.s, markers.i, b)
-        O.lsl_outlet_step(slow.f, slow.s, slow.i, b)
+        outlet.lsl_outlet_step(markers.f, markers.s, markers.i, b)
+        outlet.lsl_outlet_step(slow.f, slow.s, slow.i, b)
     x, _ = m_in.pull_chunk(timeout=2.0)
     assert np.array(x).ravel().tolist() == [7.0]
     y, _ = s_in.pull_chunk(timeout=2.0)

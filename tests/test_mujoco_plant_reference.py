@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import rtcore  # noqa: F401
-from rtcore import bus as B
 from rtcore import status
-from rtcore.bus import Bus
+from rtcore.bus import HOLD, Bus
 from rtcore.stage import BuildContext
 from sims.paradigms.blocks import CURL_B
 from sims.plants import two_link_arm
@@ -88,7 +87,7 @@ def test_hold_sends_zero_command():
     ctx, st, bus = build()
     sig = ctx.bus.signals
     bus[sig["command"].slice] = (20.0, -10.0)
-    bus[B.HOLD] = 1.0
+    bus[HOLD] = 1.0
     start = bus[sig["state"].slice].copy()
     for _ in range(200):
         mujoco_plant_step(st.f, st.s, st.i, bus)

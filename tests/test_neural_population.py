@@ -13,7 +13,7 @@ import pytest
 import rtcore  # noqa: F401  (sets the Numba cache dir first)
 from rtcore.bus import Bus
 from rtcore.stage import BuildContext
-from sims.users import neural as N
+from sims.users import neural
 
 DT = 0.001
 BIN = 0.05
@@ -26,8 +26,8 @@ def build(**kw):
     bus = Bus()
     state = bus.add("state", 4, "m")
     target = bus.add("target", 2, "m")
-    cfg = N.SyntheticNeuralConfig(kind="synthetic_neural", n_units=N_UNITS, bin_s=BIN, **kw)
-    stage = N.build(cfg, BuildContext(bus=bus, dt_s=DT, seed=7))
+    cfg = neural.SyntheticNeuralConfig(kind="synthetic_neural", n_units=N_UNITS, bin_s=BIN, **kw)
+    stage = neural.build(cfg, BuildContext(bus=bus, dt_s=DT, seed=7))
     return bus, stage, state, target
 
 
@@ -52,7 +52,7 @@ def recorded():
         b[target.offset:target.offset + 2] = [10 * np.cos(a), 10 * np.sin(a)]  # far: speed = vmax
         got = 0
         while got < BINS_PER_DIR:
-            N.neural_step(stage.f, stage.s, stage.i, b)
+            neural.neural_step(stage.f, stage.s, stage.i, b)
             if b[n_bins] == 1.0:
                 counts.append(b[inp].copy())
                 vel.append(b[iv].copy())
@@ -61,25 +61,25 @@ def recorded():
 
 
 def test_rates_match_reference():
-    tun = N.make_tuning(N_UNITS, 3)
+    tun = neural.make_tuning(N_UNITS, 3)
     out = np.zeros(N_UNITS)
     for v in ([0.2, 0.0], [0.0, -0.1], [-0.05, 0.13], [0.0, 0.0]):
-        N.cosine_rates_hz(v[0], v[1], tun.baseline_hz, tun.depth_hz, tun.pd_rad, 0.2, np.ones(N_UNITS), out)
+        neural.cosine_rates_hz(v[0], v[1], tun.baseline_hz, tun.depth_hz, tun.pd_rad, 0.2, np.ones(N_UNITS), out)
         ref = [rate_reference(v, tun.baseline_hz[k], tun.depth_hz[k], tun.pd_rad[k], 0.2) for k in range(N_UNITS)]
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
 
 
 def test_intended_velocity_points_at_target_and_slows():
-    vx, vy = N.intended_velocity(0.0, 0.0, 0.3, 0.4, 0.2, 0.25)  # 0.5 m away: full speed
+    vx, vy = neural.intended_velocity(0.0, 0.0, 0.3, 0.4, 0.2, 0.25)  # 0.5 m away: full speed
     assert math.hypot(vx, vy) == pytest.approx(0.2) and vy / vx == pytest.approx(0.4 / 0.3)
-    vx, vy = N.intended_velocity(0.0, 0.0, 0.01, 0.0, 0.2, 0.25)  # 1 cm away: 0.01 / 0.25 = 0.04 m/s
+    vx, vy = neural.intended_velocity(0.0, 0.0, 0.01, 0.0, 0.2, 0.25)  # 1 cm away: 0.01 / 0.25 = 0.04 m/s
     assert (vx, vy) == pytest.approx((0.04, 0.0))
-    assert N.intended_velocity(0.1, 0.1, 0.1, 0.1, 0.2, 0.25) == (0.0, 0.0)
+    assert neural.intended_velocity(0.1, 0.1, 0.1, 0.1, 0.2, 0.25) == (0.0, 0.0)
 
 
 def test_counts_are_poisson_with_closed_form_mean(recorded):
     stage, counts, vel = recorded
-    tun = N.tuning_of(stage)
+    tun = neural.tuning_of(stage)
     fano, rel_err = [], []
     for d in range(DIRS):
         c = counts[d * BINS_PER_DIR:(d + 1) * BINS_PER_DIR]
@@ -96,7 +96,7 @@ def test_counts_are_poisson_with_closed_form_mean(recorded):
 
 def test_regression_recovers_cosine_tuning(recorded):
     stage, counts, vel = recorded
-    tun = N.tuning_of(stage)
+    tun = neural.tuning_of(stage)
     X = np.column_stack([np.ones(len(vel)), vel])
     coef, *_ = np.linalg.lstsq(X, counts, rcond=None)  # counts = a + bx vx + by vy
     pd_hat = np.arctan2(coef[2], coef[1])
@@ -114,8 +114,8 @@ def test_sudden_unit_loss_silences_the_fraction():
     b = bus.array()
     b[target.offset:target.offset + 2] = [0.1, 0.0]
     for _ in range(400):
-        N.neural_step(stage.f, stage.s, stage.i, b)
-    alive = N.alive_of(stage)
+        neural.neural_step(stage.f, stage.s, stage.i, b)
+    alive = neural.alive_of(stage)
     assert alive.sum() == N_UNITS // 2
     dead = bus.get("input").offset + np.flatnonzero(alive == 0)
     assert np.all(b[dead] == 0.0)

@@ -7,7 +7,7 @@ import numpy as np
 from rtcore import status
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
 from devices.emulators.framed_arm import FramedArmEmulator
-from devices.protocols import dynamixel as D
+from devices.protocols import dynamixel
 from devices.serial import dynamixel_arm, framed_arm
 
 from serial_loop import Chain
@@ -30,8 +30,8 @@ def test_dynamixel_arm_reaches_targets_within_limits():
                 ch.run(hold(target, 0.8))
                 expect = np.minimum(target, [3.0, 3.0, 0.8])
                 # 1 position tick = 2 pi / 4096 rad: the servo settles within a tick or two
-                np.testing.assert_allclose(ch.q(), expect, atol=3 * D.RAD_PER_TICK)
-                np.testing.assert_allclose(em.snapshot()["q"], expect, atol=3 * D.RAD_PER_TICK)
+                np.testing.assert_allclose(ch.q(), expect, atol=3 * dynamixel.RAD_PER_TICK)
+                np.testing.assert_allclose(em.snapshot()["q"], expect, atol=3 * dynamixel.RAD_PER_TICK)
             assert ch.count(status.LIMIT_CLIPPED) > 0  # the slew limit and joint 3's limit clipped
             assert ch.count(status.DEVICE_FAULT) == 0 and ch.count(status.CORRUPT_FRAME) == 0
             # device rate 200 Hz under the 1 kHz loop: one transaction per 5 ticks

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from rtcore import bus as B
 from rtcore import status
+from rtcore.bus import HOLD
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
 from devices.emulators.framed_arm import FramedArmEmulator
 from devices.serial import dynamixel_arm, framed_arm
@@ -26,7 +26,7 @@ def test_closed_pty_ends_the_run_with_device_lost_and_hold():
     threading.Timer(0.2, em.close).start()  # unplugged mid-run
     codes = ch.run(ticks([0.2, 0.1], 5.0))
     assert codes[-1] == status.DEVICE_LOST and len(codes) < 1000  # the loop ended within ~0.2 s + a tick
-    assert ch.bus[B.HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 3  # safe hold, fault = port lost
+    assert ch.bus[HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 3  # safe hold, fault = port lost
     np.testing.assert_allclose(ch.q(), [0.2, 0.1], atol=0.01)  # the last state is kept on the bus
     assert ch.close() == status.DEVICE_LOST  # disable reports the port is gone, without raising
     assert ch.close() == status.OK  # idempotent
@@ -43,12 +43,12 @@ def test_silent_device_trips_the_engine_watchdog_then_resumes():
             assert list(codes).count(status.DEVICE_FAULT) == 1  # reported once, on entry
             k = list(codes).index(status.DEVICE_FAULT)
             assert 10 <= k <= 45  # 30 ms after the last state (which may predate the stop by a period)
-            assert ch.bus[B.HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 1
+            assert ch.bus[HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 1
             assert ch.bus[ch.device.offset + 3] >= 100.0  # state age, ms
             em.start()
             codes = ch.run(ticks([0.3, -0.3], 0.2))
             assert list(codes).count(status.RESUMED) == 1
-            assert ch.bus[B.HOLD] == 0.0 and ch.bus[ch.device.offset + 1] == 0
+            assert ch.bus[HOLD] == 0.0 and ch.bus[ch.device.offset + 1] == 0
         finally:
             ch.close()
 
@@ -62,7 +62,7 @@ def test_device_fault_bit_latches_hold():
             em.inject_hardware_error(2)  # overload: the servo turns torque off and sets ERR_ALERT
             codes = list(ch.run(ticks([0.5, 0.5], 0.3)))
             assert codes.count(status.DEVICE_FAULT) == 1
-            assert ch.bus[B.HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 2
+            assert ch.bus[HOLD] == 1.0 and ch.bus[ch.device.offset + 1] == 2
             assert int(ch.bus[ch.device.offset]) & 0x80  # ERR_ALERT seen in the status packets
             held = ch.q()
             ch.run(ticks([0.5, 0.5], 0.2))  # under HOLD the targets are ignored: position held

@@ -12,8 +12,8 @@ import pytest
 
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
 from devices.emulators.framed_arm import FramedArmEmulator
-from devices.protocols import dynamixel as D
-from devices.protocols import framed as F
+from devices.protocols import dynamixel
+from devices.protocols import framed
 from devices.serial import dynamixel_arm, emergency_disable, framed_arm
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +61,7 @@ def test_framed_firmware_watchdog_fires_after_sigkill():
             eng.wait(5)
             time.sleep(0.3)
             snap = em.snapshot()
-            assert not snap["enabled"] and snap["flags"] & F.FLAG_WATCHDOG and snap["watchdog_trips"] == 1
+            assert not snap["enabled"] and snap["flags"] & framed.FLAG_WATCHDOG and snap["watchdog_trips"] == 1
             assert 0.1 < snap["trip_after_s"] < 0.3  # 100 ms after the last frame (+ one emulator tick)
             assert not np.any(snap["qd"])  # safe state: zero torque, the joints stopped
         finally:
@@ -82,7 +82,7 @@ def test_dynamixel_bus_watchdog_fires_after_sigkill_and_parent_disables():
             assert snap["torque_enable"] == [1, 1]  # stopped and holding, not yet limp
             q = snap["q"]
             time.sleep(0.1)
-            np.testing.assert_allclose(em.snapshot()["q"], q, atol=D.RAD_PER_TICK)  # holding where it was
+            np.testing.assert_allclose(em.snapshot()["q"], q, atol=dynamixel.RAD_PER_TICK)  # holding where it was
             cfg = dynamixel_arm.DynamixelConfig(kind="dynamixel", port=em.path, ids=[1, 2])
             msg = emergency_disable(cfg)  # what the supervising parent does when the child died
             assert msg.startswith(f"plant.port = {em.path}: disable sent")
