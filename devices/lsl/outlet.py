@@ -27,6 +27,7 @@ exists) and the header `marker` as stream "markers" (irregular, non-zero codes o
 import re
 from typing import Literal
 
+import numpy as np
 import pylsl
 from numba import njit
 from pydantic import Field
