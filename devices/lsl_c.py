@@ -64,6 +64,7 @@ lsl_inlet_flush = _c("lsl_inlet_flush", _u32, _p)
 lsl_was_clock_reset = _c("lsl_was_clock_reset", _u32, _p)
 lsl_time_correction = _c("lsl_time_correction", _f64, _p, _f64, _p)
 lsl_push_sample_dtp = _c("lsl_push_sample_dtp", _i32, _p, _p, _f64, _i32)
+lsl_push_sample_strtp = _c("lsl_push_sample_strtp", _i32, _p, _p, _f64, _i32)  # const char** sample
 lsl_push_chunk_dtp = _c("lsl_push_chunk_dtp", _i32, _p, _p, _u64, _f64, _i32)
 lsl_have_consumers = _c("lsl_have_consumers", _i32, _p)
 

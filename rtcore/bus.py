@@ -45,15 +45,36 @@ class MissingSignal(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+#: The channel type a unit implies when a stage names none (XDF/LSL <channel><type>).
+TYPE_OF_UNIT = {"m": "position", "rad": "position", "m/s": "velocity", "rad/s": "velocity", "N": "force",
+                "N*m": "torque", "Nm": "torque", "s": "time", "bool": "flag", "code": "code"}
+MISC = "misc"  #: the type of a channel whose unit implies none (MNE's name for it)
+
+
+def per_channel(value, width: int, what: str, name: str) -> tuple:
+    """One value for every channel (a str) or one per channel (a sequence of width strs)."""
+    if isinstance(value, str):
+        return (value,) * width
+    value = tuple(value)
+    if len(value) != width:
+        raise ValueError(f"bus signal '{name}': {len(value)} {what} for {width} channels")
+    return value
+
+
 @dataclass(frozen=True)
 class Signal:
-    """A named slice of the bus: bus[offset : offset + width]."""
+    """A named slice of the bus: bus[offset : offset + width], with each channel's label, unit and type.
+
+    unit: the signal's unit as one text (the channels' distinct units joined by ','), for messages
+    and checks; units/types: one per channel, written into the LSL and XDF stream descriptions."""
 
     name: str
     offset: int
     width: int
     unit: str = ""
     labels: tuple = ()
+    units: tuple = ()
+    types: tuple = ()
 
     @property
     def slice(self) -> slice:
@@ -72,19 +93,28 @@ class Bus:
                                 ("hold", HOLD, "bool"), ("marker", MARKER, "code"),
                                 ("hold_next", HOLD_NEXT, "bool"), ("tick_shift", TICK_SHIFT_S, "s"),
                                 ("stamp", STAMP_S, "s")):
-            self.signals[name] = Signal(name, off, 1, unit, (name,))
+            self.signals[name] = Signal(name, off, 1, unit, (name,), (unit,), (TYPE_OF_UNIT.get(unit, MISC),))
 
-    def add(self, name: str, width: int, unit: str = "", labels=None) -> Signal:
-        """Register a signal written by one stage. Labels default to name0..nameN."""
+    def add(self, name: str, width: int, unit="", labels=None, types=None) -> Signal:
+        """Register a signal written by one stage.
+
+        unit, types: one str for every channel or one per channel; types default to what each
+        unit implies (TYPE_OF_UNIT: m -> position, m/s -> velocity, N -> force ...), else "misc".
+        Labels default to name0..nameN."""
         if name in self.signals:
             raise ValueError(f"bus signal '{name}' is written by two stages")
-        labels = tuple(labels) if labels is not None else tuple(f"{name}{k}" for k in range(width))
-        if len(labels) != width:
-            raise ValueError(f"bus signal '{name}': {len(labels)} labels for {width} channels")
-        sig = Signal(name, self.size, int(width), unit, labels)
+        labels = per_channel(labels if labels is not None else [f"{name}{k}" for k in range(width)], width, "labels", name)
+        units = per_channel(unit, width, "units", name)
+        types = per_channel(types, width, "types", name) if types is not None else tuple(TYPE_OF_UNIT.get(u, MISC) for u in units)
+        text = unit if isinstance(unit, str) else ",".join(dict.fromkeys(units))
+        sig = Signal(name, self.size, int(width), text, labels, units, types)
         self.signals[name] = sig
         self.size += int(width)
         return sig
+
+    def derive(self, name: str, source: Signal, labels) -> Signal:
+        """Register a signal channel for channel like source (its units and types), e.g. a delayed copy."""
+        return self.add(name, source.width, source.units, labels, source.types)
 
     def get(self, name: str, width: int | None = None, who: str = "") -> Signal:
         """Look up a signal a stage reads; a clear error lists what exists."""

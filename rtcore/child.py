@@ -111,7 +111,7 @@ def main(rundir: str, ctrl_path: str) -> int:
         _write(os.path.join(rundir, "child_ready.json"), {
             "pid": os.getpid(), "ring_path": ring_path, "ring_rows": cap, "counts_path": counts_path,
             "columns": pipe.columns,
-            "streams": [[n, u, list(lab), c] for n, u, lab, c in pipe.streams],
+            "streams": [list(s) for s in pipe.streams],
             "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
             "build_s": build_s, "rt": granted, "info": pipe.info,
             "model_path": pipe.ctx.plant.model_path if pipe.ctx.plant is not None else None,

@@ -10,7 +10,7 @@ import tomllib
 from typing import Literal
 
 import tomli_w
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from rtcore.configbase import ConfigError, Strict, format_error, read_toml
 from rtcore.decoders import DecoderConfig
@@ -49,11 +49,28 @@ class LoopSection(Strict):
     max_miss_frac: float = Field(0.001, ge=0.0, le=1.0, description="the session is degraded when more than this fraction of its deadlines is missed")
 
 
+#: Bus signals always recorded every tick: a replay's inputs and per-tick sample counts, single-tick events.
+FULL_RATE_SIGNALS = ("input", "input_block", "input_n", "input_time", "input_age", "input_clock_offset", "marker", "hold")
+
+
 class RecordSection(Strict):
     """[record]"""
 
     signals: list[str] | None = Field(None, description="bus signals recorded every tick (default: all)")
     flush_s: float = Field(0.5, gt=0.0, le=5.0, description="the parent flushes the recording at least this often, s")
+    every_ticks: dict[str, int] = Field({}, description="engine outputs recorded every k ticks, e.g. {state = 10, spe = 10} "
+                                        "(default: every signal every tick); inputs are always recorded in full, so replay stays exact")
+
+    @model_validator(mode="after")
+    def _inputs_in_full(self):
+        full = sorted(set(self.every_ticks) & set(FULL_RATE_SIGNALS))
+        if full:
+            raise ValueError(f"every_ticks: {', '.join(full)} must be recorded every tick (replay re-runs the inputs; "
+                             f"the markers mark single ticks); decimate engine outputs only")
+        bad = [k for k, v in self.every_ticks.items() if not 1 <= v <= 100000]
+        if bad:
+            raise ValueError(f"every_ticks: {', '.join(bad)}: k must be 1..100000 ticks")
+        return self
 
 
 class CompanionSection(Strict):

@@ -27,7 +27,7 @@ class Pipeline:
     bus: np.ndarray
     rec_idx: np.ndarray
     columns: list  # ring row columns: TIMING_COLUMNS + "signal.label" per recorded channel
-    streams: list  # [(signal name, unit, labels, first column)] for recorders and reports
+    streams: list  # [(signal name, units, labels, first column, types)] per channel, for recorders and reports
     ctx: BuildContext
     counts: np.ndarray  # int64 [n_stages, status.N_CODES]: status counters per stage
     info: dict = field(default_factory=dict)
@@ -90,6 +90,11 @@ def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pip
     for family in families.BUILD_ORDER:
         stages.extend(family.build_from_session(cfg, ctx))
     pipe = assemble(stages, ctx, cfg.record.signals, config_path)
+    recorded = [s[0] for s in pipe.streams]
+    for name in cfg.record.every_ticks:
+        if name not in recorded:
+            raise ValueError(f"{config_path}: record.every_ticks: '{name}' is not a recorded bus signal; "
+                             f"recorded: {', '.join(recorded)}")
     if cfg.resume.from_ is not None:
         checkpoint.resume(pipe, cfg)
     return pipe
@@ -124,7 +129,7 @@ def _recorded(names, layout: Bus, config_path: str):
             raise ValueError(f"{config_path}: record.signals: no bus signal '{name}'; "
                              f"have: {', '.join(layout.signals)}")
         sig = layout.signals[name]
-        streams.append((name, sig.unit, sig.labels, N_TIMING + len(idx)))
+        streams.append((name, list(sig.units), list(sig.labels), N_TIMING + len(idx), list(sig.types)))
         idx.extend(range(sig.offset, sig.offset + sig.width))
         columns.extend(f"{name}.{lab}" for lab in sig.labels)
     return np.array(idx, dtype=np.int64), columns, streams

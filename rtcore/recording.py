@@ -30,11 +30,12 @@ def load(out_dir: str) -> dict:
     rows[:, :n_ch] = timing
     if "stamp_s" in columns:  # the tick's stamp is the timing stream's time stamp (files before it: absent)
         rows[:, columns.index("stamp_s")] = np.asarray(rec["timing"]["time_stamps"], np.float64)
-    width = {name: len(labels) for name, _u, labels, _c in streams}
-    first = {name: c for name, _u, labels, c in streams}
-    for name, _unit, labels, c in streams:
+    width = {s[0]: len(s[2]) for s in streams}  # entries: name, units, labels, first column (, types)
+    first = {s[0]: s[3] for s in streams}
+    stamps = rows[:, columns.index("stamp_s")] if "stamp_s" in columns else None
+    for name, c in first.items():
         if name in rec and name not in ("input", "markers"):
-            rows[:, c:c + len(labels)] = np.asarray(rec[name]["time_series"], np.float64).reshape(-1, len(labels))[:n]
+            _per_tick(rows[:, c:c + width[name]], rec[name], stamps)
     if "input" in first and "input" in rec:
         _inputs(rows, rec, first, width)
     if "marker" in first and "markers" in rec and len(rec["markers"]["time_stamps"]):
@@ -44,9 +45,20 @@ def load(out_dir: str) -> dict:
         rows[np.minimum(at, n - 1), first["marker"]] = [code.get(m[0], float(m[0]) if m[0].isdigit() else -1.0)
                                                         for m in rec["markers"]["time_series"]]
     out = {"columns": columns, "rows": rows}
-    for name, _unit, labels, c in streams:
-        out[name] = rows[:, c:c + len(labels)]
+    for name, c in first.items():
+        out[name] = rows[:, c:c + width[name]]
     return out
+
+
+def _per_tick(cols, stream, stamps):
+    """A signal's stream into its per-tick columns; a decimated one (record.every_ticks) holds each
+    sample until the next, as the bus did between the recorded ticks."""
+    values = np.asarray(stream["time_series"], np.float64).reshape(-1, cols.shape[1])
+    if values.shape[0] >= cols.shape[0] or stamps is None or not values.shape[0]:
+        cols[:] = values[:cols.shape[0]]
+        return
+    at = np.searchsorted(np.asarray(stream["time_stamps"], np.float64), stamps, side="right") - 1
+    cols[:] = values[np.maximum(at, 0)]
 
 
 def _inputs(rows, rec, first, width):

@@ -56,13 +56,15 @@ def replay_step(f, s, i, bus):
 
 
 def recorded_inputs(rec: dict, where: str = "source.path"):
-    """(samples [n, n_ch], counts [ticks], input_time [ticks], labels, unit, max_per_tick) from xdf_load.load()."""
+    """(samples [n, n_ch], counts [ticks], input_time [ticks], labels, (units, types), max_per_tick) from xdf_load.load()."""
     if "input" not in rec:
         raise ValueError(f"{where}: the recording has no `input` stream; only sessions with a [source] replay")
     st = rec["input"]
     info = st["info"]
-    labels = [ch["label"][0] for ch in info["desc"][0]["channels"][0]["channel"]]
-    unit = info["desc"][0]["channels"][0]["channel"][0]["unit"][0]
+    chans = info["desc"][0]["channels"][0]["channel"]
+    labels = [ch["label"][0] for ch in chans]
+    units = [ch["unit"][0] for ch in chans]
+    types = [(ch.get("type") or [info["type"][0]])[0] for ch in chans]  # recordings before per-channel types
     meta = info["desc"][0]["rtcore"][0]
     mx, per_tick = int(meta["max_per_tick"][0]), int(meta["per_tick"][0])
     samples = np.asarray(st["time_series"], np.float64).reshape(-1, len(labels))
@@ -75,7 +77,7 @@ def recorded_inputs(rec: dict, where: str = "source.path"):
         raise ValueError(f"{where}: the recording's input ({samples.shape[0]} samples) does not match its "
                          f"per-tick counts ({int(counts.sum())} over {counts.size} ticks); was it cut by a crash "
                          f"mid-flush or did the ring drop rows?")
-    return samples, counts, times, labels, unit, (mx if not per_tick else 0)
+    return samples, counts, times, labels, (units, types), (mx if not per_tick else 0)
 
 
 def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
@@ -84,12 +86,12 @@ def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
         rec = xdf_load.load(cfg.path)
     except OSError as e:
         raise ValueError(f"{where}.path: cannot read {cfg.path} ({e})") from None
-    samples, counts, times, labels, unit, mx = recorded_inputs(rec, f"{where}.path ({cfg.path})")
+    samples, counts, times, labels, (units, types), mx = recorded_inputs(rec, f"{where}.path ({cfg.path})")
     nch = len(labels)
-    wires = {"input": ctx.bus.add("input", nch, unit, labels).offset}
+    wires = {"input": ctx.bus.add("input", nch, units, labels, types).offset}
     if mx:
-        wires["block"] = ctx.bus.add("input_block", mx * nch, unit,
-                                     [f"{lab}@{r}" for r in range(mx) for lab in labels]).offset
+        wires["block"] = ctx.bus.add("input_block", mx * nch, units * mx,
+                                     [f"{lab}@{r}" for r in range(mx) for lab in labels], types * mx).offset
     wires["n_off"] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
     wires["time"] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
     f, s, i = LAYOUT.fill(f=dict(counts=counts, input_time=times, samples=samples),

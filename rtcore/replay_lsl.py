@@ -1,6 +1,7 @@
 """Real-time replay of a recording's inputs as an LSL outlet (`rtcore replay X.xdf --lsl`).
 
-The recorded `input` stream is published with its channel labels, unit and nominal rate, and
+The recorded `input` stream is published with its type (EMG ...), each channel's label, unit and
+type, and its nominal rate, and
 each sample is pushed at its recorded time offset (scaled by 1/speed), stamped on this machine's
 clock. A session whose [source] is kind "lsl" with the same stream name then runs on the old data
 in real time. Streaming starts when the first consumer connects (or after wait_s without one).
@@ -22,12 +23,13 @@ def stream_inputs(xdf_path: str, name: str, speed: float = 1.0, wait_s: float = 
     values = np.asarray(st["time_series"], np.float64)
     stamps = np.asarray(st["time_stamps"], np.float64)
     rate = float(st["info"]["nominal_srate"][0])
-    info = pylsl.StreamInfo(name, "replay", len(chans), rate, "double64", f"rtcore-replay-{name}")
+    info = pylsl.StreamInfo(name, st["info"]["type"][0], len(chans), rate, "double64", f"rtcore-replay-{name}")
     desc = info.desc().append_child("channels")
     for ch in chans:
         c = desc.append_child("channel")
         c.append_child_value("label", ch["label"][0])
-        c.append_child_value("unit", ch["unit"][0])
+        c.append_child_value("unit", ch["unit"][0] or "")
+        c.append_child_value("type", (ch.get("type") or [st["info"]["type"][0]])[0])
     outlet = pylsl.StreamOutlet(info)
     announce(f"streaming {values.shape[0]} samples of {xdf_path} as LSL '{name}' ({rate:g} Hz, x{speed:g})")
     outlet.wait_for_consumers(wait_s)

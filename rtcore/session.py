@@ -28,7 +28,7 @@ class Result:
 
     def signal(self, name: str) -> np.ndarray:
         """Recorded bus signal over ticks: [ticks, width]."""
-        for sig, _unit, labels, first in self.pipeline.streams:
+        for sig, _units, labels, first, _types in self.pipeline.streams:
             if sig == name:
                 return self.rows[:, first:first + len(labels)]
         raise KeyError(f"signal '{name}' was not recorded; have: {[s[0] for s in self.pipeline.streams]}")

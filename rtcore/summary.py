@@ -10,12 +10,75 @@ from rtcore.loop import (CTRL_EXIT, CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, 
 
 
 def percentiles(x) -> dict:
-    """{p50, p99, max} of a 1-D array (us), or nulls when empty."""
+    """{p50, p99, max} of a 1-D array or a Distribution (us), or nulls when empty."""
+    if isinstance(x, Distribution):
+        return x.percentiles()
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return {"p50": None, "p99": None, "max": None}
     p50, p99 = np.percentile(x, [50, 99])
     return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "max": round(float(x.max()), 3)}
+
+
+class Distribution:
+    """Every value seen, kept as its distinct values and their counts.
+
+    The percentiles are np.percentile's (linear interpolation between order statistics, the same
+    floating-point steps), but memory grows with the number of distinct values (bounded by the
+    timing columns' resolution and range), not with the session's length. Values are merged in
+    batches of MERGE_AT."""
+
+    MERGE_AT = 65536
+
+    def __init__(self):
+        self.values = np.zeros(0)
+        self.counts = np.zeros(0, np.int64)
+        self._pending, self._n_pending = [], 0
+
+    def add(self, x) -> None:
+        x = np.array(x, dtype=np.float64).ravel()
+        if x.size:
+            self._pending.append(x)
+            self._n_pending += x.size
+        if self._n_pending >= self.MERGE_AT:
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        v, c = np.unique(np.concatenate(self._pending), return_counts=True)
+        self.values, at = np.unique(np.concatenate([self.values, v]), return_inverse=True)
+        self.counts = np.bincount(at, np.concatenate([self.counts, c])).astype(np.int64)
+        self._pending, self._n_pending = [], 0
+
+    @property
+    def size(self) -> int:
+        self._merge()
+        return int(self.counts.sum())
+
+    def _order(self, cum, k: int) -> float:
+        """The k-th smallest value (0-based)."""
+        return self.values[int(np.searchsorted(cum, k, side="right"))]
+
+    def quantile(self, q: float) -> float:
+        """np.percentile(values, 100 q) with the default linear method."""
+        self._merge()
+        cum = np.cumsum(self.counts)
+        n = int(cum[-1])
+        q = np.float64(q)
+        virtual = (n - 1) * q  # numpy's virtual index of the linear method
+        lo = np.floor(virtual)
+        gamma = virtual - lo
+        a = self._order(cum, int(min(max(lo, 0), n - 1)))
+        b = self._order(cum, int(min(max(lo + 1, 0), n - 1)))
+        diff = b - a
+        return float(b - diff * (1 - gamma)) if gamma >= 0.5 else float(a + diff * gamma)
+
+    def percentiles(self) -> dict:
+        if self.size == 0:
+            return {"p50": None, "p99": None, "max": None}
+        return {"p50": round(self.quantile(0.5), 3), "p99": round(self.quantile(0.99), 3),
+                "max": round(float(self.values[-1]), 3)}
 
 
 def stage_counters(stage_names, counts) -> dict:
@@ -89,8 +152,8 @@ class SessionEnd:
     hung: bool  #: killed by the parent after loop.heartbeat_timeout_s without a tick
     stopped_by: str | None  #: "Ctrl-C", "SIGTERM" or "SIGHUP" if the user stopped the session
     wall_s: float  #: the parent's wall time from start to the end of the recording, s
-    wake_us: np.ndarray  #: recorded wake latency per tick, us
-    compute_us: np.ndarray  #: recorded compute time per tick, us
+    wake_us: "Distribution | np.ndarray"  #: recorded wake latency per tick, us
+    compute_us: "Distribution | np.ndarray"  #: recorded compute time per tick, us
     recorded_rows: int  #: rows in session.xdf
     learning: dict | None  #: the recorder's learning summary, if it recorded any
     checkpoint: dict | None = None  #: the checkpoint writer's report (rtcore.checkpoint.Writer.report)

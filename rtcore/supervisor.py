@@ -23,9 +23,9 @@ import numpy as np
 
 from rtcore import checkpoint, companions, lifeline, shm, status, verdict
 from rtcore import config as config_mod
-from rtcore.loop import (CTRL_RING_READ, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
+from rtcore.loop import (COL_COMPUTE_US, COL_WAKE_US, CTRL_RING_READ, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
-from rtcore.summary import SessionEnd, supervised
+from rtcore.summary import Distribution, SessionEnd, supervised
 from rtcore.xdf import XdfRecorder
 
 READY_TIMEOUT_S = 900.0  # first compile of the whole engine on a slow machine
@@ -45,11 +45,13 @@ class Outcome:
 
 
 class Drain:
-    """Reads new ring rows into the recorder and the timing statistics."""
+    """Reads new ring rows into the recorder and the timing statistics (distributions whose memory
+    does not grow with the session's length; summary.json's percentiles come from them)."""
 
     def __init__(self, ctrl, ring, recorder, columns):
         self.ctrl, self.ring, self.recorder = ctrl, ring, recorder
-        self.wake, self.compute = [], []
+        self.wake, self.compute = Distribution(), Distribution()
+        self.last_wake = np.zeros(0, np.float32)  # the latest rows' wake latencies, for the live status
         self.last_row = None
         self.columns = columns
 
@@ -63,14 +65,11 @@ class Drain:
         rows = self.ring[idx].copy()
         self.ctrl[CTRL_RING_READ] = written
         self.recorder.write(rows)
-        self.wake.append(rows[:, 2].astype(np.float32))
-        self.compute.append(rows[:, 3].astype(np.float32))
+        self.last_wake = rows[:, COL_WAKE_US].astype(np.float32)
+        self.wake.add(self.last_wake)
+        self.compute.add(rows[:, COL_COMPUTE_US].astype(np.float32))
         self.last_row = rows[-1]
         return n
-
-    def timing(self):
-        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.float32)  # noqa: E731
-        return cat(self.wake), cat(self.compute)
 
 
 class Session:
@@ -205,7 +204,7 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
         if drain is not None:
             drain()
         recorder.close()
-    wake, compute = drain.timing() if drain is not None else (np.zeros(0), np.zeros(0))
+    wake, compute = (drain.wake, drain.compute) if drain is not None else (np.zeros(0), np.zeros(0))
     done = _read_json(os.path.join(out_dir, "child_done.json"))
     error = _read_json(os.path.join(out_dir, "child_error.json"))
     if writer is not None and done is not None and done.get("snapshot_tick") is not None:

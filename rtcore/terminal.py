@@ -35,7 +35,7 @@ class StatusView:
         ticks = int(ctrl[CTRL_TICKS])
         self.rate = (ticks - self.last_ticks) / max(now - self.last_t, 1e-9)
         self.last_ticks, self.last_t, self.last = ticks, now, now
-        wake = drain.wake[-1][-WINDOW:] if drain.wake else np.zeros(0)
+        wake = drain.last_wake[-WINDOW:]
         stats = {
             "ticks": ticks,
             "rate": self.rate,

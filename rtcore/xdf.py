@@ -25,7 +25,7 @@ Streams written (one per recorded bus signal group):
   timing    tick, t_s, wake_latency_us, compute_us per tick (double64), stamped like the others.
 The file header keeps the resolved config (TOML) and the ring columns and signal streams (JSON), so
 rtcore.recording.load rebuilds the per-tick rows from the file alone.
-Each flush writes one Samples chunk per stream, ClockOffset chunks (offset 0 for the engine's own
+Each flush writes one Samples chunk per stream (per CHUNK_ROWS ticks), ClockOffset chunks (offset 0 for the engine's own
 streams: they are on this machine's clock) and a Boundary chunk, as one write followed by fsync-free
 flush, so a kill -9 of either process leaves a file pyxdf.load_xdf reads up to the last flush.
 close() writes the StreamFooters (first/last stamp, sample count, ring_dropped_rows).
@@ -38,7 +38,7 @@ import xml.sax.saxutils as sx
 
 import numpy as np
 
-from rtcore.loop import COL_STAMP_S, COL_T_S, CTRL_RING_DROPPED
+from rtcore.loop import COL_STAMP_S, COL_T_S, COL_TICK, CTRL_RING_DROPPED
 from rtcore.xdf_load import load  # noqa: F401  (the reader; xdf.load is its public name)
 
 MAGIC = b"XDF:"
@@ -49,6 +49,7 @@ BOUNDARY_UUID = bytes([0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F,
 #: Per-tick signals that are not their own stream (input is per sample, marker is a string stream).
 NOT_PER_TICK = ("input", "input_block", "marker")
 TIME_BASE_REAL, TIME_BASE_SIMULATED = "lsl_local_clock", "simulated"
+CHUNK_ROWS = 2000  #: ticks per Samples chunk at most
 #: Timing stream channels (the ring's leading columns except stamp_s, which is the stream's stamps).
 TIMING_CHANNELS = (("tick", "tick"), ("t_s", "s"), ("wake_latency_us", "us"), ("compute_us", "us"))
 
@@ -91,12 +92,18 @@ def _xml(tag: str, inner) -> str:
     return f"<{tag}>{sx.escape(str(inner))}</{tag}>"
 
 
+def stream_type(types) -> str:
+    """A stream's content type from its channels' types: their common type, else "mixed"."""
+    kinds = set(types)
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
 class _Stream:
-    def __init__(self, sid, name, stype, labels, units, rate, fmt, desc=None):
+    def __init__(self, sid, name, stype, labels, units, types, rate, fmt, desc=None):
         self.sid, self.name, self.labels, self.fmt = sid, name, labels, fmt
         self.first, self.last, self.count = None, None, 0
         self.offsets = []  # [(time, value)] ClockOffset chunks written: local = stamp + value
-        channels = [("channel", {"label": lab, "unit": u}) for lab, u in zip(labels, units)]
+        channels = [("channel", {"label": lab, "unit": u, "type": t}) for lab, u, t in zip(labels, units, types)]
         info = {"name": name, "type": stype, "channel_count": len(labels), "nominal_srate": repr(float(rate)),
                 "channel_format": fmt, "source_id": f"rtcore.{name}", "created_at": "0",
                 "desc": [("channels", channels)] + list((desc or {}).items())}
@@ -149,26 +156,31 @@ class XdfRecorder:
         self.streams, sid = [], 1
         self.tick_streams = []
         if "input" in self.sig:
-            first, labels, unit = self.sig["input"]
+            first, labels, units, types = self.sig["input"]
             self.block = "input_block" in self.sig and "input_n" in self.sig
             mx = len(self.sig["input_block"][1]) // len(labels) if self.block else 1
-            self.input = _Stream(sid, "input", "input", labels, [unit] * len(labels), self.src_rate or rate,
+            self.input = _Stream(sid, "input", stream_type(types), labels, units, types, self.src_rate or rate,
                                  "double64", {"rtcore": {"max_per_tick": mx, "source_kind": src.kind if src else "",
                                                          "per_tick": int(not self.block)}})
             self.streams.append(self.input)
             sid += 1
         else:
             self.input = None
-        for name, (first, labels, unit) in self.sig.items():
+        every = cfg.record.every_ticks
+        for name, (first, labels, units, types) in self.sig.items():
             if name in NOT_PER_TICK:
                 continue
-            st = _Stream(sid, name, "learning" if name == "purkinje_norm" else "rtcore", labels, [unit] * len(labels), rate, "double64")
-            self.tick_streams.append((st, first))
+            k = every.get(name, 1)
+            st = _Stream(sid, name, stream_type(types), labels, units, types, rate / k, "double64",
+                         {"rtcore": {"signal": name, "every_ticks": k}})
+            self.tick_streams.append((st, first, k))
             self.streams.append(st)
             sid += 1
-        self.markers = _Stream(sid, "markers", "Markers", ["marker"], ["code"], 0.0, "string")
+        from sims.paradigms.markers import code_table
+        self.markers = _Stream(sid, "markers", "Markers", ["marker"], [""], ["Markers"], 0.0, "string",
+                               {"codes": code_table()})
         self.timing = _Stream(sid + 1, "timing", "rtcore.timing", [c for c, _u in TIMING_CHANNELS],
-                              [u for _c, u in TIMING_CHANNELS], rate, "double64")
+                              [u for _c, u in TIMING_CHANNELS], ["timing"] * len(TIMING_CHANNELS), rate, "double64")
         self.streams += [self.markers, self.timing]
         self.time_base = TIME_BASE_REAL if cfg.loop.realtime else TIME_BASE_SIMULATED
         if cfg.loop.realtime:
@@ -195,15 +207,23 @@ class XdfRecorder:
             self.rows += rows.shape[0]
 
     def flush(self) -> None:
+        """Write the pending rows, at most CHUNK_ROWS ticks per Samples chunk (so that a reader's
+        memory does not depend on how many rows one flush took, e.g. offline)."""
         if self.fh is None or not self.pending:
             return
         rows = np.concatenate(self.pending)
         self.pending = []
+        for start in range(0, rows.shape[0], CHUNK_ROWS):
+            self._flush_rows(rows[start:start + CHUNK_ROWS])
+
+    def _flush_rows(self, rows) -> None:
         stamps = rows[:, COL_STAMP_S]
         out = [self._input_chunk(rows, stamps)] if self.input is not None else []
-        for st, first in self.tick_streams:
-            st.seen(stamps)
-            out.append(numeric_samples(st.sid, stamps, rows[:, first:first + len(st.labels)], "<f8"))
+        for st, first, k in self.tick_streams:
+            sel = slice(None) if k == 1 else rows[:, COL_TICK] % k == 0
+            st.seen(stamps[sel])
+            if k == 1 or sel.any():
+                out.append(numeric_samples(st.sid, stamps[sel], rows[sel, first:first + len(st.labels)], "<f8"))
         self._learning(rows)
         if "marker" in self.sig:
             col = rows[:, self.sig["marker"][0]]
@@ -215,16 +235,17 @@ class XdfRecorder:
                                           [NAMES.get(int(col[k]), str(int(col[k]))) for k in hit]))
         self.timing.seen(stamps)
         out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:len(TIMING_CHANNELS)], "<f8"))
-        for st in self.streams:
+        now = float(stamps[-1])  # when these offsets hold: each flush adds a new time, so pyxdf's fit is never singular
+        for st in self.streams:  # ClockOffset chunks of the engine's own streams (offset 0), not kept in memory
             if st is self.input and self.offset_col is not None:
                 continue  # its measured offsets went out with its samples
             if st.last is not None:
-                out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, st.last, 0.0)))
+                out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, now, 0.0)))
         out.append(chunk(BOUNDARY, BOUNDARY_UUID))
         self._emit(b"".join(c for c in out if c))
 
     def _input_chunk(self, rows, stamps) -> bytes:
-        first, labels, _unit = self.sig["input"]
+        first, labels, _units, _types = self.sig["input"]
         nch = len(labels)
         times = stamps
         offset = None

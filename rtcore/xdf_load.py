@@ -9,3 +9,75 @@ def load(path: str) -> dict:
     out = {s["info"]["name"][0]: s for s in streams}
     out["_header"] = header
     return out
+
+
+def scan(path: str):
+    """The chunks of a session.xdf one at a time, in memory bounded by the largest chunk.
+
+    Yields ("header", info) once (the file header's <rtcore> fields as a dict), then per stream
+    ("stream", id, info) with info = {name, type, rate_hz, channels: [(label, unit, type)], desc (Element)},
+    and ("samples", id, stamps [n], values [n, n_ch] float64, or a list of str for string streams).
+    Reads the layout rtcore.xdf writes (every sample stamped); the Samples chunks of a string stream
+    are decoded sample by sample. A file cut by a crash ends at its last whole chunk."""
+    import struct
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+    formats = {}
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"XDF:":
+            raise ValueError(f"{path}: not an XDF file")
+        while True:
+            head = fh.read(1)
+            if not head:
+                return
+            nbytes = head[0]
+            raw = fh.read(nbytes)
+            if len(raw) < nbytes:
+                return
+            length = int.from_bytes(raw, "little")
+            body = fh.read(length)
+            if len(body) < length:
+                return
+            tag = struct.unpack_from("<H", body)[0]
+            if tag == 1:
+                root = ET.fromstring(body[2:])
+                meta = root.find("rtcore")
+                yield "header", {el.tag: el.text for el in (meta if meta is not None else [])}
+            elif tag == 2:
+                sid = struct.unpack_from("<I", body, 2)[0]
+                root = ET.fromstring(body[6:])
+                fmt = root.findtext("channel_format")
+                chans = [(c.findtext("label"), c.findtext("unit") or "", c.findtext("type") or "")
+                         for c in root.iterfind("desc/channels/channel")]
+                formats[sid] = (fmt, len(chans) or int(root.findtext("channel_count")))
+                yield "stream", sid, {"name": root.findtext("name"), "type": root.findtext("type"),
+                                      "rate_hz": float(root.findtext("nominal_srate") or 0.0),
+                                      "channels": chans, "desc": root.find("desc")}
+            elif tag == 3:
+                sid = struct.unpack_from("<I", body, 2)[0]
+                if sid not in formats:
+                    continue
+                fmt, nch = formats[sid]
+                nb = body[6]
+                n = int.from_bytes(body[7:7 + nb], "little")
+                pos = 7 + nb
+                if fmt == "string":
+                    stamps, texts = np.zeros(n), []
+                    for k in range(n):
+                        stamps[k] = struct.unpack_from("<d", body, pos + 1)[0]
+                        pos += 9
+                        lb = body[pos]
+                        ln = int.from_bytes(body[pos + 1:pos + 1 + lb], "little")
+                        pos += 1 + lb
+                        texts.append(body[pos:pos + ln].decode())
+                        pos += ln
+                    yield "samples", sid, stamps, texts
+                else:
+                    dtype = {"double64": "<f8", "float32": "<f4"}.get(fmt)
+                    if dtype is None:
+                        raise ValueError(f"{path}: stream {sid} has channel format {fmt}; rtcore writes double64")
+                    rec = np.frombuffer(body, np.dtype([("tsb", "u1"), ("ts", "<f8"), ("v", dtype, (nch,))]), n, pos)
+                    if np.any(rec["tsb"] != 8):
+                        raise ValueError(f"{path}: stream {sid} has samples without stamps; not a file rtcore wrote")
+                    yield "samples", sid, rec["ts"].copy(), rec["v"].astype(np.float64)

@@ -422,18 +422,23 @@ def check(cfg: LslSourceConfig, info: pylsl.StreamInfo, where: str = "source") -
                          f"{cfg.rate_hz:g}; fix {where}.rate_hz or the stream")
 
 
-def channel_labels(info: pylsl.StreamInfo) -> tuple[list[str], str]:
-    """Channel labels and the first channel's unit from the stream's <desc><channels>, else ch0.. / ''."""
+def channel_labels(info: pylsl.StreamInfo) -> tuple[list[str], list[str], list[str]]:
+    """Channel labels, units and types from the stream's <desc><channels>; else ch0.., the first
+    unit given (or ''), and the stream's content type (EMG, SpikeCounts ...)."""
     n = info.channel_count()
-    labels, unit = [], ""
+    labels, units, types = [], [], []
     ch = info.desc().child("channels").child("channel")
     while not ch.empty() and len(labels) < n:
         labels.append(ch.child_value("label") or f"ch{len(labels)}")
-        unit = unit or ch.child_value("unit")
+        units.append(ch.child_value("unit"))
+        types.append(ch.child_value("type") or info.type() or "misc")
         ch = ch.next_sibling("channel")
     if len(labels) != n or len(set(labels)) != n:
         labels = [f"ch{k}" for k in range(n)]
-    return labels, unit
+    if len(units) != n:
+        units = [next((u for u in units if u), "")] * n
+        types = [info.type() or "misc"] * n
+    return labels, units, types
 
 
 STALE_PERIODS = 50  #: default stale_after_s: this many sample periods of silence ...
@@ -481,10 +486,10 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
     rate = info.nominal_srate()
     steady = 4 * math.ceil(rate * ctx.dt_s) + 2 if rate > 0 else 16
     mx = cfg.max_per_tick or max(steady, BLOCK_VALUES // nch)
-    labels, unit = channel_labels(full)
+    labels, units, types = channel_labels(full)
     sig = cfg.signal
-    sig_in = ctx.bus.add(sig, nch, unit, labels)
-    sig_block = ctx.bus.add(f"{sig}_block", mx * nch, unit, [f"{lab}@{r}" for r in range(mx) for lab in labels])
+    sig_in = ctx.bus.add(sig, nch, units, labels, types)
+    sig_block = ctx.bus.add(f"{sig}_block", mx * nch, units * mx, [f"{lab}@{r}" for r in range(mx) for lab in labels], types * mx)
     sig_n = ctx.bus.add(f"{sig}_n", 1, "samples", [f"{sig}_n"])
     sig_t = ctx.bus.add(f"{sig}_time", 1, "s", [f"{sig}_time"])
     sig_age = ctx.bus.add(f"{sig}_age", 1, "s", [f"{sig}_age"])

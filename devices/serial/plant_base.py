@@ -106,10 +106,10 @@ def layout(cfg: SerialPlantBase, ctx, where: str, torque_constant: float = 0.0, 
                          f"{ctx.rate_hz:g} Hz; set it to at most loop.rate_hz")
     ticks = max(1, int(round(ctx.rate_hz / cfg.device_rate_hz)))
     names = cfg.joint_names or [f"j{k + 1}" for k in range(n)]
-    unit = "rad" if cfg.command_mode == "position" else "Nm"
+    unit = "rad" if cfg.command_mode == "position" else "N*m"
     cmd = ctx.bus.add("command", n, unit, names)
-    state = ctx.bus.add("state", 2 * n, "rad, rad/s", [f"q_{m}" for m in names] + [f"qd_{m}" for m in names])
-    torque = ctx.bus.add("device_torque", n, "Nm", [f"tau_{m}" for m in names])
+    state = ctx.bus.add("state", 2 * n, ("rad",) * n + ("rad/s",) * n, [f"q_{m}" for m in names] + [f"qd_{m}" for m in names])
+    torque = ctx.bus.add("device_torque", n, "N*m", [f"tau_{m}" for m in names])
     device = ctx.bus.add("device", 4, "code", ("flags", "fault", "corrupt_frames", "state_age_ms"))
     ctx.plant = PlantInfo(kind=cfg.kind, state_labels=state.labels)
     period_s = ticks * ctx.dt_s

@@ -120,8 +120,8 @@ def build(cfg: FeedbackConfig, ctx, write_estimate: bool, where: str = "feedback
         raise ValueError(f"{where}: a channel delay exceeds max_delay_s = {cfg.max_delay_s} s; raise max_delay_s (<= {MAX_DELAY_S})")
     ticks = np.rint(delays_s / ctx.dt_s).astype(np.int64)
     R = int(round(cfg.max_delay_s / ctx.dt_s)) + 1
-    out = ctx.bus.add("feedback", x.width, x.unit, [f"feedback_{lab}" for lab in x.labels])
-    est = ctx.bus.add("estimate", x.width, x.unit, [f"estimate_{lab}" for lab in x.labels]) if write_estimate else None
+    out = ctx.bus.derive("feedback", x, [f"feedback_{lab}" for lab in x.labels])
+    est = ctx.bus.derive("estimate", x, [f"estimate_{lab}" for lab in x.labels]) if write_estimate else None
     extra = ctx.bus.get(cfg.extra_delay, 1, who=where) if ctx.bus.has(cfg.extra_delay) else None
     f, s, i = LAYOUT.fill(i=dict(input=x.offset, n=x.width, output=out.offset, est=est.offset if est else -1,
                                  extra=extra.offset if extra else -1, ring=R, delays=ticks))

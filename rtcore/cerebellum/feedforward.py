@@ -244,8 +244,8 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
     tau_keep = cfg.weight_retention_tau_s
     leak = 1.0 if tau_keep is None else float(np.exp(-ctx.dt_s / (tau_keep * retention)))
     axes = [lab.removeprefix("target_") for lab in tgt.labels]
-    out = bus.add("feedforward", n, cmd.unit, [f"ff_{lab}" for lab in cmd.labels])
-    err = bus.add("motor_error", n, cmd.unit, [f"motor_error_{ax}" for ax in axes])
+    out = bus.derive("feedforward", cmd, [f"ff_{lab}" for lab in cmd.labels])
+    err = bus.derive("motor_error", cmd, [f"motor_error_{ax}" for ax in axes])
     f, s, i = LAYOUT.fill(
         f=dict(gain=cfg.gain, mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error_n,
                w_max=cfg.max_weight, f_max=cfg.max_force_n, kp=cfg.kp_n_per_m, kd=cfg.kd_ns_per_m, leak=leak,

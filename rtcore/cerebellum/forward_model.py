@@ -296,9 +296,9 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     leak = 1.0 if tau_keep is None else float(np.exp(-dt / (tau_keep * retention)))
     kappa = 0.0 if cfg.anchor_tau_s is None else min(1.0, dt / cfg.anchor_tau_s)
     n_p = n_f if cfg.rule == "rls" else 0
-    pred = ctx.bus.add("prediction", n_x, y.unit, [f"prediction_{lab}" for lab in state_labels])
-    est = ctx.bus.add("estimate", n_x, y.unit, [f"estimate_{lab}" for lab in state_labels])
-    spe = ctx.bus.add("spe", n_x, y.unit, [f"spe_{lab}" for lab in state_labels])
+    pred = ctx.bus.derive("prediction", y, [f"prediction_{lab}" for lab in state_labels])
+    est = ctx.bus.derive("estimate", y, [f"estimate_{lab}" for lab in state_labels])
+    spe = ctx.bus.derive("spe", y, [f"spe_{lab}" for lab in state_labels])
     wnorm = ctx.bus.add("purkinje_norm", 2, "a.u.", ["w_norm", "w_change"])
     f, s, i = LAYOUT.fill(
         f=dict(mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error,

@@ -213,7 +213,8 @@ def build(cfg: EmgDecoderConfig, ctx, where="decoder") -> Stage:
     if bus.has(cfg.output) or cfg.output == "command":  # the plant registers `command` after the decoder
         bind_signal(ctx, stage, I.out, cfg.output, 0, n_out, f"{where}.output")
     else:
-        stage.i[I.out] = bus.add(cfg.output, n_out, "N*m" if cfg.pairs is not None else "a.u.").offset
+        stage.i[I.out] = (bus.add(cfg.output, n_out, "N*m") if cfg.pairs is not None
+                          else bus.add(cfg.output, n_out, "a.u.", types="activation")).offset
     return stage
 
 

@@ -394,8 +394,9 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     n = sched.shape[0]
 
     target = bus.add("target", 2, "m", ("target_x", "target_y"))
-    trial = bus.add("trial", 3, "1", ("trial", "block", "phase"))
-    visuo = bus.add("visuomotor", 4, "rad,1,m", ("angle_rad", "clamp", "origin_x", "origin_y"))
+    trial = bus.add("trial", 3, "1", ("trial", "block", "phase"), "index")
+    visuo = bus.add("visuomotor", 4, ("rad", "1", "m", "m"), ("angle_rad", "clamp", "origin_x", "origin_y"),
+                    ("angle", "flag", "position", "position"))
     delay = bus.add("extra_delay_ticks", 1, "ticks", ("extra_delay_ticks",))
     obs_stage = observe.build(ctx, state, target, visuo)
     cursor = bus.get("observed", who=where)

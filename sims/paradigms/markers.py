@@ -1,7 +1,8 @@
 """Event codes the task writes into the bus header `marker` slot (one per tick; 0 = none).
 
 The loop clears the slot every tick, so a code marks exactly the tick its event happened.
-Recorded with every tick and usable as LSL markers downstream.
+Recorded with every tick (session.xdf writes the names); the default LSL markers outlet pushes the
+names as strings and carries this code table in its description.
 """
 TRIAL_START = 1  #: a new trial began in the same block: the center target is shown
 GO = 2  #: the peripheral target appeared (go cue); the reach starts
@@ -16,3 +17,8 @@ CENTER_TIMEOUT = 9  #: center_timeout_s passed without a completed center hold: 
 NAMES = {TRIAL_START: "trial_start", GO: "go", ACQUIRED: "acquired", LEFT_TARGET: "left_target",
          SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done",
          CENTER_TIMEOUT: "center_timeout"}
+
+
+def code_table() -> list:
+    """The codes and their names, for stream descriptions: [("code", {"value": 2, "name": "go"}), ...]."""
+    return [("code", {"value": code, "name": name}) for code, name in sorted(NAMES.items())]

@@ -50,7 +50,7 @@ def observe_step(f, s, i, bus):
 
 def build(ctx, state, target, visuomotor) -> Stage:
     """The observe stage: registers `observed` with the state's width, unit and labels."""
-    obs = ctx.bus.add("observed", state.width, state.unit, state.labels)
+    obs = ctx.bus.derive("observed", state, state.labels)
     f, s, i = LAYOUT.fill(i=dict(state=state.offset, n_x=state.width, target=target.offset,
                                  visuomotor=visuomotor.offset, observed=obs.offset))
     return Stage("observe", SPEC.kind, f, s, i)

@@ -62,7 +62,7 @@ def build(cfg: CursorConfig, ctx, where: str = "plant") -> Stage:
         v = ctx.bus.add("command", 2, "m/s", ("vx", "vy"))
     else:
         v = ctx.bus.get(cfg.velocity_signal, 2, who=f"{where}.velocity_signal")
-    st = ctx.bus.add("state", 4, "m,m/s", ("x", "y", "vx", "vy"))
+    st = ctx.bus.add("state", 4, ("m", "m", "m/s", "m/s"), ("x", "y", "vx", "vy"))
     ctx.plant = PlantInfo(kind="cursor", state_labels=st.labels, start_hand_m=tuple(float(v) for v in cfg.start_m))
     f, s, i = LAYOUT.fill(f=dict(dt=ctx.dt_s, bound=cfg.bound_m), s=dict(x=cfg.start_m[0], y=cfg.start_m[1]),
                           i=dict(v=v.offset, state=st.offset))

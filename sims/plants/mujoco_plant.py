@@ -254,9 +254,16 @@ class Channels:
     """A bus signal the plant writes: its name, unit, labels and one (source, index) per channel."""
 
     name: str
-    unit: str
+    unit: str | tuple  #: one for every channel, or one per channel
     labels: tuple
     sources: list = field(default_factory=list)  # [(SRC_*, index)]
+
+
+def qpos_units(m: mujoco.MjModel) -> tuple:
+    """The unit of each qpos entry: rad (hinge), m (slide), m and quaternion (free: x y z, w x y z), ball: quaternion."""
+    per_joint = {int(mujoco.mjtJoint.mjJNT_HINGE): ("rad",), int(mujoco.mjtJoint.mjJNT_SLIDE): ("m",),
+                 int(mujoco.mjtJoint.mjJNT_BALL): ("1",) * 4, int(mujoco.mjtJoint.mjJNT_FREE): ("m",) * 3 + ("1",) * 4}
+    return tuple(u for t in m.jnt_type for u in per_joint[int(t)])
 
 
 def object_names(m: mujoco.MjModel, obj: mujoco.mjtObj, count: int) -> list:
@@ -288,7 +295,7 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
     Every MuJoCo plant also writes `qpos` [nq], what the passive viewer draws.
     joint_limits (default JointLimitsConfig()): the wall on every motor of a hinge/slide joint.
     """
-    outputs = list(outputs) + [Channels("qpos", "rad|m", tuple(f"qpos{k}" for k in range(m.nq)),
+    outputs = list(outputs) + [Channels("qpos", qpos_units(m), tuple(f"qpos{k}" for k in range(m.nq)),
                                         [(SRC_QPOS, k) for k in range(m.nq)])]
     m.opt.timestep = ctx.dt_s / substeps
     m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
@@ -338,7 +345,7 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
     curl = load = None
     if site >= 0:
         curl = bus.add("curl", 4, "N*s/m", ("b_xx", "b_xy", "b_yx", "b_yy"))
-        load = bus.add("load", 3, "kg,N", ("added_mass_kg", "force_x", "force_y"))
+        load = bus.add("load", 3, ("kg", "N", "N"), ("added_mass_kg", "force_x", "force_y"), ("mass", "force", "force"))
 
     jac = np.zeros(3 * max(m.nv, 1))
     limits = JointLimitsConfig() if joint_limits is None else joint_limits

@@ -47,7 +47,7 @@ def build(cfg: MuscleElbowConfig, ctx, where: str = "plant"):
     jnt = m.joint(JOINT)
     qpos0 = m.qpos0.copy()
     qpos0[jnt.qposadr[0]] = q0
-    outputs = [Channels("state", "rad,rad/s", ("angle", "angular_velocity"),
+    outputs = [Channels("state", ("rad", "rad/s"), ("angle", "angular_velocity"),
                         [(SRC_QPOS, int(jnt.qposadr[0])), (SRC_QVEL, int(jnt.dofadr[0]))])]
     stage = build_plant(ctx, where, "muscle_elbow", m, model_path=path, mode=MODE_ACTUATOR, command_labels=MUSCLES,
                         command_unit="excitation", command_actuators=acts, outputs=outputs,

@@ -64,9 +64,9 @@ def build(cfg: TwoLinkArmConfig, ctx, where: str = "plant"):
             raise ValueError(f"{where}.start_deg: {jnt} {math.degrees(q):.1f} deg is outside its range "
                              f"[{math.degrees(lo):.0f}, {math.degrees(hi):.0f}] deg")
     endpoint = cfg.command_space == "endpoint"
-    outputs = [Channels("state", "m,m/s", ("hand_x", "hand_y", "hand_vx", "hand_vy"),
+    outputs = [Channels("state", ("m", "m", "m/s", "m/s"), ("hand_x", "hand_y", "hand_vx", "hand_vy"),
                         [(SRC_HAND_POS, 0), (SRC_HAND_POS, 1), (SRC_HAND_VEL, 0), (SRC_HAND_VEL, 1)]),
-               Channels("joint", "rad,rad/s", ("q1", "q2", "qd1", "qd2"),
+               Channels("joint", ("rad", "rad", "rad/s", "rad/s"), ("q1", "q2", "qd1", "qd2"),
                         [(SRC_QPOS, 0), (SRC_QPOS, 1), (SRC_QVEL, 0), (SRC_QVEL, 1)])]
     stage = build_plant(ctx, where, "two_link_arm", m, model_path=MODEL_PATH,
                         mode=MODE_ENDPOINT if endpoint else MODE_ACTUATOR,

@@ -165,11 +165,11 @@ def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     ratio = cfg.rate_hz * ctx.dt_s
     mx = int(math.ceil(ratio)) + 1
     labels = [f"emg{k}" for k in range(n)]
-    sig_in = ctx.bus.add("input", n, "mV", labels)
-    sig_block = ctx.bus.add("input_block", mx * n, "mV", [f"{lab}@{r}" for r in range(mx) for lab in labels])
+    sig_in = ctx.bus.add("input", n, "mV", labels, "EMG")
+    sig_block = ctx.bus.add("input_block", mx * n, "mV", [f"{lab}@{r}" for r in range(mx) for lab in labels], "EMG")
     sig_n = ctx.bus.add("input_n", 1, "samples", ["input_n"])
     sig_t = ctx.bus.add("input_time", 1, "s", ["input_time"])
-    sig_a = ctx.bus.add("intended_activation", n, "a.u.", [f"a{k}" for k in range(n)])
+    sig_a = ctx.bus.add("intended_activation", n, "a.u.", [f"a{k}" for k in range(n)], "activation")
     f, s, i = LAYOUT.fill(
         f=dict(dt=ctx.dt_s, ratio=ratio, kp=cfg.kp_n_per_m, kd=cfg.kd_n_s_per_m, fmax_kappa=cfg.max_force_n * kappa,
                c0=cfg.cocontraction, rise=cfg.tau_rise_s, fall=cfg.tau_fall_s, gain=cfg.gain_mv, noise=cfg.noise_mv,

@@ -9,6 +9,10 @@ clock in 5 ms batches; its input_block rows are pushed to an LSL outlet. What th
 - without --session, a local world: center-out targets (8 directions, radius 0.1 m, a new one every
   2 s, back to the centre in between) and a cursor moved by the user's own output (neural: the
   intended velocity; EMG: a 1 kg point mass pushed by f_max U (a - c0) with 5 N s/m damping).
+Each sample carries its own stamp, as an amplifier's clock would: sample k of the stream is stamped
+T0 + (k + 1) / rate_hz on the LSL clock (T0 moves on by the time skipped after a stall), so stamps only go forward
+(liblsl back-dating a chunk from one stamp made them step back at every batch).
+The stream description carries each channel's label, unit and type (EMG, SpikeCounts).
 """
 import math
 import time
@@ -111,13 +115,14 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
     b = bus.array()
     step(stage.f, stage.s, stage.i, b)  # compile (or load) before the stream appears
     n_ch = bus.get("input").width
-    info = pylsl.StreamInfo(name, "EMG" if kind == "emg" else "SpikeCounts", n_ch, rate_hz, "float32",
-                            run_id.tag(name))
+    sig = bus.get("input")
+    info = pylsl.StreamInfo(name, sig.types[0], n_ch, rate_hz, "float32", run_id.tag(name))
     chans = info.desc().append_child("channels")
-    for lab in bus.get("input").labels:
+    for lab, unit, kind_k in zip(sig.labels, sig.units, sig.types):
         ch = chans.append_child("channel")
         ch.append_child_value("label", lab)
-        ch.append_child_value("unit", bus.get("input").unit)
+        ch.append_child_value("unit", unit)
+        ch.append_child_value("type", kind_k)
     outlet = pylsl.StreamOutlet(info)
     link = EngineLink(session) if session else None
     world = None if link else LocalWorld(kind, stage, bus)
@@ -126,7 +131,7 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
     st_sl, tg_sl = bus.get("state").slice, bus.get("target").slice
     blk, n_off = bus.get("input_block").offset, bus.get("input_n").offset
     rows = np.zeros((int(BATCH_S / TICK_S) * 8 + 64, n_ch))
-    t0 = time.perf_counter()
+    t0 = pylsl.local_clock()  # CLOCK_MONOTONIC, moved on by stalls: paces the ticks and stamps the samples
     ticks = pushed = 0
     try:
         while duration_s is None or ticks * TICK_S < duration_s:
@@ -135,7 +140,7 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
                     v = link.latest(sig)
                     if v is not None:
                         b[sl] = v[:sl.stop - sl.start]
-            due = int((time.perf_counter() - t0) / TICK_S)
+            due = int((pylsl.local_clock() - t0) / TICK_S)
             if due - ticks > 0.1 / TICK_S:  # stalled (e.g. descheduled): skip ahead, never burst
                 t0 += (due - ticks) * TICK_S
                 due = ticks
@@ -152,7 +157,8 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
                 k += n
                 ticks += 1
             if k:
-                outlet.push_chunk(rows[:k].astype(np.float32), pylsl.local_clock())
+                stamps = t0 + (pushed + 1 + np.arange(k)) / rate_hz
+                outlet.push_chunk(rows[:k].astype(np.float32), stamps.tolist())
                 pushed += k
             time.sleep(BATCH_S)
     except KeyboardInterrupt:

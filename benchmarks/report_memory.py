@@ -1,0 +1,115 @@
+"""Memory of a long session: the parent's RSS while it records, and `rtcore report` afterwards.
+
+Runs one offline (--fast) session of the bench chain (in-process synthetic EMG user, EMG decoder,
+two-link arm, center-out task, forward model) for --minutes simulated minutes with the default
+recording, sampling the supervising parent's RSS every --every-s seconds; then writes its report in a
+fresh process and takes that process's time and peak RSS. Prints and writes JSON:
+
+  session_wall_s, session_xdf_mb, parent_rss_mb [(simulated min, MB)] (progress from the file's
+  size, which grows linearly with the ticks), parent_rss_growth_mb (over the second half of the
+  session), report_s, report_peak_rss_mb
+
+Usage: python benchmarks/report_memory.py [--minutes 60] [--out benchmarks/results/report_memory.json]
+(about 5-10 min for 60 min on a busy 2-core machine; the session folder goes to a temporary directory).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import psutil
+
+CONFIG = """
+    [session]
+    name = "report-bench-{pid}"
+
+    [source]
+    kind = "synthetic_emg"
+    n_channels = 4
+    rate_hz = 2000
+    kp_n_per_m = 25.0
+    kd_n_s_per_m = 12.0
+
+    [decoder]
+    kind = "emg"
+    input_rate_hz = 2000
+    pairs = [[0, 2], [1, 3]]
+    torque_gain_nm = 8.0
+    output = "command"
+
+    [plant]
+    kind = "two_link_arm"
+
+    [task]
+    kind = "center_out"
+    hold_s = 0.1
+
+    [[block]]
+    name = "baseline"
+    n_trials = 100000
+
+    [feedback]
+
+    [forward_model]
+    mossy_scale = [0.1, 0.1, 1, 1, 3, 3]
+"""
+REPORT = ("import resource, sys, time; from rtcore import report; t = time.monotonic(); report.write(sys.argv[1]); "
+          "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0, help="simulated session length, min")
+    ap.add_argument("--every-s", type=float, default=5.0, help="RSS sampling period of the parent, s (wall)")
+    ap.add_argument("--out", default="benchmarks/results/report_memory.json")
+    ap.add_argument("--keep", metavar="DIR", help="keep the session folder here (default: a temporary folder, removed)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rtcore-report-bench-") as tmp:
+        tmp = args.keep or tmp
+        os.makedirs(tmp, exist_ok=True)
+        cfg = os.path.join(tmp, "session.toml")
+        with open(cfg, "w") as fh:
+            fh.write(textwrap.dedent(CONFIG.format(pid=os.getpid())))
+        run = os.path.join(tmp, "run")
+        t0 = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "rtcore.cli", "run", cfg, "--fast", "--quiet", "--out", run,
+                                 "--duration", str(args.minutes * 60)], stdout=subprocess.DEVNULL)
+        parent, samples = psutil.Process(proc.pid), []
+        xdf = os.path.join(run, "session.xdf")
+        while proc.poll() is None:
+            try:
+                mb = parent.memory_info().rss / 2**20
+                size = os.path.getsize(xdf) if os.path.exists(xdf) else 0
+            except (psutil.NoSuchProcess, OSError):
+                break
+            if size:
+                samples.append((size, mb))
+            time.sleep(args.every_s)
+        session_s = time.monotonic() - t0
+        size = os.path.getsize(xdf)
+        xdf_mb = size / 2**20
+        # the file grows linearly with the ticks: its size says how far the session had got
+        rss = [(round(s / size * args.minutes, 2), round(mb, 1)) for s, mb in samples]
+        with open(os.path.join(run, "summary.json")) as fh:
+            summary = json.load(fh)
+        os.remove(os.path.join(run, "report.html"))
+        line = subprocess.run([sys.executable, "-c", REPORT, run], capture_output=True, text=True, check=True).stdout
+        report_s, report_mb = (float(x) for x in line.split()[-2:])
+    half = [mb for m, mb in rss if args.minutes / 2 <= m < args.minutes]  # while it recorded (then: its report)
+    result = {"minutes": args.minutes, "ticks": summary["ticks"], "verdict": summary["verdict"],
+              "session_wall_s": round(session_s, 1), "session_xdf_mb": round(xdf_mb, 1),
+              "parent_rss_mb": rss, "parent_rss_growth_mb": round(half[-1] - half[0], 1) if len(half) > 1 else None,
+              "report_s": round(report_s, 1), "report_peak_rss_mb": round(report_mb, 1)}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(json.dumps({k: v for k, v in result.items() if k != "parent_rss_mb"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
