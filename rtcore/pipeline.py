@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import families, status
+from rtcore import families, status, wiring
 from rtcore.bus import DT_S, HEADER, Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
 from rtcore.stage import BuildContext, Chain, pack, run_links
@@ -31,6 +31,7 @@ class Pipeline:
     ctx: BuildContext
     counts: np.ndarray  # int64 [n_stages, status.N_CODES]: status counters per stage
     info: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # wiring warnings (rtcore.wiring), shown before the run
 
     def stage(self, role: str):
         """The first built stage with this role (tests and reports read its live arrays)."""
@@ -84,8 +85,12 @@ def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pip
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
     for family in families.BUILD_ORDER:
+        layout.who = families.section_label(family, cfg)
         stages.extend(family.build_from_session(cfg, ctx))
-    return assemble(stages, ctx, cfg.record.signals, config_path)
+    layout.who = ""
+    pipe = assemble(stages, ctx, cfg.record.signals, config_path)
+    pipe.warnings = wiring.check(cfg, layout, config_path)
+    return pipe
 
 
 def assemble(stages: list, ctx: BuildContext, record=None, config_path: str = "<config>") -> Pipeline:

@@ -1,0 +1,205 @@
+"""One-joint target tracking: reach a target joint angle and hold it (role "task").
+
+For a single joint (the MyoSuite elbow driven by EMG, an exoskeleton axis): each trial shows a
+target angle, the joint must enter target +/- tolerance_deg and stay for hold_s (success) before
+timeout_s (else failure); the next trial's target appears from wherever the joint is, as in
+myoelectric target-tracking tests (Fitts-style, e.g. Scheme & Englehart 2013, IEEE TNSRE
+21:1002; Wurth & Hargrove 2014, J NeuroEng Rehabil 11:91). Targets cycle through targets_deg,
+each cycle shuffled with the session seed when random_order; a target never repeats the last one.
+[[block]]s give the trial counts (perturbation "none" only).
+
+Reads `state` [angle_index] (rad) and [velocity_index] (rad/s); writes `target` [1] (rad) and
+`trial` [3] = [trial index, block index, phase] (phases PH_*) and the header marker (GO, ACQUIRED,
+LEFT_TARGET, SUCCESS, TIMEOUT, BLOCK_START, TASK_DONE; sims.paradigms.markers).
+Per-trial metrics (one row per finished trial): target_deg, success 0/1, movement_time_s (go to
+first entry, NaN if never), peak_speed_deg_s, endpoint_error_deg (|angle - target| at trial end),
+t_go_s. Returns TASK_DONE once every block has run.
+"""
+import math
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.bus import MARKER, T_S
+from rtcore.configbase import Strict
+from rtcore.registry import StageSpec
+from rtcore.stage import Stage
+from sims.paradigms import markers
+
+PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4  #: trial phases (trial[2])
+METRICS = ("trial", "block", "target_deg", "success", "movement_time_s", "peak_speed_deg_s",
+           "endpoint_error_deg", "t_go_s")
+M_TRIAL, M_BLOCK, M_TARGET_DEG, M_SUCCESS, M_MT, M_PEAK, M_END_ERR, M_T_GO = range(len(METRICS))
+M_COLS = len(METRICS)
+
+# f: constants, then per trial [block, target_rad]
+F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_HEADER = range(5)
+# s: state, then the metrics table [n_trials, M_COLS]
+S_TRIAL, S_PHASE, S_COUNT, S_TICKS, S_T_GO, S_T_ACQ, S_PEAK, S_N_DONE, S_HEADER = range(9)
+I_ANGLE, I_VEL, I_TARGET, I_TRIAL = range(4)
+
+
+class JointTrackingConfig(Strict):
+    """[task] kind = "joint_tracking"."""
+
+    kind: Literal["joint_tracking"]
+    targets_deg: list[float] = Field([30.0, 90.0, 60.0, 110.0], min_length=2, description="target joint angles, deg (cycled)")
+    tolerance_deg: float = Field(6.0, gt=0, le=90, description="the joint is on target when closer than this, deg")
+    hold_s: float = Field(0.3, ge=0, le=10, description="time to hold the target, s")
+    timeout_s: float = Field(4.0, gt=0, le=60, description="time from the target's appearance to complete the hold, s")
+    random_order: bool = Field(True, description="shuffle each cycle of targets (session seed)")
+    angle_index: int = Field(0, ge=0, description="channel of the joint angle in `state`, rad")
+    velocity_index: int = Field(1, ge=0, description="channel of the joint velocity in `state`, rad/s")
+
+
+@njit(cache=True, nogil=True)
+def _go(f, s, bus, k):
+    """Show trial k's target."""
+    first_of_block = k == 0 or f[F_HEADER + 2 * k] != f[F_HEADER + 2 * (k - 1)]
+    bus[MARKER] = markers.BLOCK_START if first_of_block else markers.GO
+    s[S_TRIAL] = k
+    s[S_PHASE] = PH_REACH
+    s[S_COUNT] = 0.0
+    s[S_TICKS] = 0.0
+    s[S_T_GO] = bus[T_S]
+    s[S_T_ACQ] = np.nan
+    s[S_PEAK] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _finish(f, s, bus, success, angle):
+    k = int(s[S_TRIAL])
+    m = S_HEADER + int(s[S_N_DONE]) * M_COLS
+    target = f[F_HEADER + 2 * k + 1]
+    s[m + M_TRIAL] = k
+    s[m + M_BLOCK] = f[F_HEADER + 2 * k]
+    s[m + M_TARGET_DEG] = math.degrees(target)
+    s[m + M_SUCCESS] = 1.0 if success else 0.0
+    s[m + M_MT] = s[S_T_ACQ] - s[S_T_GO]
+    s[m + M_PEAK] = math.degrees(s[S_PEAK])
+    s[m + M_END_ERR] = math.degrees(abs(angle - target))
+    s[m + M_T_GO] = s[S_T_GO]
+    s[S_N_DONE] += 1.0
+    bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
+    s[S_PHASE] = PH_BETWEEN
+
+
+@njit(cache=True, nogil=True)
+def joint_tracking_step(f, s, i, bus):
+    """One tick of the tracking state machine (module docstring). Returns TASK_DONE at the end."""
+    n = int(f[F_N])
+    angle, omega = bus[i[I_ANGLE]], bus[i[I_VEL]]
+    phase = s[S_PHASE]
+    code = status.OK
+    if phase == 0.0:
+        _go(f, s, bus, 0)
+    elif phase == PH_BETWEEN:
+        k = int(s[S_TRIAL]) + 1
+        if k < n:
+            _go(f, s, bus, k)
+        else:
+            s[S_PHASE] = PH_DONE
+            bus[MARKER] = markers.TASK_DONE
+            code = status.TASK_DONE
+    elif phase == PH_DONE:
+        code = status.TASK_DONE
+    else:
+        target = f[F_HEADER + 2 * int(s[S_TRIAL]) + 1]
+        inside = abs(angle - target) < f[F_TOL]
+        s[S_TICKS] += 1.0
+        s[S_PEAK] = max(s[S_PEAK], abs(omega))
+        if phase == PH_REACH and inside:
+            s[S_PHASE] = PH_HOLD
+            s[S_COUNT] = 0.0
+            if np.isnan(s[S_T_ACQ]):
+                s[S_T_ACQ] = bus[T_S]
+            bus[MARKER] = markers.ACQUIRED
+        elif phase == PH_HOLD and not inside:
+            s[S_PHASE] = PH_REACH
+            bus[MARKER] = markers.LEFT_TARGET
+        if s[S_PHASE] == PH_HOLD:
+            s[S_COUNT] += 1.0
+            if s[S_COUNT] >= f[F_HOLD_TICKS]:
+                _finish(f, s, bus, True, angle)
+        if s[S_PHASE] != PH_BETWEEN and s[S_TICKS] >= f[F_TIMEOUT_TICKS]:
+            _finish(f, s, bus, False, angle)
+    k = min(int(s[S_TRIAL]), n - 1)
+    bus[i[I_TARGET]] = f[F_HEADER + 2 * k + 1]
+    r = i[I_TRIAL]
+    bus[r], bus[r + 1], bus[r + 2] = s[S_TRIAL], f[F_HEADER + 2 * k], s[S_PHASE]
+    return code
+
+
+def target_order(targets_rad: np.ndarray, n: int, random_order: bool, rng) -> np.ndarray:
+    """n targets cycling through targets_rad (each cycle shuffled if random_order), no target twice in a row."""
+    out = []
+    while len(out) < n:
+        cycle = list(targets_rad[rng.permutation(len(targets_rad))] if random_order else targets_rad)
+        if out and cycle[0] == out[-1]:
+            cycle.append(cycle.pop(0))
+        out.extend(cycle)
+    return np.array(out[:n])
+
+
+def trial_metrics(stage: Stage) -> dict:
+    """Finished trials' metrics: {METRICS name: float64[n_done]}."""
+    n_done = int(stage.s[S_N_DONE])
+    table = stage.s[S_HEADER:S_HEADER + n_done * M_COLS].reshape(n_done, M_COLS)
+    return {name: table[:, k].copy() for k, name in enumerate(METRICS)}
+
+
+def build(cfg: JointTrackingConfig, blocks: list, ctx, where: str = "task") -> list:
+    """The tracking task stage for these blocks (no observe stage: the joint is seen as it is)."""
+    bus = ctx.bus
+    if not blocks:
+        raise ValueError(f"{where}: add at least one [[block]] (name, n_trials)")
+    for b, blk in enumerate(blocks):
+        if blk.perturbation != "none":
+            raise ValueError(f"block[{b}] ('{blk.name}'): joint_tracking has no perturbations; "
+                             f"set perturbation = \"none\"")
+    state = bus.get("state", who=where)
+    for key in ("angle_index", "velocity_index"):
+        if getattr(cfg, key) >= state.width:
+            raise ValueError(f"{where}.{key} = {getattr(cfg, key)}: the plant's state has {state.width} channels "
+                             f"({', '.join(state.labels)})")
+    rng = np.random.default_rng((ctx.seed, 6))
+    sched = []
+    for b, blk in enumerate(blocks):
+        tgt = target_order(np.radians(cfg.targets_deg), blk.n_trials, cfg.random_order, rng)
+        sched.extend((b, t) for t in tgt)
+    n = len(sched)
+    target = bus.add("target", 1, "rad", ("target_angle",))
+    trial = bus.add("trial", 3, "1", ("trial", "block", "phase"))
+    head = np.zeros(F_HEADER)
+    head[F_N] = n
+    head[F_HOLD_TICKS] = max(1, round(cfg.hold_s / ctx.dt_s))
+    head[F_TIMEOUT_TICKS] = max(1, round(cfg.timeout_s / ctx.dt_s))
+    head[F_TOL] = math.radians(cfg.tolerance_deg)
+    ints = np.array([state.offset + cfg.angle_index, state.offset + cfg.velocity_index, target.offset,
+                     trial.offset], np.int64)
+    names = [blk.name for blk in blocks]
+    stage = Stage(where, SPEC.kind, np.concatenate([head, np.array(sched, float).ravel()]),
+                  np.zeros(S_HEADER + n * M_COLS), ints, info={"kind": "joint_tracking", "n_trials": n, "blocks": names})
+
+    def report():
+        met = trial_metrics(stage)
+        per_block = []
+        for b, name in enumerate(names):
+            sel = met["block"] == b
+            mt = met["movement_time_s"][sel]
+            per_block.append({"name": name, "n_done": int(sel.sum()),
+                              "success_rate": float(met["success"][sel].mean()) if sel.any() else None,
+                              "movement_time_s": float(np.nanmean(mt)) if np.isfinite(mt).any() else None,
+                              "mean_endpoint_error_deg": float(met["endpoint_error_deg"][sel].mean()) if sel.any() else None})
+        return {"task": {"n_trials": n, "n_done": int(met["trial"].size), "blocks": per_block,
+                         "success_rate": float(met["success"].mean()) if met["trial"].size else None,
+                         "trials": {k: [None if not np.isfinite(v) else float(v) for v in col] for k, col in met.items()}}}
+
+    stage.report = report
+    return [stage]
+
+
+SPEC = StageSpec(kind=73, name="joint_tracking", step=joint_tracking_step, config=JointTrackingConfig, build=build)
