@@ -9,7 +9,7 @@ each cycle shuffled with the session seed when random_order; a target never repe
 [[block]]s give the trial counts (perturbation "none" only).
 
 Reads `state` [angle_index] (rad) and [velocity_index] (rad/s); writes `target` [1] (rad) and
-`trial` [3] = [trial index, block index, phase] (phases PH_*) and the header marker (GO, ACQUIRED,
+`trial` [3] = [trial index, block index, phase] (phases PH_* of target_hold) and the header marker (GO, ACQUIRED,
 LEFT_TARGET, SUCCESS, TIMEOUT, BLOCK_START, TASK_DONE; sims.paradigms.markers).
 Per-trial metrics (one row per finished trial): target_deg, success 0/1, movement_time_s (go to
 first entry, NaN if never), peak_speed_deg_s, endpoint_error_deg (|angle - target| at trial end),
@@ -28,8 +28,8 @@ from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import markers
+from sims.paradigms.target_hold import PH_BETWEEN, PH_DONE, PH_REACH, target_hold
 
-PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4  #: trial phases (trial[2])
 METRICS = ("trial", "block", "target_deg", "success", "movement_time_s", "peak_speed_deg_s",
            "endpoint_error_deg", "t_go_s")
 M_TRIAL, M_BLOCK, M_TARGET_DEG, M_SUCCESS, M_MT, M_PEAK, M_END_ERR, M_T_GO = range(len(METRICS))
@@ -111,19 +111,8 @@ def joint_tracking_step(f, s, i, bus):
         inside = abs(angle - target) < f[F_TOL]
         s[S_TICKS] += 1.0
         s[S_PEAK] = max(s[S_PEAK], abs(omega))
-        if phase == PH_REACH and inside:
-            s[S_PHASE] = PH_HOLD
-            s[S_COUNT] = 0.0
-            if np.isnan(s[S_T_ACQ]):
-                s[S_T_ACQ] = bus[T_S]
-            bus[MARKER] = markers.ACQUIRED
-        elif phase == PH_HOLD and not inside:
-            s[S_PHASE] = PH_REACH
-            bus[MARKER] = markers.LEFT_TARGET
-        if s[S_PHASE] == PH_HOLD:
-            s[S_COUNT] += 1.0
-            if s[S_COUNT] >= f[F_HOLD_TICKS]:
-                _finish(f, s, bus, True, angle)
+        if target_hold(s, S_PHASE, S_COUNT, S_T_ACQ, inside, f[F_HOLD_TICKS], bus):
+            _finish(f, s, bus, True, angle)
         if s[S_PHASE] != PH_BETWEEN and s[S_TICKS] >= f[F_TIMEOUT_TICKS]:
             _finish(f, s, bus, False, angle)
     k = min(int(s[S_TRIAL]), n - 1)
