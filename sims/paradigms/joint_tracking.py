@@ -28,7 +28,7 @@ from rtcore.configbase import Strict
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import markers
-from sims.paradigms.target_hold import PH_BETWEEN, PH_DONE, PH_REACH, target_hold
+from sims.paradigms.target_hold import PH_BETWEEN, PH_DONE, PH_REACH, next_trial, target_hold
 
 METRICS = ("trial", "block", "target_deg", "success", "movement_time_s", "peak_speed_deg_s",
            "endpoint_error_deg", "t_go_s")
@@ -94,15 +94,11 @@ def joint_tracking_step(f, s, i, bus):
     angle, omega = bus[i[I_ANGLE]], bus[i[I_VEL]]
     phase = s[S_PHASE]
     code = status.OK
-    if phase == 0.0:
-        _go(f, s, bus, 0)
-    elif phase == PH_BETWEEN:
-        k = int(s[S_TRIAL]) + 1
-        if k < n:
+    if phase == 0.0 or phase == PH_BETWEEN:
+        k = next_trial(s, S_PHASE, S_TRIAL, n, bus)
+        if k >= 0:
             _go(f, s, bus, k)
         else:
-            s[S_PHASE] = PH_DONE
-            bus[MARKER] = markers.TASK_DONE
             code = status.TASK_DONE
     elif phase == PH_DONE:
         code = status.TASK_DONE
