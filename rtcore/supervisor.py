@@ -55,7 +55,7 @@ class Drain:
         self.wake, self.compute = [], []
         self.last_row = None
         self.columns = columns
-        self.marker_col = columns.index("marker") if "marker" in columns else None
+        self.marker_col = columns.index("marker.marker") if "marker.marker" in columns else None
         self.successes = self.trials_ended = 0  # the task's trial outcomes seen in the drained rows
 
     def __call__(self) -> int:

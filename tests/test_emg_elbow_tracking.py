@@ -19,5 +19,5 @@ def test_emg_reaches_and_holds_the_elbow_targets(tmp_path):
     assert task["n_done"] == 16
     assert ok.mean() >= 0.8
     assert np.ptp(tr["target_deg"]) >= 60.0  # flexion and extension over most of the range
-    assert np.all(tr["endpoint_error_deg"][ok] < 6.0)  # held inside the 6 deg tolerance
+    assert np.all(tr["endpoint_error_deg"][ok] < 8.0)  # held inside the 8 deg tolerance
     assert s["exit_reason"].startswith("task")  # it ended because every trial was done

@@ -5,8 +5,9 @@ notes). It reads its config once, at the first API call of a process, from the f
 names; a `[log]` section with `file = PATH` sends the log there instead of stderr (liblsl
 api_config: the log is not duplicated to stderr when a file is given). `to_file(path)` writes a
 copy of the config in force (the scope's or the user's LSLAPICFG, if any) with that section
-and points LSLAPICFG at it, for this process and every process it starts. Call it before the
-first pylsl call of the process.
+and points LSLAPICFG at it, for this process and every process it starts, then loads liblsl's
+config in this process with stderr pointed at the log (loguru announces the file on stderr when it
+opens it). Call it before the first other pylsl call of the process.
 """
 import hashlib
 import os
@@ -43,4 +44,20 @@ def to_file(log_path: str) -> str:
         tmp.write_text(text)
         os.replace(tmp, cfg)
     os.environ["LSLAPICFG"] = str(cfg)
+    _load_config_quietly(log_path)
     return str(cfg)
+
+
+def _load_config_quietly(log_path: str) -> None:
+    """liblsl reads its config at its first call that needs it (the protocol version does); its
+    one-line announcement of the log file goes into that file, not to the terminal."""
+    import pylsl
+    saved = os.dup(2)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.dup2(log, 2)
+        pylsl.protocol_version()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(log)

@@ -113,8 +113,9 @@ def observation_bins(rec: dict, bin_s: float, where: str) -> tuple[np.ndarray, n
         for r in range(n_in[t]):
             counts.append(block[t, r * nch:(r + 1) * nch] if block is not None else rec["input"][t])
             vel.append(v)
-    if len(arrivals) > 2:
-        gap_s = float(np.median(np.diff(t_s[arrivals])))
+    if len(arrivals) > 2:  # on the tick stamps: wall-clock arrival in real time, even when ticks fell behind
+        stamp = rec["rows"][:, cols.index("stamp_s")] if "stamp_s" in cols else t_s
+        gap_s = float(np.median(np.diff(stamp[arrivals])))
         if abs(gap_s - bin_s) > 0.25 * bin_s:
             raise ValueError(f"{where}: count samples arrive every {gap_s:.3f} s, but --bin-s is {bin_s:g} s; "
                              f"give the stream's bin with --bin-s")
