@@ -50,7 +50,7 @@ def bci_session(tmp, decoder_file, label):
     cfg = write_config(tmp, f"""
         [session]
         name = "{session}"
-        duration_s = 40
+        duration_s = 30
         seed = 3
         [loop]
         rate_hz = 100
