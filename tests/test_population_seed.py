@@ -14,7 +14,7 @@ def population(session_seed: int, population_seed: int):
     bus.add("target", 2, "m")
     cfg = neural.SyntheticNeuralConfig(kind="synthetic_neural", n_units=32, population_seed=population_seed)
     stage = neural.build(cfg, BuildContext(bus=bus, dt_s=0.001, seed=session_seed))
-    return neural.tuning_of(stage), int(stage.i[neural.I_RNG])
+    return neural.tuning_of(stage), int(neural.LAYOUT.get(stage, "rng"))
 
 
 def test_same_population_seed_gives_the_same_tuning_whatever_the_session_seed():

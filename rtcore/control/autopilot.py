@@ -10,13 +10,13 @@ commanded cursor (sims.plants.cursor, velocity_signal = "command"). While HOLD: 
 """
 from typing import Literal
 
-import numpy as np
 from numba import njit
 from pydantic import Field
 
 from rtcore import status
 from rtcore.bus import HOLD
 from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.users.neural import intended_velocity
@@ -32,20 +32,21 @@ class AutopilotConfig(Strict):
     target: str = Field("target", description="bus signal with the target [x, y], m")
 
 
-F_SPEED, F_TAU = range(2)
-I_POS, I_TGT, I_CMD = range(3)
+#: f: speed (m/s), approach tau (s); i: bus offsets of the position, the target and the command.
+LAYOUT = stage_layout("autopilot", f="speed tau", i="pos tgt cmd")
+F, I = LAYOUT.F, LAYOUT.I
 
 
 @njit(cache=True, nogil=True)
 def autopilot_step(f, s, i, bus):
     """command = velocity toward the target (module docstring); 0 while HOLD."""
-    cmd = i[I_CMD]
+    cmd = i[I.cmd]
     if bus[HOLD] != 0.0:
         bus[cmd] = 0.0
         bus[cmd + 1] = 0.0
         return status.OK
-    p, t = i[I_POS], i[I_TGT]
-    vx, vy = intended_velocity(bus[p], bus[p + 1], bus[t], bus[t + 1], f[F_SPEED], f[F_TAU])
+    p, t = i[I.pos], i[I.tgt]
+    vx, vy = intended_velocity(bus[p], bus[p + 1], bus[t], bus[t + 1], f[F.speed], f[F.tau])
     bus[cmd] = vx
     bus[cmd + 1] = vy
     return status.OK
@@ -61,9 +62,9 @@ def build(cfg: AutopilotConfig, ctx, effects=None, where: str = "controller") ->
     tgt = ctx.bus.get(cfg.target, who=f"{where}.target")
     if pos.width < 2 or tgt.width < 2:
         raise ValueError(f"{where}: '{cfg.position}' and '{cfg.target}' need [x, y]; they have {pos.width} and {tgt.width} channels")
-    return Stage(where, SPEC.kind, np.array([cfg.speed_m_s, cfg.approach_tau_s]), np.zeros(0),
-                 np.array([pos.offset, tgt.offset, cmd.offset], dtype=np.int64),
-                 info={"kind": "autopilot", "speed_m_s": cfg.speed_m_s})
+    f, s, i = LAYOUT.fill(f={"speed": cfg.speed_m_s, "tau": cfg.approach_tau_s},
+                          i={"pos": pos.offset, "tgt": tgt.offset, "cmd": cmd.offset})
+    return Stage(where, SPEC.kind, f, s, i, info={"kind": "autopilot", "speed_m_s": cfg.speed_m_s})
 
 
 SPEC = StageSpec(kind=56, name="autopilot", step=autopilot_step, config=AutopilotConfig, build=build)

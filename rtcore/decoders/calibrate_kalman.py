@@ -133,16 +133,8 @@ def held_out_r2(counts: np.ndarray, vel: np.ndarray, bin_s: float) -> float:
 
 def steady_state_gain(model) -> np.ndarray:
     """The steady-state Kalman gain K = L B [5, n] of a decoder (kalman.py's information form)."""
-    f, s, i = kalman.state_arrays(model, True, None, model.bin_s)
-    n = model.n_units
-
-    def seg(k, size):
-        o = int(i[kalman.I_S_OFF + k])
-        return s[o:o + size]
-
-    L = seg(kalman.S_LSS, kalman_fit.D * kalman_fit.D).reshape(kalman_fit.D, kalman_fit.D)
-    B = seg(kalman.S_B, kalman_fit.D * n).reshape(kalman_fit.D, n)
-    return L @ B
+    arrays = kalman.state_arrays(model, True, None, model.bin_s)
+    return kalman.LAYOUT.view(arrays, "Lss") @ kalman.LAYOUT.view(arrays, "B")
 
 
 def run_calibrate_kalman(args) -> int:

@@ -25,6 +25,7 @@ from pydantic import Field
 from rtcore import status
 from rtcore.bus import MARKER, T_S
 from rtcore.configbase import Strict
+from rtcore.layout import Layout, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import markers
@@ -32,14 +33,18 @@ from sims.paradigms.target_hold import PH_BETWEEN, PH_DONE, PH_REACH, next_trial
 
 METRICS = ("trial", "block", "target_deg", "success", "movement_time_s", "peak_speed_deg_s",
            "endpoint_error_deg", "t_go_s")
-M_TRIAL, M_BLOCK, M_TARGET_DEG, M_SUCCESS, M_MT, M_PEAK, M_END_ERR, M_T_GO = range(len(METRICS))
-M_COLS = len(METRICS)
-
-# f: constants, then per trial [block, target_rad]
-F_N, F_HOLD_TICKS, F_TIMEOUT_TICKS, F_TOL, F_HEADER = range(5)
-# s: state, then the metrics table [n_trials, M_COLS]
-S_TRIAL, S_PHASE, S_COUNT, S_TICKS, S_T_GO, S_T_ACQ, S_PEAK, S_N_DONE, S_HEADER = range(9)
-I_ANGLE, I_VEL, I_TARGET, I_TRIAL = range(4)
+#: One row of the per-trial metrics table, a column per METRICS name.
+METRIC_ROW = Layout(" ".join(METRICS), "joint_tracking.metrics")
+M, M_COLS = METRIC_ROW.slots, len(METRICS)
+#: f: constants (ticks, rad), then the schedule [n_trials, 2] = (block, target angle rad) per trial.
+#: s: the state machine and the current trial's movement, then the metrics [n_trials, M_COLS].
+#: i: bus offsets of the angle, the angular velocity, the target and the trial signal; n_trials.
+LAYOUT = stage_layout(
+    "joint_tracking",
+    f="hold_ticks timeout_ticks tol schedule[n_trials,2]",
+    s=f"trial phase count ticks t_go t_acq peak n_done metrics[n_trials,{M_COLS}]",
+    i="angle vel target trial_info n_trials")
+F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
 class JointTrackingConfig(Strict):
@@ -58,44 +63,44 @@ class JointTrackingConfig(Strict):
 @njit(cache=True, nogil=True)
 def _go(f, s, bus, k):
     """Show trial k's target."""
-    first_of_block = k == 0 or f[F_HEADER + 2 * k] != f[F_HEADER + 2 * (k - 1)]
+    first_of_block = k == 0 or f[AT.f_schedule + 2 * k] != f[AT.f_schedule + 2 * (k - 1)]
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.GO
-    s[S_TRIAL] = k
-    s[S_PHASE] = PH_REACH
-    s[S_COUNT] = 0.0
-    s[S_TICKS] = 0.0
-    s[S_T_GO] = bus[T_S]
-    s[S_T_ACQ] = np.nan
-    s[S_PEAK] = 0.0
+    s[S.trial] = k
+    s[S.phase] = PH_REACH
+    s[S.count] = 0.0
+    s[S.ticks] = 0.0
+    s[S.t_go] = bus[T_S]
+    s[S.t_acq] = np.nan
+    s[S.peak] = 0.0
 
 
 @njit(cache=True, nogil=True)
 def _finish(f, s, bus, success, angle):
-    k = int(s[S_TRIAL])
-    m = S_HEADER + int(s[S_N_DONE]) * M_COLS
-    target = f[F_HEADER + 2 * k + 1]
-    s[m + M_TRIAL] = k
-    s[m + M_BLOCK] = f[F_HEADER + 2 * k]
-    s[m + M_TARGET_DEG] = math.degrees(target)
-    s[m + M_SUCCESS] = 1.0 if success else 0.0
-    s[m + M_MT] = s[S_T_ACQ] - s[S_T_GO]
-    s[m + M_PEAK] = math.degrees(s[S_PEAK])
-    s[m + M_END_ERR] = math.degrees(abs(angle - target))
-    s[m + M_T_GO] = s[S_T_GO]
-    s[S_N_DONE] += 1.0
+    k = int(s[S.trial])
+    m = AT.s_metrics + int(s[S.n_done]) * M_COLS
+    target = f[AT.f_schedule + 2 * k + 1]
+    s[m + M.trial] = k
+    s[m + M.block] = f[AT.f_schedule + 2 * k]
+    s[m + M.target_deg] = math.degrees(target)
+    s[m + M.success] = 1.0 if success else 0.0
+    s[m + M.movement_time_s] = s[S.t_acq] - s[S.t_go]
+    s[m + M.peak_speed_deg_s] = math.degrees(s[S.peak])
+    s[m + M.endpoint_error_deg] = math.degrees(abs(angle - target))
+    s[m + M.t_go_s] = s[S.t_go]
+    s[S.n_done] += 1.0
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
-    s[S_PHASE] = PH_BETWEEN
+    s[S.phase] = PH_BETWEEN
 
 
 @njit(cache=True, nogil=True)
 def joint_tracking_step(f, s, i, bus):
     """One tick of the tracking state machine (module docstring). Returns TASK_DONE at the end."""
-    n = int(f[F_N])
-    angle, omega = bus[i[I_ANGLE]], bus[i[I_VEL]]
-    phase = s[S_PHASE]
+    n = i[I.n_trials]
+    angle, omega = bus[i[I.angle]], bus[i[I.vel]]
+    phase = s[S.phase]
     code = status.OK
     if phase == 0.0 or phase == PH_BETWEEN:
-        k = next_trial(s, S_PHASE, S_TRIAL, n, bus)
+        k = next_trial(s, S.phase, S.trial, n, bus)
         if k >= 0:
             _go(f, s, bus, k)
         else:
@@ -103,18 +108,18 @@ def joint_tracking_step(f, s, i, bus):
     elif phase == PH_DONE:
         code = status.TASK_DONE
     else:
-        target = f[F_HEADER + 2 * int(s[S_TRIAL]) + 1]
-        inside = abs(angle - target) < f[F_TOL]
-        s[S_TICKS] += 1.0
-        s[S_PEAK] = max(s[S_PEAK], abs(omega))
-        if target_hold(s, S_PHASE, S_COUNT, S_T_ACQ, inside, f[F_HOLD_TICKS], bus):
+        target = f[AT.f_schedule + 2 * int(s[S.trial]) + 1]
+        inside = abs(angle - target) < f[F.tol]
+        s[S.ticks] += 1.0
+        s[S.peak] = max(s[S.peak], abs(omega))
+        if target_hold(s, S.phase, S.count, S.t_acq, inside, f[F.hold_ticks], bus):
             _finish(f, s, bus, True, angle)
-        if s[S_PHASE] != PH_BETWEEN and s[S_TICKS] >= f[F_TIMEOUT_TICKS]:
+        if s[S.phase] != PH_BETWEEN and s[S.ticks] >= f[F.timeout_ticks]:
             _finish(f, s, bus, False, angle)
-    k = min(int(s[S_TRIAL]), n - 1)
-    bus[i[I_TARGET]] = f[F_HEADER + 2 * k + 1]
-    r = i[I_TRIAL]
-    bus[r], bus[r + 1], bus[r + 2] = s[S_TRIAL], f[F_HEADER + 2 * k], s[S_PHASE]
+    k = min(int(s[S.trial]), n - 1)
+    bus[i[I.target]] = f[AT.f_schedule + 2 * k + 1]
+    r = i[I.trial_info]
+    bus[r], bus[r + 1], bus[r + 2] = s[S.trial], f[AT.f_schedule + 2 * k], s[S.phase]
     return code
 
 
@@ -131,8 +136,8 @@ def target_order(targets_rad: np.ndarray, n: int, random_order: bool, rng) -> np
 
 def trial_metrics(stage: Stage) -> dict:
     """Finished trials' metrics: {METRICS name: float64[n_done]}."""
-    n_done = int(stage.s[S_N_DONE])
-    table = stage.s[S_HEADER:S_HEADER + n_done * M_COLS].reshape(n_done, M_COLS)
+    n_done = int(LAYOUT.get(stage, "n_done"))
+    table = LAYOUT.view(stage, "metrics")[:n_done]
     return {name: table[:, k].copy() for k, name in enumerate(METRICS)}
 
 
@@ -158,16 +163,13 @@ def build(cfg: JointTrackingConfig, blocks: list, ctx, where: str = "task") -> l
     n = len(sched)
     target = bus.add("target", 1, "rad", ("target_angle",))
     trial = bus.add("trial", 3, "1", ("trial", "block", "phase"))
-    head = np.zeros(F_HEADER)
-    head[F_N] = n
-    head[F_HOLD_TICKS] = max(1, round(cfg.hold_s / ctx.dt_s))
-    head[F_TIMEOUT_TICKS] = max(1, round(cfg.timeout_s / ctx.dt_s))
-    head[F_TOL] = math.radians(cfg.tolerance_deg)
-    ints = np.array([state.offset + cfg.angle_index, state.offset + cfg.velocity_index, target.offset,
-                     trial.offset], np.int64)
     names = [blk.name for blk in blocks]
-    stage = Stage(where, SPEC.kind, np.concatenate([head, np.array(sched, float).ravel()]),
-                  np.zeros(S_HEADER + n * M_COLS), ints, info={"kind": "joint_tracking", "n_trials": n, "blocks": names})
+    f, s, i = LAYOUT.fill(
+        f={"hold_ticks": max(1, round(cfg.hold_s / ctx.dt_s)), "timeout_ticks": max(1, round(cfg.timeout_s / ctx.dt_s)),
+           "tol": math.radians(cfg.tolerance_deg), "schedule": np.array(sched, float).reshape(n, 2)},
+        i={"angle": state.offset + cfg.angle_index, "vel": state.offset + cfg.velocity_index,
+           "target": target.offset, "trial_info": trial.offset, "n_trials": n})
+    stage = Stage(where, SPEC.kind, f, s, i, info={"kind": "joint_tracking", "n_trials": n, "blocks": names})
 
     def report():
         met = trial_metrics(stage)
