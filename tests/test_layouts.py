@@ -70,7 +70,8 @@ def built(tmp_path_factory):
                    "controller": {"kind": "autopilot"}, "task": {"kind": "center_out"},
                    "block": [{"name": "base", "n_trials": 2}]}
     lsl = {"session": {"name": name}, "loop": loop, "source": {"kind": "lsl", "name": name, "channels": 3},
-           "decoder": {"kind": "linear", "n_out": 2, "weights_seed": 0}}
+           "decoder": {"kind": "linear", "n_out": 2, "weights_seed": 0},
+           "record": {"signals": ["input", "intent"]}}  # decoding only: recorded (a wiring warning)
     stages = []
     with DynamixelBusEmulator(ids=(1, 2)) as em:
         servo = {"session": {"name": name}, "loop": {"realtime": False, "rate_hz": 500},
