@@ -6,6 +6,11 @@ array, so the compiled step indexes the bus directly. Outlets and the recorder s
 by name, so any signal of the tick can be published or recorded.
 
 The first HEADER slots are written by the loop itself.
+
+While a session is built, `who` names the config section being built ("[decoder] kind =
+'kalman'"); the bus remembers which section registered each signal (`writers`) and which
+sections looked it up (`users`), for the wiring checks of rtcore.wiring and for errors that
+name both stages.
 """
 from dataclasses import dataclass, field
 
@@ -87,6 +92,9 @@ class Bus:
 
     signals: dict = field(default_factory=dict)
     size: int = HEADER
+    who: str = ""  #: the config section being built (set by the pipeline), for writers/users
+    writers: dict = field(default_factory=dict)  #: signal name -> section that registered it
+    users: dict = field(default_factory=dict)  #: signal name -> set of sections that looked it up
 
     def __post_init__(self):
         for name, off, unit in (("tick", TICK, "1"), ("t", T_S, "s"), ("dt", DT_S, "s"),
@@ -102,13 +110,18 @@ class Bus:
         unit implies (TYPE_OF_UNIT: m -> position, m/s -> velocity, N -> force ...), else "misc".
         Labels default to name0..nameN."""
         if name in self.signals:
-            raise ValueError(f"bus signal '{name}' is written by two stages")
+            first, second = self.writers.get(name) or "the loop", self.who or "another stage"
+            hint = (' (e.g. [decoder] output = "intent" read by [plant] velocity_signal = "intent" or by '
+                    '[controller] kind = "passthrough")' if "[decoder]" in first + second else "")
+            raise ValueError(f"bus signal '{name}' is written by two stages: {first} and {second}; only one may "
+                             f"write it: give one of them another output and let the other read that{hint}")
         labels = per_channel(labels if labels is not None else [f"{name}{k}" for k in range(width)], width, "labels", name)
         units = per_channel(unit, width, "units", name)
         types = per_channel(types, width, "types", name) if types is not None else tuple(TYPE_OF_UNIT.get(u, MISC) for u in units)
         text = unit if isinstance(unit, str) else ",".join(dict.fromkeys(units))
         sig = Signal(name, self.size, int(width), text, labels, units, types)
         self.signals[name] = sig
+        self.writers[name] = self.who
         self.size += int(width)
         return sig
 
@@ -126,7 +139,13 @@ class Bus:
         if width is not None and sig.width != width:
             raise ValueError(f"{who + ': ' if who else ''}bus signal '{name}' has "
                              f"{sig.width} channels, expected {width}")
+        self.note_use(name, self.who)
         return sig
+
+    def note_use(self, name: str, section: str) -> None:
+        """Remember that `section` reads (or drives) signal `name`."""
+        if section:
+            self.users.setdefault(name, set()).add(section)
 
     def has(self, name: str) -> bool:
         return name in self.signals

@@ -113,7 +113,7 @@ def main(rundir: str, ctrl_path: str) -> int:
             "columns": pipe.columns,
             "streams": [list(s) for s in pipe.streams],
             "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
-            "build_s": build_s, "rt": granted, "info": pipe.info,
+            "build_s": build_s, "rt": granted, "info": pipe.info, "warnings": pipe.warnings,
             "model_path": pipe.ctx.plant.model_path if pipe.ctx.plant is not None else None,
             "checkpoint": saved})
         ctrl[CTRL_STATE] = STATE_READY

@@ -1,6 +1,7 @@
 """The `rtcore` command line."""
 import argparse
 import json
+import os
 import sys
 
 from rtcore import __version__
@@ -53,6 +54,9 @@ def cmd_run(args) -> int:
             raise ConfigError(f"{args.config}: --set {item.split('=', 1)[0].strip()}: a companion's command runs "
                               f"as a program; refused unless --allow-companion-set is given")
     if args.duration is not None:
+        if not args.duration > 0:
+            raise ConfigError(f"{args.config}: --duration {args.duration:g}: the session length must be > 0 s "
+                              f"(leave --duration out to use the config's session.duration_s)")
         overrides.append(f"session.duration_s={args.duration}")
     if args.fast:
         overrides.append("loop.realtime=false")
@@ -63,7 +67,7 @@ def cmd_run(args) -> int:
     if args.resume_parts is not None:
         overrides.append(f"resume.parts={json.dumps([p.strip() for p in args.resume_parts.split(',') if p.strip()])}")
     cfg = preflight.check(config.load(args.config, overrides), args.config)
-    from devices.lsl import run_id, scope
+    from devices.lsl import logfile, run_id, scope
     scope.apply(cfg.lsl)  # LSLAPICFG (and the loopback shim) for the child and the companions
     run_id.start()  # the child and the companions inherit it: this run's streams carry it
     try:
@@ -72,6 +76,7 @@ def cmd_run(args) -> int:
     except runs.OutDirError as e:
         print(e, file=sys.stderr)
         return 2
+    logfile.to_file(os.path.join(out, "lsl.log"))  # liblsl's own lines, of every process of the run
     with StopRequests() as stops:
         outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None,
                                  stops=stops)
@@ -131,12 +136,16 @@ def _add_bench(sub):
     p.add_argument("--ticks", type=int, default=20000, help="compiled offline ticks")
     p.add_argument("--nojit-ticks", type=int, default=500, help="ticks with NUMBA_DISABLE_JIT=1")
     p.add_argument("--jitter-s", type=float, default=3.0, help="seconds of real-time 1 kHz wake jitter")
-    p.add_argument("--out", default="bench.json", help="JSON results")
+    p.add_argument("--out", default=None, help="JSON results (default runs/<timestamp>/bench.json)")
     p.set_defaults(handler=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    from rtcore import bench
+    from devices.lsl import logfile
+    from rtcore import bench, runs
+    if args.out is None:
+        args.out = os.path.join(runs.new_run_dir(), "bench.json")
+    logfile.to_file(os.path.join(os.path.dirname(os.path.abspath(args.out)), "lsl.log"))
     results = bench.run(args.config, args.ticks, args.nojit_ticks, args.jitter_s)
     with open(args.out, "w") as fh:
         json.dump(results, fh, indent=1)

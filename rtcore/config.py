@@ -126,6 +126,9 @@ def load(path: str, overrides: list[str] = ()) -> SessionConfig:
     raw = read_toml(path, f"{path}: no such config file", f"{path}: not valid TOML")
     if not raw:
         raise ConfigError(f"{path}: empty config (no keys or sections); start from configs/demo.toml")
+    if isinstance(raw.get("base"), str):
+        raise ConfigError(f"{path}: a sweep file (base = \"{raw['base']}\"), not a session config; "
+                          f"run it with: rtcore sweep {path} --out DIR")
     return validate(raw, path, overrides)
 
 
@@ -135,13 +138,19 @@ def validate(raw: dict, source: str = "<config>", overrides: list[str] = ()) -> 
     for item in overrides:
         _apply_override(raw, item, source)
     try:
-        return SessionConfig.model_validate(raw)
+        cfg = SessionConfig.model_validate(raw)
     except ValidationError as e:
         label = source if not overrides else f"{source} (with --set)"
         text = format_error(e, SessionConfig, label)
         if isinstance(raw.get("source"), dict):  # the user wrote one [source] table: name its keys as written
             text = text.replace("source[0].", "source.").replace("source[0]:", "source:")
         raise ConfigError(text) from None
+    if cfg.task is not None and not cfg.block:
+        raise ConfigError(f"{source}: [task] has no [[block]]; add at least one, e.g. "
+                          f"[[block]] name = \"baseline\", n_trials = 8")
+    if cfg.block and cfg.task is None:
+        raise ConfigError(f"{source}: [[block]] given without a [task] section; add [task] kind = \"center_out\"")
+    return cfg
 
 
 def _copy(obj):

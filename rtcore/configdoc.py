@@ -74,6 +74,20 @@ def _section(path: str, model, lines: list, seen: set, heading: bool) -> None:
             _section(f"{path}.{name}", sub, lines, seen, heading=True)
 
 
+def _muscle_elbow() -> list[str]:
+    """The muscle elbow's command channels, for `[decoder] muscles` and the joint controller."""
+    from sims.plants.muscle_elbow import FLEXORS, MUSCLES
+    rows = ["", "## Muscle elbow: command channels", "",
+            "`[plant] kind = \"muscle_elbow\"` takes `command` = 6 muscle excitations (0..1) in this order. "
+            "`[decoder] muscles` gives, per command channel in this order, the EMG channel that drives it "
+            "(-1: none): with electrode 0 over the flexors and 1 over the triceps, "
+            "`muscles = [1, 1, 1, 0, 0, 0]` (configs/emg_elbow.toml). "
+            "`[controller] agonists` / `antagonists` name them.", "",
+            "| command channel | muscle | action |", "|---|---|---|"]
+    rows += [f"| {k} | `{m}` | {'flexes' if m in FLEXORS else 'extends'} the elbow |" for k, m in enumerate(MUSCLES)]
+    return rows
+
+
 def render() -> str:
     lines = [INTRO]
     seen = set()
@@ -83,6 +97,7 @@ def render() -> str:
         lines += ["", f"## [[{name}]]" if is_list else f"## [{name}]"]
         for m in members:
             _section(name, m, lines, seen, heading="kind" in m.model_fields)
+    lines += _muscle_elbow()
     return "\n".join(lines).rstrip() + "\n"
 
 

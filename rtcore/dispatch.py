@@ -16,11 +16,11 @@ from devices.lsl import inlet, outlet
 from devices.serial import dynamixel_arm, framed_arm
 from rtcore import families, replay, status
 from rtcore.cerebellum import feedback_delay, feedforward, forward_model
-from rtcore.control import endpoint_pd, joint_pd, passthrough
+from rtcore.control import autopilot, endpoint_pd, joint_pd, passthrough
 from rtcore.decoders import emg, kalman, linear
 from rtcore.learning import trial_learning
 from rtcore.stages import crash
-from sims.paradigms import center_out, observe
+from sims.paradigms import center_out, joint_tracking, observe
 from sims.plants import cursor, mujoco_plant
 from sims.users import emg as emg_user
 from sims.users import neural
@@ -43,11 +43,13 @@ FORWARD_MODEL, forward_model_step = forward_model.SPEC.kind, forward_model.SPEC.
 ENDPOINT_PD, endpoint_pd_step = endpoint_pd.SPEC.kind, endpoint_pd.SPEC.step
 JOINT_PD, joint_pd_step = joint_pd.SPEC.kind, joint_pd.SPEC.step
 PASSTHROUGH, passthrough_step = passthrough.SPEC.kind, passthrough.SPEC.step
+AUTOPILOT, autopilot_step = autopilot.SPEC.kind, autopilot.SPEC.step
 FEEDFORWARD, feedforward_step = feedforward.SPEC.kind, feedforward.SPEC.step
 # --- paradigms and plants (sims/paradigms, sims/plants) --------------------- codes 70..89
 MUJOCO_PLANT, mujoco_plant_step = mujoco_plant.SPEC.kind, mujoco_plant.SPEC.step
 CENTER_OUT, center_out_step = center_out.SPEC.kind, center_out.SPEC.step
 OBSERVE, observe_step = observe.SPEC.kind, observe.SPEC.step
+JOINT_TRACKING, joint_tracking_step = joint_tracking.SPEC.kind, joint_tracking.SPEC.step
 CURSOR, cursor_step = cursor.SPEC.kind, cursor.SPEC.step
 # --- serial devices (devices/serial) --------------------------------------- codes 90..109
 FRAMED_ARM, framed_arm_step = framed_arm.SPEC.kind, framed_arm.SPEC.step
@@ -90,6 +92,8 @@ def stage_step(kind, f, s, i, bus):
         return joint_pd_step(f, s, i, bus)
     elif kind == PASSTHROUGH:
         return passthrough_step(f, s, i, bus)
+    elif kind == AUTOPILOT:
+        return autopilot_step(f, s, i, bus)
     elif kind == FEEDFORWARD:
         return feedforward_step(f, s, i, bus)
     # --- paradigms and plants ----------------------------------------------------------
@@ -99,6 +103,8 @@ def stage_step(kind, f, s, i, bus):
         return center_out_step(f, s, i, bus)
     elif kind == OBSERVE:
         return observe_step(f, s, i, bus)
+    elif kind == JOINT_TRACKING:
+        return joint_tracking_step(f, s, i, bus)
     elif kind == CURSOR:
         return cursor_step(f, s, i, bus)
     # --- serial devices ----------------------------------------------------------------

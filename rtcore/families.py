@@ -13,6 +13,19 @@ from rtcore.stages import crash
 from sims import paradigms, plants
 
 BUILD_ORDER = (sources, decoders, plants, paradigms, learning, cerebellum, control, outlet, crash)
+#: the config sections each family builds from, as wiring errors name them
+SECTIONS = {sources: ("source",), decoders: ("decoder",), plants: ("plant",), paradigms: ("task",), learning: ("learning",),
+            cerebellum: ("feedback", "forward_model", "feedforward"), control: ("controller",),
+            outlet: ("outlet",), crash: ("test",)}
+
+
+def section_label(family, cfg) -> str:
+    """How a wiring message names the family's stage: "[decoder] kind = 'kalman'", "[feedback]"."""
+    names = SECTIONS[family]
+    sec = getattr(cfg, names[0], None)
+    kind = getattr(sec, "kind", None)
+    label = "/".join(f"[{n}]" for n in names)
+    return f"{label} kind = '{kind}'" if isinstance(kind, str) else label
 
 
 def specs() -> list:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import checkpoint, families, status
+from rtcore import checkpoint, families, status, wiring
 from rtcore.bus import DT_S, HEADER, Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
 from rtcore.stage import BuildContext, Chain, pack, run_links
@@ -32,6 +32,7 @@ class Pipeline:
     counts: np.ndarray  # int64 [n_stages, status.N_CODES]: status counters per stage
     info: dict = field(default_factory=dict)
     resumed: dict | None = None  # what was loaded from a checkpoint (rtcore.checkpoint.resume)
+    warnings: list = field(default_factory=list)  # wiring warnings (rtcore.wiring), shown before the run
 
     def stage(self, role: str):
         """The first built stage with this role (tests and reports read its live arrays)."""
@@ -88,13 +89,16 @@ def build(cfg, config_path: str = "<config>", inputs: dict | None = None) -> Pip
                        session_name=cfg.session.name, config_path=config_path)
     stages = []
     for family in families.BUILD_ORDER:
+        layout.who = families.section_label(family, cfg)
         stages.extend(family.build_from_session(cfg, ctx))
+    layout.who = ""
     pipe = assemble(stages, ctx, cfg.record.signals, config_path)
     recorded = [s[0] for s in pipe.streams]
     for name in cfg.record.every_ticks:
         if name not in recorded:
             raise ValueError(f"{config_path}: record.every_ticks: '{name}' is not a recorded bus signal; "
                              f"recorded: {', '.join(recorded)}")
+    pipe.warnings = wiring.check(cfg, layout, config_path)
     if cfg.resume.from_ is not None:
         checkpoint.resume(pipe, cfg)
     return pipe

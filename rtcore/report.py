@@ -175,6 +175,16 @@ def _common(types) -> str:
 def _learning_curve(ax, task, blocks):
     tr = task["trials"]
     trial = np.array(tr["trial"], float)
+    if "endpoint_error_deg" in tr:  # a one-joint task (sims.paradigms.joint_tracking)
+        err = np.array(tr["endpoint_error_deg"], float)
+        ok = np.array(tr["success"], float) > 0
+        ax.plot(trial[ok], err[ok], "o", ms=4, label="success")
+        ax.plot(trial[~ok], err[~ok], "rx", label="timeout")
+        ax.set_title("Tracking: error at trial end")
+        ax.set_xlabel("trial")
+        ax.set_ylabel("|angle - target| (deg)")
+        ax.legend(loc="upper right", fontsize=8)
+        return
     field = "field_error_m" in tr  # curl sessions: signed toward the field, relative to baseline
     err = np.array([np.nan if v is None else v for v in tr["field_error_m" if field else "perp_error_m"]], float) * 1000
     err = err if field else np.abs(err)
@@ -238,6 +248,17 @@ def _paths(ax, rec, blocks, b, catch=frozenset()):
     ts, state = rec.get("state")
     tt, trial = rec.get("trial")
     trial = _at(tt, trial, ts)  # streams may be recorded at different rates (record.every_ticks)
+    tg, tgt = rec.get("target")
+    tgt = _at(tg, tgt, ts) if tgt is not None else None
+    if tgt is not None and tgt.shape[1] == 1:  # a joint angle and its target (one-joint task)
+        sel = trial[:, 1] == b
+        ax.plot(ts[sel], np.degrees(state[sel, 0]), lw=0.8, label="angle")
+        ax.plot(ts[sel], np.degrees(tgt[sel, 0]), "k--", lw=0.8, label="target")
+        ax.set_title(f"Joint angle: {blocks[b]}" if blocks else "Joint angle")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("angle (deg)")
+        ax.legend(loc="upper right", fontsize=8)
+        return
     idx = trial[:, 0].astype(int)
     in_block = np.unique(idx[trial[:, 1] == b])
     caught = np.array([n for n in in_block if n in catch], int)
@@ -250,9 +271,8 @@ def _paths(ax, rec, blocks, b, catch=frozenset()):
             sel = idx == n
             ax.plot(state[sel, 0] * 100, state[sel, 1] * 100, style, color=color, lw=0.8,
                     label=label if k == 0 else None)
-    tg, tgt = rec.get("target")
     if tgt is not None:
-        shown = _at(tg, tgt, ts)[trial[:, 1] == b]
+        shown = tgt[trial[:, 1] == b]
         ax.plot(shown[:, 0] * 100, shown[:, 1] * 100, "k+", ms=8)
     ax.set_xlabel("x (cm)")
     ax.set_ylabel("y (cm)")

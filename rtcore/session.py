@@ -3,6 +3,8 @@
 Tests and sweeps use `run_offline`. The supervised real-time path (a child process watched by
 the parent) is rtcore.supervisor; both build the same pipeline and call the same loop.
 """
+import os
+import pathlib
 import time
 from dataclasses import dataclass
 
@@ -46,6 +48,12 @@ def compile_loop() -> float:
     t = time.perf_counter()
     loop.precompile()
     return time.perf_counter() - t
+
+
+def loop_cached() -> bool:
+    """True when Numba's cache holds the compiled loop of these sources (a start then takes ~1 s)."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    return bool(root) and next(pathlib.Path(root).rglob("loop._loop-*.nbi"), None) is not None
 
 
 def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None) -> Result:

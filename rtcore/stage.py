@@ -167,10 +167,13 @@ def bind_signal(ctx, stage, slot: int, name: str, index: int, width: int, who: s
     """Set stage.i[slot] to the bus offset of name[index] (reading `width` channels), now or at
     link time. An optional signal that never appears leaves the slot as it was."""
 
+    section = ctx.bus.who
+
     def link(bus):
         if not required and not bus.has(name):
             return
         sig = bus.get(name, who=who)
+        bus.note_use(name, section)
         if sig.width < index + width:
             raise ValueError(f"{who}: bus signal '{name}' has {sig.width} channels, "
                              f"needs {index + width} (index {index} + {width})")

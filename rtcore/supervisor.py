@@ -27,6 +27,9 @@ from rtcore.loop import (COL_COMPUTE_US, COL_WAKE_US, CTRL_RING_READ, CTRL_RING_
                          STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
 from rtcore.summary import Distribution, SessionEnd, supervised
 from rtcore.xdf import XdfRecorder
+from sims.paradigms import markers
+
+TRIAL_ENDS = (markers.SUCCESS, markers.TIMEOUT, markers.CENTER_TIMEOUT)  #: codes that end a trial
 
 READY_TIMEOUT_S = 900.0  # first compile of the whole engine on a slow machine
 STOP_GRACE_S = 5.0  # the loop gets this long to stop after a stop request, s
@@ -54,6 +57,8 @@ class Drain:
         self.last_wake = np.zeros(0, np.float32)  # the latest rows' wake latencies, for the live status
         self.last_row = None
         self.columns = columns
+        self.marker_col = columns.index("marker.marker") if "marker.marker" in columns else None
+        self.successes = self.trials_ended = 0  # the task's trial outcomes seen in the drained rows
 
     def __call__(self) -> int:
         written, read = int(self.ctrl[CTRL_RING_WRITTEN]), int(self.ctrl[CTRL_RING_READ])
@@ -69,6 +74,10 @@ class Drain:
         self.wake.add(self.last_wake)
         self.compute.add(rows[:, COL_COMPUTE_US].astype(np.float32))
         self.last_row = rows[-1]
+        if self.marker_col is not None:
+            m = rows[:, self.marker_col]
+            self.successes += int(np.count_nonzero(m == markers.SUCCESS))
+            self.trials_ended += int(np.count_nonzero(np.isin(m, TRIAL_ENDS)))
         return n
 
 
@@ -184,10 +193,13 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
     recorder = XdfRecorder(out_dir, cfg, ctrl)
     drain = viewer = ready = writer = None
     hung = False
-    view_status = StatusView(cfg, enabled=live)
+    from rtcore.session import loop_cached
+    view_status = StatusView(cfg, enabled=live, first_compile=not loop_cached())
     try:
         ready = _wait_ready(session, out_dir, stops)
         if ready is not None:
+            for w in ready.get("warnings", []):
+                print(f"warning: {w}", file=sys.stderr, flush=True)
             session.adopt(ready["ring_path"], ready["counts_path"])
             ring = shm.attach(ready["ring_path"], np.float64, (ready["ring_rows"], len(ready["columns"])))
             recorder.open(ready["columns"], ready["streams"])

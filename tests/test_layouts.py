@@ -64,14 +64,19 @@ def built(tmp_path_factory):
            "plant": {"kind": "cursor"}, "controller": {"kind": "passthrough"},
            "task": {"kind": "center_out"}, "block": [{"name": "base", "n_trials": 2}]}
     elbow = {"session": {"name": name}, "loop": loop, "plant": {"kind": "muscle_elbow"},
-             "controller": {"kind": "joint_pd"}}
+             "controller": {"kind": "joint_pd"}, "task": {"kind": "joint_tracking"},
+             "block": [{"name": "base", "n_trials": 2}]}
+    observation = {"session": {"name": name}, "loop": loop, "plant": {"kind": "cursor"},
+                   "controller": {"kind": "autopilot"}, "task": {"kind": "center_out"},
+                   "block": [{"name": "base", "n_trials": 2}]}
     lsl = {"session": {"name": name}, "loop": loop, "source": {"kind": "lsl", "name": name, "channels": 3},
-           "decoder": {"kind": "linear", "n_out": 2, "weights_seed": 0}}
+           "decoder": {"kind": "linear", "n_out": 2, "weights_seed": 0},
+           "record": {"signals": ["input", "intent"]}}  # decoding only: recorded (a wiring warning)
     stages = []
     with DynamixelBusEmulator(ids=(1, 2)) as em:
         servo = {"session": {"name": name}, "loop": {"realtime": False, "rate_hz": 500},
                  "plant": {"kind": "dynamixel", "port": em.path, "ids": [1, 2], "device_rate_hz": 100}}
-        for raw in (arm, reach, bci, elbow, lsl, servo):
+        for raw in (arm, reach, bci, elbow, observation, lsl, servo):
             pipe = pipeline.build(config.validate(raw))
             stages += pipe.chain.stages
             pipe.close()

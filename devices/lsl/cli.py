@@ -50,8 +50,10 @@ def add_streams_parser(sub):
 
 
 def cmd_source(args) -> int:
+    from devices.lsl import logfile
     from sims.users.standalone import publish
     n, rate, name = DEFAULTS[args.kind]
+    logfile.to_file(args.log or logfile.default_path(f"source-{args.name or name}"))
     publish(args.kind, args.channels or n, args.rate or rate, args.name or name, session=args.session,
             seed=args.seed, duration_s=args.duration, overrides=args.set)
     return 0
@@ -66,6 +68,7 @@ def add_source_parser(sub):
     p.add_argument("--session", default=None, help="follow this engine session's state and target outlets")
     p.add_argument("--seed", type=int, default=0, help="seed of the user's tuning and noise")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--log", default=None, help="liblsl's log file (default ~/.cache/rtcore/logs/source-<name>.log)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any key of the user's [source] config (synthetic_emg / synthetic_neural), e.g. kp_n_per_m=25")
     p.set_defaults(handler=cmd_source)

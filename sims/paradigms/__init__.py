@@ -2,14 +2,15 @@
 
 A task builds two stages: role "task" (before the controller: trial state machine, targets,
 markers, per-block perturbation inputs to the plant) and role "observe" (after the plant: the
-fed-back hand, `observed`, under rotation or clamp). Blocks: sims/paradigms/blocks.py.
+fed-back hand, `observed`, under rotation or clamp). joint_tracking: one joint to target angles
+(the EMG elbow). Blocks: sims/paradigms/blocks.py.
 """
 from rtcore.registry import builders, tagged_union
-from sims.paradigms import center_out, observe
+from sims.paradigms import center_out, joint_tracking, observe
 from sims.paradigms.blocks import BlockConfig
 
 #: The tasks (each file ends with its SPEC); `kind` selects one. A new task: import it, list it.
-MEMBERS = (center_out,)
+MEMBERS = (center_out, joint_tracking)
 #: Stages a task builds beside its own (no config tag of their own).
 HELPERS = (observe,)
 

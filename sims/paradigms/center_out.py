@@ -53,9 +53,9 @@ from rtcore.layout import Layout, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import adaptation, markers
+from sims.paradigms.target_hold import PH_BETWEEN, PH_CENTER, PH_DONE, PH_REACH, next_trial, target_hold
 from sims.paradigms.blocks import T, T_COLS, schedule
 
-PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4, 5  #: trial phases (trial[2])
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
 MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detected yet)
 #: state layouts the task reads as [x, y, vx, vy]: an arm's hand, a cursor (m), or the two joints of a
@@ -260,15 +260,11 @@ def center_out_step(f, s, i, bus):
     x, y, vx, vy = bus[x0], bus[x0 + 1], bus[x0 + 2], bus[x0 + 3]
     cx, cy = bus[i[I.cursor]], bus[i[I.cursor] + 1]
     code = status.OK
-    if phase == 0.0:
-        _start_trial(f, s, i, bus, 0)
-    elif phase == PH_BETWEEN:
-        k = int(s[S.trial]) + 1
-        if k < n:
+    if phase == 0.0 or phase == PH_BETWEEN:
+        k = next_trial(s, S.phase, S.trial, n, bus)
+        if k >= 0:
             _start_trial(f, s, i, bus, k)
         else:
-            s[S.phase] = PH_DONE
-            bus[MARKER] = markers.TASK_DONE
             code = status.TASK_DONE
     elif phase == PH_DONE:
         code = status.TASK_DONE
@@ -287,19 +283,8 @@ def center_out_step(f, s, i, bus):
             row = AT.f_schedule + int(s[S.trial]) * T_COLS
             if f[row + T.channel] > 0.0:
                 _channel(f, s, i, bus, row, x, y, vx, vy, s[S.end] == 0.0)
-            if phase == PH_REACH and inside:
-                s[S.phase] = PH_HOLD
-                s[S.count] = 0.0
-                if np.isnan(s[S.t_acq]):
-                    s[S.t_acq] = bus[T_S]
-                bus[MARKER] = markers.ACQUIRED
-            elif phase == PH_HOLD and not inside:
-                s[S.phase] = PH_REACH
-                bus[MARKER] = markers.LEFT_TARGET
-            if s[S.phase] == PH_HOLD:
-                s[S.count] += 1.0
-                if s[S.count] >= f[F.hold_ticks]:
-                    _finish(f, s, i, bus, True, x, y)
+            if target_hold(s, S.phase, S.count, S.t_acq, inside, f[F.hold_ticks], bus):
+                _finish(f, s, i, bus, True, x, y)
             if s[S.phase] != PH_BETWEEN and s[S.reach_ticks] >= f[F.timeout_ticks]:
                 _finish(f, s, i, bus, False, x, y)
     t = i[I.target]

@@ -17,7 +17,8 @@ from rtcore.configbase import Strict
 from sims.plants import mujoco_plant
 from sims.plants.mujoco_plant import MODE_ACTUATOR, SRC_QPOS, SRC_QVEL, Channels, build_plant, load_model
 
-MUSCLES = ("TRIlong", "TRIlat", "TRImed", "BIClong", "BICshort", "BRA")
+MUSCLES = ("TRIlong", "TRIlat", "TRImed", "BIClong", "BICshort", "BRA")  #: command channel order
+FLEXORS = ("BIClong", "BICshort", "BRA")  #: the muscles that flex the elbow (the triceps extend it)
 JOINT = "r_elbow_flex"
 
 

@@ -11,6 +11,9 @@ each muscle's signal is a unit-variance band-limited Gaussian carrier (white noi
 Butterworth band-pass, band_hz ~ 20-450 Hz) scaled by gain_mv * a_m; electrode c records
     emg_c = sum_m X[c, m] e_m + noise,  X = I + crosstalk on the neighbouring electrodes,
 and a dropped electrode (hazard dropout_per_min, lasting dropout_s) records the noise only.
+Calibration prompts (bus `prompt`, when a stage or `rtcore source emg` writes it): PROMPT_REST
+relaxes every muscle (a* = 0), PROMPT_MVC contracts every muscle fully (a* = 1), PROMPT_NONE
+(0) leaves the reaching controller in charge; the activation dynamics still apply.
 
 As a source stage (kind "synthetic_emg") it writes, per tick, the rate_hz * dt new samples:
     input [n_channels] (mV, newest), input_block [max_per_tick * n_channels], input_n [1],
@@ -54,6 +57,7 @@ class SyntheticEmgConfig(Strict):
     position_index: int = Field(0, ge=0, description="index of the position in `position`")
     velocity_index: int = Field(2, ge=0, description="index of the velocity in `position` (state = [p, v])")
     target: str = Field("target", description="bus signal with the target")
+    prompt: str = Field("prompt", description="bus signal with the calibration prompt (0 task, 1 rest, 2 MVC); absent: follow the task")
     seed: int = Field(0, ge=0, description="stream key mixed with session.seed")
 
     @model_validator(mode="after")
@@ -92,13 +96,14 @@ def carrier_scale(sos: np.ndarray) -> float:
 #: f: constants (s, N/m, N*s/m, N, s, mV), then the muscle directions U [dims, n], the crosstalk
 #: X [n, n] and the carrier band-pass SOS. s: sample-phase accumulator, then per muscle the activation
 #: a, the muscle signal e of this sample, the dropout ticks left, and the SOS memories. i: bus offsets
-#: (pos, vel, tgt: -1 until linked), sizes, tick count, RNG state.
+#: (pos, vel, tgt, prompt: -1 until linked), sizes, tick count, RNG state.
 LAYOUT = stage_layout(
     "synthetic_emg",
     f="dt ratio kp kd fmax_kappa c0 rise fall gain noise scale drop_p drop_ticks U[dims,n] X[n,n] sos[nsec,6]",
     s=f"phase a[n] e[n] drop_left[n] z[n,nsec,{SOS_STATE}]",
-    i="n dims nsec pos=-1 vel=-1 tgt=-1 input block n_off time act max ticks=0 rng")
+    i="n dims nsec pos=-1 vel=-1 tgt=-1 prompt=-1 input block n_off time act max ticks=0 rng")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
+PROMPT_NONE, PROMPT_REST, PROMPT_MVC = 0.0, 1.0, 2.0  #: values of the `prompt` signal
 
 
 @njit(cache=True, nogil=True)
@@ -114,10 +119,15 @@ def emg_user_step(f, s, i, bus):
         fx = f[F.kp] * (bus[i[I.tgt]] - bus[i[I.pos]]) - f[F.kd] * bus[i[I.vel]]
         if dims == 2:
             fy = f[F.kp] * (bus[i[I.tgt] + 1] - bus[i[I.pos] + 1]) - f[F.kd] * bus[i[I.vel] + 1]
+    prompt = bus[i[I.prompt]] if i[I.prompt] >= 0 else PROMPT_NONE
     dt = f[F.dt]
     for m in range(n):
         drive = f[u_off + m] * fx + (f[u_off + n + m] * fy if dims == 2 else 0.0)
         target_a = min(1.0, f[F.c0] + max(0.0, drive) / f[F.fmax_kappa])
+        if prompt == PROMPT_REST:
+            target_a = 0.0
+        elif prompt == PROMPT_MVC:
+            target_a = 1.0
         a = s[a_off + m]
         tau = f[F.rise] if target_a > a else f[F.fall]
         a += (target_a - a) * (1.0 - math.exp(-dt / tau))
@@ -184,6 +194,7 @@ def build(cfg: SyntheticEmgConfig, ctx, where: str = "source") -> Stage:
     bind_signal(ctx, stage, I.pos, cfg.position, cfg.position_index, dims, who + ".position")
     bind_signal(ctx, stage, I.vel, cfg.position, cfg.velocity_index, dims, who + ".velocity_index")
     bind_signal(ctx, stage, I.tgt, cfg.target, 0, dims, who + ".target")
+    bind_signal(ctx, stage, I.prompt, cfg.prompt, 0, 1, who + ".prompt", required=False)
     return stage
 
 

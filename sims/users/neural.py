@@ -5,7 +5,10 @@ Each unit k fires at  r_k = max(0, b_k + m_k (cos(theta_k) v_x + sin(theta_k) v_
 (~10 Hz), modulation depth m_k at speed v_max, preferred direction theta_k. The intended velocity
 points from the cursor to the target with speed min(v_max, distance / approach_tau_s), so it
 slows down near the target and is zero on it (as ReFIT assumes; Gilja et al. 2012, Nat Neurosci
-15:1752). Counts per bin are Poisson with mean integral(r_k dt) over the bin. Knobs for CLDA:
+15:1752). Counts per bin are Poisson with mean integral(r_k dt) over the bin.
+The population (its tuning) is seeded by population_seed alone, fixed per simulated subject,
+so a decoder fitted in one session decodes the same subject in a session with another
+session.seed; the spikes, drift and unit loss are seeded by session.seed and `seed`. Knobs for CLDA:
 preferred directions drift as a random walk (drift_rad_per_sqrt_s), units die at a hazard rate
 (unit_loss_per_min) or all at once (drop_fraction at drop_at_s); a dead unit emits zero counts.
 Between sessions: a resumed user (rtcore.checkpoint, part "source") keeps its tuning, lost units
@@ -60,7 +63,8 @@ class SyntheticNeuralConfig(Strict):
     position: str = Field("state", description="bus signal with the cursor/hand position")
     position_index: int = Field(0, ge=0, description="index of x in `position` (y follows)")
     target: str = Field("target", description="bus signal with the target position [x, y], m")
-    seed: int = Field(0, ge=0, description="stream key mixed with session.seed (tuning and spikes)")
+    population_seed: int = Field(0, ge=0, description="the simulated subject: seeds baselines, depths and preferred directions (keep it fixed per subject; session.seed does not change it)")
+    seed: int = Field(0, ge=0, description="stream key mixed with session.seed (spike noise, drift, unit loss)")
 
 
 class Tuning(NamedTuple):
@@ -191,7 +195,7 @@ def build(cfg: SyntheticNeuralConfig, ctx, where: str = "source") -> Stage:
                          f"use e.g. {max(1, bin_ticks) * ctx.dt_s:g}")
     n = cfg.n_units
     seed = (ctx.seed, cfg.seed)
-    tun = make_tuning(n, ctx.seed * 1_000_003 + cfg.seed, cfg.baseline_hz, cfg.baseline_spread_hz, cfg.depth_hz, cfg.depth_spread_hz)
+    tun = make_tuning(n, cfg.population_seed, cfg.baseline_hz, cfg.baseline_spread_hz, cfg.depth_hz, cfg.depth_spread_hz)
     bin_s = bin_ticks * ctx.dt_s
     labels = [f"unit{k}" for k in range(n)]
     sig_in = ctx.bus.add("input", n, "count", labels, "SpikeCounts")

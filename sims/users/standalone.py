@@ -13,6 +13,9 @@ Each sample carries its own stamp, as an amplifier's clock would: sample k of th
 T0 + (k + 1) / rate_hz on the LSL clock (T0 moves on by the time skipped after a stall), so stamps only go forward
 (liblsl back-dating a chunk from one stamp made them step back at every batch).
 The stream description carries each channel's label, unit and type (EMG, SpikeCounts).
+An EMG user also follows calibration prompts: `rtcore calibrate emg --stream NAME` publishes the
+marker stream NAME-prompts ("rest", "mvc", "done"; rtcore.decoders.calibrate_cli), and while a
+prompt is on, the user relaxes or contracts every muscle (sims.users.emg, bus `prompt`).
 """
 import math
 import time
@@ -22,6 +25,7 @@ import pylsl
 
 from devices.lsl import run_id
 from rtcore.bus import Bus
+from rtcore.decoders.calibrate_cli import PROMPTS, prompt_stream_name
 from rtcore.stage import BuildContext
 from sims.users import emg, neural
 
@@ -79,6 +83,34 @@ class EngineLink:
         return chunk[-1] if chunk else None
 
 
+class PromptLink:
+    """The calibration prompts for stream `name` (NAME-prompts), looked up without blocking."""
+
+    CODES = dict(zip(PROMPTS, (emg.PROMPT_REST, emg.PROMPT_MVC, emg.PROMPT_NONE)))
+
+    def __init__(self, name: str):
+        self.resolver = pylsl.ContinuousResolver(prop="name", value=prompt_stream_name(name), forget_after=5.0)
+        self.inlet = None
+        self.value = emg.PROMPT_NONE
+        self.next_look = 0.0
+
+    def poll(self) -> float:
+        """The prompt in force (PROMPT_NONE until one arrives)."""
+        if self.inlet is None:
+            now = time.monotonic()
+            if now < self.next_look:
+                return self.value
+            self.next_look = now + 0.2
+            found = self.resolver.results()
+            if not found:
+                return self.value
+            self.inlet = pylsl.StreamInlet(found[0])
+        chunk, _ = self.inlet.pull_chunk(timeout=0.0)
+        for (text,) in chunk:
+            self.value = self.CODES.get(text, self.value)
+        return self.value
+
+
 def build_user(kind: str, channels: int, rate_hz: float, seed: int, overrides=()):
     """The user's stage on a private bus that already carries state [4] and target [2].
     overrides: "key=value" settings of the user's config model, validated like a session's."""
@@ -92,6 +124,8 @@ def build_user(kind: str, channels: int, rate_hz: float, seed: int, overrides=()
     bus = Bus()
     bus.add("state", 4, "m", ["x", "y", "vx", "vy"])
     bus.add("target", 2, "m", ["x", "y"])
+    if kind == "emg":
+        bus.add("prompt", 1, "code", ["prompt"])
     ctx = BuildContext(bus=bus, dt_s=TICK_S, seed=seed, realtime=True)
     if kind == "emg":
         model, raw = emg.SyntheticEmgConfig, dict(kind="synthetic_emg", n_channels=channels, rate_hz=rate_hz)
@@ -126,6 +160,7 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
     outlet = pylsl.StreamOutlet(info)
     link = EngineLink(session) if session else None
     world = None if link else LocalWorld(kind, stage, bus)
+    prompts = PromptLink(name) if kind == "emg" else None
     log(f"publishing '{name}' ({n_ch} ch, {rate_hz:g} Hz, {kind}); following "
         + (f"session '{session}'" if link else "a local center-out world") + "; Ctrl-C to stop")
     st_sl, tg_sl = bus.get("state").slice, bus.get("target").slice
@@ -140,6 +175,8 @@ def publish(kind: str, channels: int, rate_hz: float, name: str, session: str | 
                     v = link.latest(sig)
                     if v is not None:
                         b[sl] = v[:sl.stop - sl.start]
+            if prompts is not None:
+                b[bus.get("prompt").offset] = prompts.poll()
             due = int((pylsl.local_clock() - t0) / TICK_S)
             if due - ticks > 0.1 / TICK_S:  # stalled (e.g. descheduled): skip ahead, never burst
                 t0 += (due - ticks) * TICK_S
