@@ -5,6 +5,7 @@
     n_trials = 80
     perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay
     catch_prob = 0.1               # perturbation switched off on this fraction of trials
+    jump_prob = 0.25               # target jumps mid-reach on this fraction of trials
 
 Schedules are lists of blocks: baseline (none) -> exposure (curl) -> washout (none); or
 exposure -> counter-perturbation (curl with -B) -> clamp, for spontaneous recovery (Smith,
@@ -16,6 +17,11 @@ hand position by rotation_deg about the reach start (Krakauer et al. 2000); clam
 moves along a fixed line at clamp_deg from the target, error independent of the movement
 (Morehead et al. 2017, J Cogn Neurosci 29:1061); gain: command gain; load: added mass at the
 hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`).
+
+Target jumps (any block): on a jump_prob fraction of trials the target moves jump_deg (sign drawn
+at random) about the reach start, jump_after_s after the go cue, so the reach must be corrected
+online (Prablanc & Martin 1992; Smith, Brandt & Shadmehr 2000 tested the online correction in
+Huntington's disease). The task reports the correction time (center_out.py).
 """
 import math
 from typing import Literal
@@ -34,8 +40,10 @@ PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clam
 #: Schedule columns, one row per trial (the task copies them to the plant/observe inputs): block,
 #: target angle (rad), catch flag, command gain - 1, rotation (or clamp offset) of the fed-back
 #: hand (rad), error clamp flag (1 = clamp), extra feedback delay (ticks), curl B [4] (N s/m,
-#: row-major), load [3] (added mass kg, fx N, fy N).
-ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks curl[4] load[3]", "schedule_row")
+#: row-major), load [3] (added mass kg, fx N, fy N), target jump about the reach start (rad, 0 = none)
+#: and its time after the go cue (s).
+ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks jump_rad jump_after_s curl[4] load[3]",
+             "schedule_row")
 T, T_COLS = ROW.slots, ROW.size({})
 
 
@@ -53,6 +61,9 @@ class BlockConfig(Strict):
     load_force_n: tuple[float, float] = Field((0.0, 0.0), description="load: constant force at the hand [fx, fy], N")
     extra_delay_s: float = Field(0.1, ge=0, le=2.0, description="delay: extra sensory feedback delay, s")
     catch_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a catch trial (perturbation off)")
+    jump_prob: float = Field(0.0, ge=0, le=1, description="probability that the target jumps mid-reach (online correction)")
+    jump_deg: float = Field(45.0, gt=0, le=180, description="size of a target jump about the reach start, deg (sign random)")
+    jump_after_s: float = Field(0.1, ge=0, le=10, description="time of a target jump after the go cue, s")
 
     @model_validator(mode="after")
     def check_params(self):
@@ -72,7 +83,8 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
 
     Targets cycle through target_rad, each cycle in a random order (np.random.default_rng((seed,
     5))) when random_order, else in order; a new block starts a new cycle. Catch trials are drawn
-    with each block's catch_prob from the same generator and have every perturbation off.
+    with each block's catch_prob from the same generator and have every perturbation off. Target
+    jumps (and their signs) are drawn after them, only in blocks with jump_prob > 0.
     """
     rng = np.random.default_rng((seed, 5))
     n_targets = target_rad.size
@@ -83,9 +95,14 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
             cycle = rng.permutation(n_targets) if random_order else np.arange(n_targets)
             order.extend(cycle.tolist())
         catch = rng.random(blk.n_trials) < blk.catch_prob
+        jump = np.zeros(blk.n_trials)
+        if blk.jump_prob > 0:
+            sign = np.where(rng.random(blk.n_trials) < 0.5, -1.0, 1.0)
+            jump = np.where(rng.random(blk.n_trials) < blk.jump_prob, sign * math.radians(blk.jump_deg), 0.0)
         for k in range(blk.n_trials):
             row = ROW.alloc()
             row[T.block], row[T.target_rad], row[T.catch] = b, target_rad[order[k]], float(catch[k])
+            row[T.jump_rad], row[T.jump_after_s] = jump[k], blk.jump_after_s
             if not catch[k]:
                 p = blk.perturbation
                 if p == "curl":

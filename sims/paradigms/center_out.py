@@ -24,7 +24,12 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 until movement end; endpoint_error_m: |hand - target| at movement end (first tick
                 after the speed peak with speed < END_FRACTION peak, else trial end);
                 movement_time_s: go cue to first target entry (NaN if never); success 0/1;
-                center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN).
+                center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN);
+                jump_deg: the target's jump about the reach start (0 = none; blocks.py);
+                jump_correction_s: time from the jump until the true hand is within
+                JUMP_REACHED_FRACTION of the jump's distance from the new target (NaN: never, or
+                no jump): the online correction (Smith, Brandt & Shadmehr 2000, Nature 403:544).
+                After a jump the path metrics refer to the new target's line.
 With a curl block, the report adds the field-signed error relative to each target's baseline and
 the adaptation measures (sims/paradigms/adaptation.py).
 """
@@ -47,13 +52,14 @@ from sims.paradigms.blocks import T, T_COLS, schedule
 PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4, 5  #: trial phases (trial[2])
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
 MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detected yet)
+JUMP_REACHED_FRACTION = 0.25  #: a jump is corrected when the hand is this fraction of the jump's distance from the new target
 #: state layouts the task reads as [x, y, vx, vy]: an arm's hand, a cursor (m), or the two joints of a
 #: serial arm in joint space (rad; a joint-space reach, as on an exoskeleton)
 HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"), ("q_j1", "q_j2", "qd_j1", "qd_j2"))
 
 METRICS = ("trial", "block", "catch", "target_deg", "success", "movement_time_s", "peak_speed_m_s",
            "perp_error_m", "angle_error_deg", "feedback_angle_error_deg", "max_perp_error_m",
-           "endpoint_error_m", "t_go_s", "center_timeout")
+           "endpoint_error_m", "t_go_s", "center_timeout", "jump_deg", "jump_correction_s")
 #: One row of the per-trial metrics table, a column per METRICS name.
 METRIC_ROW = Layout(" ".join(METRICS), "center_out.metrics")
 M, M_COLS = METRIC_ROW.slots, len(METRICS)
@@ -63,7 +69,7 @@ M, M_COLS = METRIC_ROW.slots, len(METRICS)
 LAYOUT = stage_layout(
     "center_out",
     f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks schedule[n_trials,{T_COLS}]",
-    s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
+    s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done t_jump jump_dist jump_corr "
       f"metrics[n_trials,{M_COLS}]",
     i="state cursor target trial_info visuomotor extra_delay curl load gain_change n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
@@ -140,6 +146,22 @@ def _go(f, s, i, bus, k):
     s[S.max_perp] = 0.0
     s[S.end] = 0.0
     s[S.end_err] = np.nan
+    s[S.t_jump] = np.nan
+    s[S.jump_corr] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _jump(f, s, bus, k):
+    """Trial k's target jump: the target turns its jump_rad about the reach start; reach again."""
+    a = f[AT.f_schedule + k * T_COLS + T.jump_rad]
+    c, sn = math.cos(a), math.sin(a)
+    dx, dy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
+    tx, ty = s[S.ox] + c * dx - sn * dy, s[S.oy] + sn * dx + c * dy
+    s[S.jump_dist] = math.hypot(tx - s[S.tx], ty - s[S.ty])
+    s[S.tx], s[S.ty] = tx, ty
+    s[S.t_jump] = bus[T_S]
+    s[S.phase] = PH_REACH
+    s[S.count] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -186,6 +208,8 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.endpoint_error_m] = s[S.end_err] if s[S.end] != 0.0 else math.hypot(x - s[S.tx], y - s[S.ty])
     s[m + M.t_go_s] = s[S.t_go]
     s[m + M.center_timeout] = 0.0
+    s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
+    s[m + M.jump_correction_s] = s[S.jump_corr]
     s[S.n_done] += 1.0
     v = i[I.visuomotor]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
@@ -206,6 +230,7 @@ def _center_timeout(f, s, bus):
     s[m + M.target_deg] = math.degrees(f[row + T.target_rad])
     s[m + M.success] = 0.0
     s[m + M.center_timeout] = 1.0
+    s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
     s[S.n_done] += 1.0
     bus[MARKER] = markers.CENTER_TIMEOUT
     s[S.phase] = PH_BETWEEN
@@ -243,6 +268,15 @@ def center_out_step(f, s, i, bus):
                 _center_timeout(f, s, bus)
         else:
             s[S.reach_ticks] += 1.0
+            k = int(s[S.trial])
+            row = AT.f_schedule + k * T_COLS
+            if f[row + T.jump_rad] != 0.0 and np.isnan(s[S.t_jump]) and bus[T_S] - s[S.t_go] >= f[row + T.jump_after_s]:
+                _jump(f, s, bus, k)
+                phase = PH_REACH
+                inside = math.hypot(cx - s[S.tx], cy - s[S.ty]) < f[F.tol]
+            if not np.isnan(s[S.t_jump]) and np.isnan(s[S.jump_corr]) and \
+                    math.hypot(x - s[S.tx], y - s[S.ty]) < JUMP_REACHED_FRACTION * s[S.jump_dist]:
+                s[S.jump_corr] = bus[T_S] - s[S.t_jump]
             _track(s, x, y, vx, vy, cx, cy)
             if phase == PH_REACH and inside:
                 s[S.phase] = PH_HOLD
@@ -294,8 +328,20 @@ def no_repeats(sched: np.ndarray) -> None:
                 break
 
 
+def _sd_about_target_means(x: np.ndarray, target_deg: np.ndarray) -> float | None:
+    """SD of x about the mean of its own target (trial-to-trial variability, not the targets' spread)."""
+    ok = np.isfinite(x)
+    x, t = x[ok], np.round(target_deg[ok], 6)
+    if x.size < 2:
+        return None
+    dev = x - np.array([x[t == v].mean() for v in t])
+    return float(np.sqrt(np.sum(dev * dev) / max(1, x.size - np.unique(t).size)))
+
+
 def block_summary(metrics: dict, block_names: list) -> list:
-    """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error| (non-catch)."""
+    """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error|
+    (non-catch), its SD about each target's mean in the block (non-catch, no jump: reach
+    variability), mean endpoint error (dysmetria), target jumps and their mean correction time."""
     out = []
     for b, name in enumerate(block_names):
         sel = metrics["block"] == b
@@ -304,13 +350,18 @@ def block_summary(metrics: dict, block_names: list) -> list:
             continue
         normal = sel & (metrics["catch"] == 0)
         mt = metrics["movement_time_s"][sel]
+        jump = metrics["jump_correction_s"][sel & (metrics["jump_deg"] != 0)]
+        plain = normal & (metrics["jump_deg"] == 0)
         out.append({"name": name, "n_done": int(sel.sum()),
                     "success_rate": float(metrics["success"][sel].mean()),
                     "center_timeouts": int(np.nansum(metrics["center_timeout"][sel])),
                     "movement_time_s": float(np.nanmean(mt)) if np.isfinite(mt).any() else None,
                     "mean_abs_perp_error_m": float(np.abs(metrics["perp_error_m"][normal]).mean()) if normal.any() else None,
                     "mean_endpoint_error_m": float(np.nanmean(metrics["endpoint_error_m"][sel]))
-                    if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None})
+                    if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None,
+                    "sd_perp_error_m": _sd_about_target_means(metrics["perp_error_m"][plain], metrics["target_deg"][plain]),
+                    "n_jump": int(jump.size),
+                    "jump_correction_s": float(np.nanmean(jump)) if np.isfinite(jump).any() else None})
     return out
 
 
