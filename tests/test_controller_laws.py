@@ -70,6 +70,27 @@ def test_endpoint_pd_zero_on_hold_and_huntington_gain_and_noise():
     assert st2.f[endpoint_pd.F.noise] == pytest.approx(2 * 0.5)
 
 
+def test_endpoint_pd_intrinsic_impedance_acts_on_the_plant_state_and_no_lesion_scales_it():
+    """command = g (kp (r - x_hat) - kd v_hat) + k_i (r - x) - b_i v: the muscles' delay-free
+    viscoelasticity reads the plant's state; Huntington's gain g and the cerebellar lag leave it."""
+    cfg = EndpointPDConfig(kind="endpoint_pd", kp_n_per_m=60, kd_ns_per_m=5, intrinsic_stiffness_n_per_m=80,
+                           intrinsic_damping_ns_per_m=40, max_force_n=100, motor_noise_n=0.0)
+    with pytest.raises(ValueError, match=r"controller.intrinsic_\*: .*needs a plant state"):
+        endpoint_pd.build(cfg, arm_ctx(), LesionEffects())
+    for fx in (LesionEffects(), lesion_effects(LesionConfig(kind="huntington"))):
+        ctx = arm_ctx()
+        ctx.bus.add("state", 4, "m,m/s", ("hand_x", "hand_y", "hand_vx", "hand_vy"))
+        st = endpoint_pd.build(cfg, ctx, fx)
+        bus, sig = ctx.bus.array(), ctx.bus.signals
+        bus[sig["target"].slice] = [0.05, -0.02]
+        bus[sig["estimate"].slice] = [0.01, 0.0, 0.1, -0.2]
+        bus[sig["state"].slice] = [0.02, 0.01, 0.3, 0.1]
+        endpoint_pd_step(st.f, st.s, st.i, bus)
+        g = fx.online_correction_gain
+        want = [g * (60 * 0.04 - 5 * 0.1) + 80 * 0.03 - 40 * 0.3, g * (60 * -0.02 + 5 * 0.2) + 80 * -0.03 - 40 * 0.1]
+        np.testing.assert_allclose(bus[sig["command"].slice], want)
+
+
 def elbow_ctx():
     ctx = BuildContext(bus=Bus(), dt_s=0.001, seed=0, realtime=False)
     ctx.bus.add("command", 6, "1", MUSCLES)

@@ -22,7 +22,12 @@ B = np.array(CURL_B).reshape(2, 2)
 N_BASE, N_EXP, N_WASH = 8, 48, 16
 
 
-def session(learn: bool = True, lesion: dict | None = None):
+#: the arm's delay-free intrinsic impedance under a smaller delayed correction, as in
+#: configs/lesion_reach.toml: what keeps the arm stable when the estimate is out of date
+INTRINSIC = {"kp_n_per_m": 60.0, "kd_ns_per_m": 0.0, "intrinsic_stiffness_n_per_m": 80.0, "intrinsic_damping_ns_per_m": 40.0}
+
+
+def session(learn: bool = True, lesion: dict | None = None, controller: dict | None = None):
     raw = {"session": {"name": "curl", "seed": 1, "duration_s": None},
            "loop": {"realtime": False},
            "plant": {"kind": "two_link_arm"},
@@ -30,7 +35,7 @@ def session(learn: bool = True, lesion: dict | None = None):
            "block": [{"name": "baseline", "n_trials": N_BASE},
                      {"name": "exposure", "n_trials": N_EXP, "perturbation": "curl", "catch_prob": 0.15},
                      {"name": "washout", "n_trials": N_WASH}],
-           "controller": {"kind": "endpoint_pd", "motor_noise_n": 0.0},
+           "controller": {"kind": "endpoint_pd", "motor_noise_n": 0.0, **(controller or {})},
            "forward_model": {"mossy_scale": [0.1, 0.1, 1.0, 1.0, 3.0, 3.0], "learning_rate": 0.003, "learn": learn},
            "record": {"signals": ["trial", "state", "spe"]}}
     if lesion:
@@ -89,9 +94,11 @@ def test_washout(learned):
 
 
 def test_cerebellar_lesion_abolishes_spe_learning():
-    # SPE learning gain and retention cut; the estimate lag is left out here: with the full 138 ms
-    # the PD loop oscillates around the start (ataxia) and no trial would begin
-    r = session(lesion={"kind": "cerebellar", "estimate_lag_s": 0.0})
+    # SPE learning gain and retention cut, the estimate 138 ms out of date: the arm's intrinsic
+    # impedance keeps the reaches going (the PD loop alone on that estimate oscillates)
+    r = session(lesion={"kind": "cerebellar"}, controller=INTRINSIC)
     c = exposure(r)
     assert c.size >= 12
-    assert c[-8:].mean() > 0.7 * c[:4].mean()  # no decline of the prediction error
+    # little decline of the prediction error (the healthy model's falls below half, above); the
+    # out-of-date estimate scatters the early trials' error, so the bound is half, not 70%
+    assert c[-8:].mean() > 0.5 * c[:4].mean()

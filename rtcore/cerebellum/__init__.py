@@ -7,7 +7,8 @@ acts on delayed feedback. Lesion knobs from [lesion] (rtcore.learning.lesions) s
 learning rate and weight retention and lag the estimate (cerebellar lesion); without a forward
 model there is no estimate to lag, so estimate_lag_s then has no effect.
 The feedforward (inverse model, role "feedforward") runs between the controller and the plant and
-adds its learned command to `command`; the same lesion knobs scale its learning rate and retention.
+adds its learned command to `command`; the same lesion knobs scale its learning rates and retention,
+and the dopamine gain (rpe_gain) its slow, retained learning rate (Parkinson's: no savings).
 The forward model and the feedforward assume the delay line's base delays; they do not follow a task's
 `extra_delay_ticks` (a delay-adaptation block is a mismatch the model has to live with).
 """
@@ -44,7 +45,7 @@ def build(feedback_cfg: FeedbackConfig | None, fm_cfg: ForwardModelConfig | None
                                           retention=fx.retention, estimate_lag_s=fx.estimate_lag_s))
     if ff_cfg is not None and ff_cfg.enabled:
         stages.append(feedforward.build(ff_cfg, ctx, delays, spe_learning_gain=fx.spe_learning_gain,
-                                        retention=fx.retention))
+                                        retention=fx.retention, rpe_gain=fx.rpe_gain))
     return stages
 
 

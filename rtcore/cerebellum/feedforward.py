@@ -12,9 +12,9 @@ Per tick k (endpoint-force command [n], hand state [position n, velocity n]):
    "desired_velocity" v_d = (v_hat . e_path) e_path (progress along the planned path; v_hat from
    `estimate`), "velocity" v_hat, "efference_copy" u_fb (the command before u_ff).
 3. Granular layer: the same temporal basis bank as the forward model (granule_basis.py), phi[k].
-4. u_ff = gain W phi[k] (Purkinje readout, purkinje.py), plus K v_d when the trial-level learner
-   writes its learned field K (`learned_field`, rtcore/learning/trial_learning.py), norm-clipped
-   to max_force_n, written to `feedforward` and added to `command`.
+4. u_ff = gain (W + W_slow) phi[k] (Purkinje readout, purkinje.py), plus K v_d when the
+   trial-level learner writes its learned field K (`learned_field`, rtcore/learning/trial_learning.py),
+   norm-clipped to max_force_n, written to `feedforward` and added to `command`.
 5. Feedback-error learning (Kawato, Furukawa & Suzuki 1987, Biol Cybern 57:169; Kawato & Gomi
    1992, Trends Neurosci 15:445): the teaching signal is the motor error, the corrective force of
    a path-feedback controller on the delayed sensed hand (`feedback`):
@@ -30,10 +30,20 @@ Per tick k (endpoint-force command [n], hand state [position n, velocity n]):
    1994, J Neurosci 14:3208).
    The motor error is written to `motor_error` (the climbing-fibre signal). Weights leak with
    weight_retention_tau_s if set. While HOLD: no output, no learning.
+6. Two timescales (Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179, in weight space): with
+   slow_learning_rate > 0 a second set W_slow learns from the same motor error at that slower
+   rate and leaks with slow_retention_tau_s (none: kept), while W (the fast process) forgets with
+   weight_retention_tau_s. After a washout that brings the output back to baseline, W_slow still
+   holds part of the field and W the opposite: re-exposure is relearned faster (savings). The slow
+   process is the consolidated memory of the adapted command, which savings need and which depends
+   on dopamine: Parkinson's patients adapt initially but show little savings (Marinelli et al. 2009,
+   Exp Brain Res 199:61; Leow, Loftus & Hammond 2012, Exp Brain Res 218:295), savings reflecting the
+   reinforcement of the adapted action (Huang, Haith, Mazzoni & Krakauer 2011, Neuron 70:787).
 
 The path and desired velocity use the current origin and target; for the D ticks after a new
 target appears the delayed hand still rests at the line's start, so the mismatch is negligible.
-Lesion effects (rtcore.learning.lesions): spe_learning_gain scales mu, retention the leak time.
+Lesion effects (rtcore.learning.lesions): spe_learning_gain scales both learning rates (cerebellar),
+retention both leak times, rpe_gain (dopamine) the slow learning rate (Parkinson's).
 
 Signals: reads `command` [n], `estimate` [>= 2n], `feedback` [>= 2n], `target` [n],
 `visuomotor` [4] (origin at 2..3), optionally `learned_field` [n*n]; writes `feedforward` [n] (N) and `motor_error` [n] (N).
@@ -79,19 +89,22 @@ class FeedforwardConfig(Strict):
     max_weight: float = Field(1e3, gt=0, description="Purkinje weights clipped to +-this")
     max_force_n: float = Field(20.0, gt=0, le=1e4, description="limit on the feedforward command's norm, N")
     weight_retention_tau_s: float | None = Field(None, gt=0, description="weights decay to 0 with this time constant, s (none: kept)")
+    slow_learning_rate: float = Field(0.0, ge=0, le=2.0, description="NLMS step of the slow, retained weights per tick (0: one process)")
+    slow_retention_tau_s: float | None = Field(None, gt=0, description="slow weights decay to 0 with this time constant, s (none: kept)")
 
 
 #: f: readout gain, learning constants, force limit (N), feedback-error gains (N/m, N*s/m), weight
-#: leak per tick, then the basis decay factors a and the gain of each mossy input. s: granular
-#: memories g, granule activity phi, Purkinje weights W, mossy inputs, the command as it arrived
-#: (u_fb), scratch rows (path unit vector, lateral deviation, motor error) and the ring of past
+#: leak per tick, the slow process's step and leak, then the basis decay factors a and the gain of
+#: each mossy input. s: granular memories g, granule activity phi, Purkinje weights W (fast) and
+#: W_slow, mossy inputs, the command as it arrived (u_fb), scratch rows (path unit vector, lateral
+#: deviation, motor error, slow readout) and the ring of past
 #: granule activity. i: bus offsets (origin: the visuomotor signal's start of reach), sizes, the
 #: eligibility delays of the position and velocity terms (ticks), trace flag, tick count, the bus
 #: offset of `learned_field` (-1: none), and the code of each mossy input (INPUTS).
 LAYOUT = stage_layout(
     "feedforward",
-    f="gain mu eps err_max w_max f_max kp kd leak a[n_b] scale[n_inputs]",
-    s="g[n_in,n_b,order] phi[n_f] W[n,n_f] mossy[n_in] u_fb[n] scratch[3,n] ring_phi[ring,n_f]",
+    f="gain mu eps err_max w_max f_max kp kd leak mu_slow leak_slow a[n_b] scale[n_inputs]",
+    s="g[n_in,n_b,order] phi[n_f] W[n,n_f] W_slow[n,n_f] mossy[n_in] u_fb[n] scratch[4,n] ring_phi[ring,n_f]",
     i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs field inputs[n_inputs]")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
@@ -129,10 +142,11 @@ def feedforward_step(f, s, i, bus):
     g = s[AT.s_g:AT.s_g + n_in * n_b * i[I.order]]
     phi = seg(s, i, I.s_phi, n_f)
     W = seg(s, i, I.s_W, n * n_f)
+    W_slow = seg(s, i, I.s_W_slow, n * n_f)
     mossy = seg(s, i, I.s_mossy, n_in)
     ufb = seg(s, i, I.s_u_fb, n)
-    e = seg(s, i, I.s_scratch, 3 * n)  # path unit vector, lateral deviation, motor error
-    path, lat, uerr = e[0:n], e[n:2 * n], e[2 * n:3 * n]
+    e = seg(s, i, I.s_scratch, 4 * n)  # path unit vector, lateral deviation, motor error, slow readout
+    path, lat, uerr, z_slow = e[0:n], e[n:2 * n], e[2 * n:3 * n], e[3 * n:4 * n]
     for j in range(n):
         bus[ff + j] = 0.0
         bus[err + j] = 0.0
@@ -171,8 +185,9 @@ def feedforward_step(f, s, i, bus):
         s[r0 + c] = phi[c]
     # 4. readout, added to the command
     purkinje_readout(W, phi, lat, n, n_f)
+    purkinje_readout(W_slow, phi, z_slow, n, n_f)
     for j in range(n):
-        bus[ff + j] = f[F.gain] * lat[j]
+        bus[ff + j] = f[F.gain] * (lat[j] + z_slow[j])
     if i[I.field] >= 0 and has_path:  # the trial-level learner's field K (n x n) on v_d
         for j in range(n):
             for q in range(n):
@@ -196,21 +211,25 @@ def feedforward_step(f, s, i, bus):
                 ro = i[I.s_ring_phi] + ((k - d) % R) * n_f
                 x = s[ro:ro + n_f] if i[I.trace] == 1 else phi
                 nlms_update(W, x, uerr, n, n_f, f[F.mu], f[F.eps], f[F.err_max], f[F.w_max])
-    leak = f[F.leak]
-    if leak < 1.0:
+                if f[F.mu_slow] > 0.0:
+                    nlms_update(W_slow, x, uerr, n, n_f, f[F.mu_slow], f[F.eps], f[F.err_max], f[F.w_max])
+    leak, leak_slow = f[F.leak], f[F.leak_slow]
+    if leak < 1.0 or leak_slow < 1.0:
         for q in range(n * n_f):
             W[q] *= leak
+            W_slow[q] *= leak_slow
     i[I.count] = k + 1
     return code
 
 
 def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_learning_gain: float = 1.0,
-          retention: float = 1.0, where: str = "feedforward") -> Stage:
+          retention: float = 1.0, rpe_gain: float = 1.0, where: str = "feedforward") -> Stage:
     """The feedforward stage; registers `feedforward` and `motor_error`.
 
     feedback_delay_ticks (n_x,): the feedback line's per-channel delays (position channels 0..n,
     velocity channels n..2n) that set the eligibility delays. spe_learning_gain multiplies the
-    learning rate and retention the weight time constant (rtcore.learning.lesions.LesionEffects).
+    learning rates and retention the weights' time constants; rpe_gain (dopamine) multiplies the slow
+    learning rate (rtcore.learning.lesions.LesionEffects).
     """
     bus = ctx.bus
     for name in ("target", "visuomotor"):
@@ -241,15 +260,16 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
     n_in = n_inputs * n
     n_f = 1 + n_in * n_b  # slot 0 is the granule bank's bias, held at 0 here
     a = decay_factors(time_constants_s(n_b, cfg.tau_min_s, cfg.tau_max_s), ctx.dt_s)
-    tau_keep = cfg.weight_retention_tau_s
-    leak = 1.0 if tau_keep is None else float(np.exp(-ctx.dt_s / (tau_keep * retention)))
+    leak, leak_slow = (1.0 if tau is None else float(np.exp(-ctx.dt_s / (tau * retention)))
+                       for tau in (cfg.weight_retention_tau_s, cfg.slow_retention_tau_s))
+    mu_slow = cfg.slow_learning_rate * spe_learning_gain * rpe_gain
     axes = [lab.removeprefix("target_") for lab in tgt.labels]
     out = bus.derive("feedforward", cmd, [f"ff_{lab}" for lab in cmd.labels])
     err = bus.derive("motor_error", cmd, [f"motor_error_{ax}" for ax in axes])
     f, s, i = LAYOUT.fill(
         f=dict(gain=cfg.gain, mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error_n,
                w_max=cfg.max_weight, f_max=cfg.max_force_n, kp=cfg.kp_n_per_m, kd=cfg.kd_ns_per_m, leak=leak,
-               a=a, scale=scale),
+               mu_slow=mu_slow, leak_slow=leak_slow, a=a, scale=scale),
         i=dict(cmd=cmd.offset, n=n, est=est.offset, fb=fb.offset, tgt=tgt.offset, origin=vis.offset + 2,
                ff=out.offset, err=err.offset, n_b=n_b, order=order, n_in=n_in, n_f=n_f, d_pos=d_pos, d_vel=d_vel,
                ring=R, trace=int(cfg.eligibility_trace), n_inputs=n_inputs,
@@ -257,7 +277,7 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
                inputs=[INPUTS.index(name) for name in cfg.inputs]))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"rule": "feedback_error_learning", "inputs": list(cfg.inputs), "n_features": n_f - 1,
-                       "learning_rate": float(f[F.mu]), "gain": cfg.gain,
+                       "learning_rate": float(f[F.mu]), "slow_learning_rate": mu_slow, "gain": cfg.gain,
                        "eligibility_delay_s": [d_pos * ctx.dt_s, d_vel * ctx.dt_s],
                        "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 

@@ -47,31 +47,42 @@ class LesionEffects(NamedTuple):
     """Multipliers a lesion applies (1, or 0 s of lag, = healthy). Same order as `as_array`."""
 
     spe_learning_gain: float = 1.0
-    """Multiplies the SPE learning rates (two-state B_f, B_s; forward-model weight learning rate).
+    """Multiplies the SPE learning rates (two-state B_f, B_s; forward-model weight learning rate;
+    both learning rates of the learned feedforward, whose climbing-fibre error it scales).
     Cerebellar patients barely adapt to a rotation or force field yet learn from binary reward
     (Therrien et al. 2016); their trial-to-trial change is unrelated to the last error (Smith &
     Shadmehr 2005). Cerebellar: 1 - 0.95 severity."""
     retention: float = 1.0
     """Multiplies each memory's time constant: A <- A^(1/retention). What cerebellar patients do
-    learn decays faster (Therrien et al. 2016, retention phase; Smith & Shadmehr 2005).
-    Cerebellar: 1 - 0.8 severity."""
+    learn decays faster (Therrien et al. 2016, retention phase; Smith & Shadmehr 2005). Per tick:
+    the forward model's and the feedforward's weight leak times. Cerebellar: 1 - 0.8 severity."""
     motor_noise_gain: float = 1.0
-    """Multiplies motor noise SD (execution variability the learner cannot see). Higher motor
-    noise in cerebellar patients is what limits their reward learning (Therrien et al. 2016).
-    Cerebellar: 1 + severity."""
+    """Multiplies motor noise SD (execution variability the learner cannot see; the controller's
+    force noise). Higher motor noise in cerebellar patients is what limits their reward learning
+    (Therrien et al. 2016) and adds to their variable reaches (Rabe et al. 2009, J Neurophysiol
+    101:1961). Cerebellar: 1 + severity."""
     estimate_lag_s: float = 0.0
     """Extra age of the state estimate the controller acts on, s: after cerebellar TMS, reaches
-    start from an estimate about 138 ms out of date (Miall et al. 2007). Cerebellar:
-    0.138 severity. Per-tick only (forward model / controller)."""
+    start from an estimate about 138 ms out of date (Miall et al. 2007). Mechanism: the forward
+    model's Smith estimate reaches the controller's delayed (neural) correction this much later,
+    so reaches overshoot and oscillate about the target (dysmetria; Smith & Shadmehr 2005). The
+    arm's delay-free intrinsic impedance (controller intrinsic_*, endpoint_pd.py) is not lagged
+    and keeps it stable. Cerebellar: 0.138 severity. Per-tick only (forward model / controller)."""
     rpe_gain: float = 1.0
     """Dopamine gain g_DA on reward-prediction-error learning (actor update and the memory of
-    rewarded actions). Parkinson's: initial adaptation intact, savings impaired (Leow et al.
-    2012; Tsay et al. 2022). Parkinson: 1 - 0.95 severity; with therapy the deficit shrinks by
-    therapy_restore (levodopa restores learning from positive outcomes, Frank et al. 2004)."""
+    rewarded actions) and, per tick, on the learned feedforward's slow, retained learning rate
+    (its consolidated memory of the adapted command, which savings need: Huang, Haith, Mazzoni &
+    Krakauer 2011, Neuron 70:787). Parkinson's: initial adaptation intact, savings impaired
+    (Marinelli et al. 2009, Exp Brain Res 199:61; Leow et al. 2012; Tsay et al. 2022).
+    Parkinson: 1 - 0.95 severity; with therapy the deficit shrinks by therapy_restore (levodopa
+    restores learning from positive outcomes, Frank et al. 2004)."""
     online_correction_gain: float = 1.0
-    """Multiplies the controller's online feedback-correction gains. Huntington's patients adapt
-    normally from trial to trial but correct poorly within a movement (Smith, Brandt & Shadmehr
-    2000; Smith & Shadmehr 2005). Huntington: 1 - 0.8 severity. Per-tick only (controller)."""
+    """Multiplies the controller's delayed (neural) feedback-correction gains kp, kd on the
+    estimate; the arm's delay-free intrinsic impedance (controller intrinsic_*) is untouched, so
+    the arm stays stable in a curl field. Huntington's patients adapt normally from trial to
+    trial but correct poorly within a movement (Smith, Brandt & Shadmehr 2000; Smith & Shadmehr
+    2005): a target jump is corrected more slowly. Huntington: 1 - 0.8 severity. Per-tick only
+    (controller)."""
 
     def as_array(self) -> np.ndarray:
         """float64 [6] in field order, for compiled consumers (index with E.<field>)."""

@@ -4,9 +4,9 @@ The measure (Shadmehr & Mussa-Ivaldi 1994, J Neurosci 14:3208): the perpendicula
 speed (the task's perp_error_m, true hand), minus the mean of the same target's baseline trials,
 signed so that + is the side the curl field pushes a reach to that target: sign(n . B u) for the
 reach direction u, its left normal n and the session's field B (the first curl block's).
-Baseline trials: the non-catch trials of the perturbation-free blocks before the first curl block
-(a target without one has baseline 0). Force-channel trials (the hand held on the line) count
-neither as field nor as catch trials.
+Baseline trials: the non-catch trials without a target jump of the perturbation-free blocks before
+the first curl block (a target without one has baseline 0). Force-channel trials (the hand held on
+the line) count neither as field nor as catch trials.
 
 `measures` adds the per-trial `field_error_m` and returns, for summary.json:
 - per block: mean field error of its non-catch and of its catch trials;
@@ -14,14 +14,17 @@ neither as field nor as catch trials.
   of the first curl block), their ratio; the catch trials after the first CATCH_SKIP_CYCLES
   target cycles of that block (how many, the fraction opposite in sign to the early error, their
   mean); the washout block after it (first WASHOUT_FIRST trials: the after-effect, and the mean
-  of its last EDGE_TRIALS / 2 trials). These are computed from the compiled task's metrics table,
-  not from recorded rows.
+  of its last EDGE_TRIALS / 2 trials); the first curl block after that washout, a re-exposure
+  (mean of its first SAVINGS_TRIALS non-catch trials, and of the first exposure's): savings =
+  first-exposure early error - re-exposure early error (Krakauer et al. 2005; Leow et al. 2012).
+  These are computed from the compiled task's metrics table, not from recorded rows.
 """
 import numpy as np
 
 EDGE_TRIALS = 16  #: trials in the early and late exposure windows
 CATCH_SKIP_CYCLES = 2  #: catch trials in the first target cycles of exposure are not counted (nothing learned yet)
 WASHOUT_FIRST = 4  #: washout trials whose mean is the after-effect
+SAVINGS_TRIALS = 16  #: early trials of the first exposure and of the re-exposure compared for savings
 
 
 def field_sign(target_deg: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -65,7 +68,8 @@ def measures(met: dict, blocks: list, n_targets: int) -> tuple:
     block, catch = met["block"].astype(int), met["catch"] == 1
     plain_trial = ~catch & (met["channel"] == 0)
     perp, target = met["perp_error_m"], np.round(met["target_deg"], 6)
-    base_sel = np.isin(block, [b for b in range(first) if blocks[b].perturbation == "none"]) & plain_trial
+    jump = met["jump_deg"] != 0
+    base_sel = np.isin(block, [b for b in range(first) if blocks[b].perturbation == "none"]) & plain_trial & ~jump
     baseline = {t: float(np.nanmean(perp[base_sel & (target == t)])) for t in np.unique(target[base_sel])}
     err = field_sign(target, b_field) * (perp - np.array([baseline.get(t, 0.0) for t in target]))
     met["field_error_m"] = err
@@ -91,4 +95,11 @@ def measures(met: dict, blocks: list, n_targets: int) -> tuple:
         out.update({"washout_block": blocks[after[0]].name,
                     "washout_first_m": _mean(err[wash[:WASHOUT_FIRST]]),
                     "washout_last_m": _mean(err[wash[-EDGE_TRIALS // 2:]]) if wash.size > WASHOUT_FIRST else None})
+        again = [b for b in curl if b > after[0]]
+        if again:
+            re_plain = np.flatnonzero((block == again[0]) & ~catch)
+            first_early, re_early = _mean(err[plain[:SAVINGS_TRIALS]]), _mean(err[re_plain[:SAVINGS_TRIALS]])
+            out.update({"reexposure_block": blocks[again[0]].name, "first_exposure_early_m": first_early,
+                        "reexposure_early_m": re_early,
+                        "savings_m": first_early - re_early if None not in (first_early, re_early) else None})
     return per_block, out

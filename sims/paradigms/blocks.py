@@ -6,6 +6,7 @@
     perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay | channel
     catch_prob = 0.1               # perturbation switched off on this fraction of trials
     channel_prob = 0.2             # force-channel trials (error clamp) on this fraction of trials
+    jump_prob = 0.25               # target jumps mid-reach on this fraction of trials
 
 Schedules are lists of blocks: baseline (none) -> exposure (curl) -> washout (none); or
 exposure -> counter-perturbation (curl with -B) -> clamp, for spontaneous recovery (Smith,
@@ -23,6 +24,12 @@ the channel shows the learned compensation (Scheidt, Reinkensmeyer, Conditt, Rym
 2000, J Neurophysiol 83:3230; Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179). Channel
 trials come as a whole block or, with channel_prob, as probes inside any block (the field, if
 any, is off on them).
+hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`).
+
+Target jumps (any block): on a jump_prob fraction of trials the target moves jump_deg (sign drawn
+at random) about the reach start, jump_after_s after the go cue, so the reach must be corrected
+online (Prablanc & Martin 1992; Smith, Brandt & Shadmehr 2000 tested the online correction in
+Huntington's disease). The task reports the correction time (center_out.py).
 """
 import math
 from typing import Literal
@@ -42,9 +49,10 @@ PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clam
 #: Schedule columns, one row per trial (the task copies them to the plant/observe inputs): block,
 #: target angle (rad), catch flag, command gain - 1, rotation (or clamp offset) of the fed-back
 #: hand (rad), error clamp flag (1 = clamp), extra feedback delay (ticks), curl B [4] (N s/m,
-#: row-major), load [3] (added mass kg, fx N, fy N), force channel [2] (stiffness N/m, damping
-#: N s/m; 0 = no channel).
-ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks curl[4] load[3] channel[2]", "schedule_row")
+#: row-major), load [3] (added mass kg, fx N, fy N), target jump about the reach start (rad, 0 = none)
+#: and its time after the go cue (s), force channel [2] (stiffness N/m, damping N s/m; 0 = no channel).
+ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks jump_rad jump_after_s curl[4] load[3] "
+             "channel[2]", "schedule_row")
 T, T_COLS = ROW.slots, ROW.size({})
 
 
@@ -65,6 +73,9 @@ class BlockConfig(Strict):
     channel_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a force-channel trial (perturbation off, channel on)")
     channel_stiffness_n_per_m: float = Field(6000.0, gt=0, le=2e4, description="channel: stiffness across the channel, N/m (Scheidt 2000: 2000-6000)")
     channel_damping_ns_per_m: float = Field(50.0, ge=0, le=500, description="channel: damping across the channel, N*s/m")
+    jump_prob: float = Field(0.0, ge=0, le=1, description="probability that the target jumps mid-reach (online correction)")
+    jump_deg: float = Field(45.0, gt=0, le=180, description="size of a target jump about the reach start, deg (sign random)")
+    jump_after_s: float = Field(0.1, ge=0, le=10, description="time of a target jump after the go cue, s")
 
     @model_validator(mode="after")
     def check_params(self):
@@ -89,7 +100,8 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
     Targets cycle through target_rad, each cycle in a random order (np.random.default_rng((seed,
     5))) when random_order, else in order; a new block starts a new cycle. Catch trials are drawn
     with each block's catch_prob from the same generator and have every perturbation off; force
-    channel probes (channel_prob, one draw with the catch draw) have it off and the channel on.
+    channel probes (channel_prob, one draw with the catch draw) have it off and the channel on. Target
+    jumps (and their signs) are drawn after them, only in blocks with jump_prob > 0.
     """
     rng = np.random.default_rng((seed, 5))
     n_targets = target_rad.size
@@ -102,9 +114,14 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
         draw = rng.random(blk.n_trials)
         catch = draw < blk.catch_prob
         probe = (draw >= blk.catch_prob) & (draw < blk.catch_prob + blk.channel_prob)
+        jump = np.zeros(blk.n_trials)
+        if blk.jump_prob > 0:
+            sign = np.where(rng.random(blk.n_trials) < 0.5, -1.0, 1.0)
+            jump = np.where(rng.random(blk.n_trials) < blk.jump_prob, sign * math.radians(blk.jump_deg), 0.0)
         for k in range(blk.n_trials):
             row = ROW.alloc()
             row[T.block], row[T.target_rad], row[T.catch] = b, target_rad[order[k]], float(catch[k])
+            row[T.jump_rad], row[T.jump_after_s] = jump[k], blk.jump_after_s
             if probe[k] or blk.perturbation == "channel":
                 ROW.view(row, "channel")[:] = blk.channel_stiffness_n_per_m, blk.channel_damping_ns_per_m
             elif not catch[k]:

@@ -36,6 +36,11 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 curl block's field (0 without one: index NaN); NaN on other trials. The report
                 adds adaptation_index: the same minus the target's baseline channel index (the
                 arm's own dynamics press on the channel too; adaptation.channel_index).
+                jump_deg: the target's jump about the reach start (0 = none; blocks.py);
+                jump_correction_s: time from the jump until the true hand is within
+                JUMP_REACHED_FRACTION of the jump's distance from the new target (NaN: never, or
+                no jump): the online correction (Smith, Brandt & Shadmehr 2000, Nature 403:544).
+                After a jump the path metrics refer to the new target's line.
 With a curl block, the report adds the field-signed error relative to each target's baseline and
 the adaptation measures (sims/paradigms/adaptation.py).
 """
@@ -58,13 +63,15 @@ from sims.paradigms.blocks import T, T_COLS, schedule
 
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
 MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detected yet)
+JUMP_REACHED_FRACTION = 0.25  #: a jump is corrected when the hand is this fraction of the jump's distance from the new target
 #: state layouts the task reads as [x, y, vx, vy]: an arm's hand, a cursor (m), or the two joints of a
 #: serial arm in joint space (rad; a joint-space reach, as on an exoskeleton)
 HAND_STATES = (("hand_x", "hand_y", "hand_vx", "hand_vy"), ("x", "y", "vx", "vy"), ("q_j1", "q_j2", "qd_j1", "qd_j2"))
 
 METRICS = ("trial", "block", "catch", "target_deg", "success", "movement_time_s", "peak_speed_m_s",
            "perp_error_m", "angle_error_deg", "feedback_angle_error_deg", "max_perp_error_m",
-           "endpoint_error_m", "t_go_s", "center_timeout", "channel", "channel_force_index")
+           "endpoint_error_m", "t_go_s", "center_timeout", "channel", "channel_force_index", "jump_deg",
+           "jump_correction_s")
 #: One row of the per-trial metrics table, a column per METRICS name.
 METRIC_ROW = Layout(" ".join(METRICS), "center_out.metrics")
 M, M_COLS = METRIC_ROW.slots, len(METRICS)
@@ -78,7 +85,7 @@ LAYOUT = stage_layout(
     f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks ref_b[4] "
       f"schedule[n_trials,{T_COLS}]",
     s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
-      f"ch_fi ch_ii metrics[n_trials,{M_COLS}]",
+      f"ch_fi ch_ii t_jump jump_dist jump_corr metrics[n_trials,{M_COLS}]",
     i="state cursor target trial_info visuomotor extra_delay curl load gain_change n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
@@ -156,6 +163,8 @@ def _go(f, s, i, bus, k):
     s[S.end_err] = np.nan
     s[S.ch_fi] = 0.0
     s[S.ch_ii] = 0.0
+    s[S.t_jump] = np.nan
+    s[S.jump_corr] = np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -174,6 +183,20 @@ def _channel(f, s, i, bus, row, x, y, vx, vy, moving):
         ideal = -(nx * (f[b] * vx + f[b + 1] * vy) + ny * (f[b + 2] * vx + f[b + 3] * vy))
         s[S.ch_fi] += push * ideal
         s[S.ch_ii] += ideal * ideal
+
+
+@njit(cache=True, nogil=True)
+def _jump(f, s, bus, k):
+    """Trial k's target jump: the target turns its jump_rad about the reach start; reach again."""
+    a = f[AT.f_schedule + k * T_COLS + T.jump_rad]
+    c, sn = math.cos(a), math.sin(a)
+    dx, dy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
+    tx, ty = s[S.ox] + c * dx - sn * dy, s[S.oy] + sn * dx + c * dy
+    s[S.jump_dist] = math.hypot(tx - s[S.tx], ty - s[S.ty])
+    s[S.tx], s[S.ty] = tx, ty
+    s[S.t_jump] = bus[T_S]
+    s[S.phase] = PH_REACH
+    s[S.count] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -225,6 +248,8 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.channel_force_index] = s[S.ch_fi] / s[S.ch_ii] if channel and s[S.ch_ii] > 0.0 else np.nan
     if channel:  # channel off: back to the trial's (zero) load force
         bus[i[I.load] + 1], bus[i[I.load] + 2] = f[row + T.load + 1], f[row + T.load + 2]
+    s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
+    s[m + M.jump_correction_s] = s[S.jump_corr]
     s[S.n_done] += 1.0
     v = i[I.visuomotor]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
@@ -246,6 +271,7 @@ def _center_timeout(f, s, bus):
     s[m + M.success] = 0.0
     s[m + M.center_timeout] = 1.0
     s[m + M.channel] = 1.0 if f[row + T.channel] > 0.0 else 0.0
+    s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
     s[S.n_done] += 1.0
     bus[MARKER] = markers.CENTER_TIMEOUT
     s[S.phase] = PH_BETWEEN
@@ -279,6 +305,15 @@ def center_out_step(f, s, i, bus):
                 _center_timeout(f, s, bus)
         else:
             s[S.reach_ticks] += 1.0
+            k = int(s[S.trial])
+            row = AT.f_schedule + k * T_COLS
+            if f[row + T.jump_rad] != 0.0 and np.isnan(s[S.t_jump]) and bus[T_S] - s[S.t_go] >= f[row + T.jump_after_s]:
+                _jump(f, s, bus, k)
+                phase = PH_REACH
+                inside = math.hypot(cx - s[S.tx], cy - s[S.ty]) < f[F.tol]
+            if not np.isnan(s[S.t_jump]) and np.isnan(s[S.jump_corr]) and \
+                    math.hypot(x - s[S.tx], y - s[S.ty]) < JUMP_REACHED_FRACTION * s[S.jump_dist]:
+                s[S.jump_corr] = bus[T_S] - s[S.t_jump]
             _track(s, x, y, vx, vy, cx, cy)
             row = AT.f_schedule + int(s[S.trial]) * T_COLS
             if f[row + T.channel] > 0.0:
@@ -322,9 +357,21 @@ def no_repeats(sched: np.ndarray) -> None:
                 break
 
 
+def _sd_about_target_means(x: np.ndarray, target_deg: np.ndarray) -> float | None:
+    """SD of x about the mean of its own target (trial-to-trial variability, not the targets' spread)."""
+    ok = np.isfinite(x)
+    x, t = x[ok], np.round(target_deg[ok], 6)
+    if x.size < 2:
+        return None
+    dev = x - np.array([x[t == v].mean() for v in t])
+    return float(np.sqrt(np.sum(dev * dev) / max(1, x.size - np.unique(t).size)))
+
+
 def block_summary(metrics: dict, block_names: list) -> list:
     """Per block: trials done, success rate, center timeouts, mean movement time, mean |perp error|
-    (non-catch, non-channel), and with channel trials their number and mean adaptation index."""
+    (non-catch, non-channel), its SD about each target's mean in the block (non-catch, no jump:
+    reach variability), mean endpoint error (dysmetria), target jumps and their mean correction
+    time, and with channel trials their number and mean adaptation index."""
     out = []
     for b, name in enumerate(block_names):
         sel = metrics["block"] == b
@@ -333,13 +380,18 @@ def block_summary(metrics: dict, block_names: list) -> list:
             continue
         normal = sel & (metrics["catch"] == 0) & (metrics["channel"] == 0)
         mt = metrics["movement_time_s"][sel]
+        jump = metrics["jump_correction_s"][sel & (metrics["jump_deg"] != 0)]
+        plain = normal & (metrics["jump_deg"] == 0)
         out.append({"name": name, "n_done": int(sel.sum()),
                     "success_rate": float(metrics["success"][sel].mean()),
                     "center_timeouts": int(np.nansum(metrics["center_timeout"][sel])),
                     "movement_time_s": float(np.nanmean(mt)) if np.isfinite(mt).any() else None,
                     "mean_abs_perp_error_m": float(np.abs(metrics["perp_error_m"][normal]).mean()) if normal.any() else None,
                     "mean_endpoint_error_m": float(np.nanmean(metrics["endpoint_error_m"][sel]))
-                    if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None})
+                    if np.isfinite(metrics["endpoint_error_m"][sel]).any() else None,
+                    "sd_perp_error_m": _sd_about_target_means(metrics["perp_error_m"][plain], metrics["target_deg"][plain]),
+                    "n_jump": int(jump.size),
+                    "jump_correction_s": float(np.nanmean(jump)) if np.isfinite(jump).any() else None})
         index = metrics["adaptation_index"][sel & (metrics["channel"] == 1)]
         if index.size:
             out[-1].update({"n_channel": int(index.size),

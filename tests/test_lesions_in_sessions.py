@@ -1,0 +1,111 @@
+"""Lesions in whole sessions: the arm still reaches, and each lesion shows its study's signature.
+
+Five whole sessions of the shipped configs/lesion_reach.toml, run as a user would (`rtcore run
+--fast`), same seed and schedule: healthy, cerebellar, Huntington's, Parkinson's off and on
+therapy (science.md sections 3 and 7). Schedule: baseline -> target jumps (45 deg, 0.1 s after
+the go cue) -> curl field (Shadmehr & Mussa-Ivaldi 1994) -> washout -> re-exposure. All measures
+come from summary.json's per-trial and per-block kinematics (true hand), not internal estimates:
+- cerebellar (Smith & Shadmehr 2005; Rabe et al. 2009): reaches in the field more variable and
+  dysmetric, the error learned away over exposure (early - late) far smaller;
+- Huntington's (Smith, Brandt & Shadmehr 2000): stable in the field, slower online correction of a
+  target jump, trial-to-trial adaptation within 20% of healthy;
+- Parkinson's (Marinelli et al. 2009; Leow et al. 2012): initial adaptation spared, savings on
+  re-exposure lost, therapy_on restores at least half of them.
+"""
+import subprocess
+import uuid
+
+import numpy as np
+import pytest
+
+from enginecli import RTCORE, summary
+from test_feedforward_adaptation import CONFIG as CURL_CONFIG
+
+CONFIG = CURL_CONFIG.parent / "lesion_reach.toml"
+LESIONS = {"healthy": [], "cerebellar": ["lesion.kind=cerebellar"], "huntington": ["lesion.kind=huntington"],
+           "parkinson": ["lesion.kind=parkinson"], "parkinson_on": ["lesion.kind=parkinson", "lesion.therapy_on=true"]}
+JUMPS, EXPOSURE = 1, 2  # block indices
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """{label: summary}: the five sessions, two at a time (one per core)."""
+    tag = uuid.uuid4().hex[:8]
+    out, labels = {}, list(LESIONS)
+    for pair in (labels[k:k + 2] for k in range(0, len(labels), 2)):
+        procs = {}
+        for label in pair:
+            run = tmp_path_factory.mktemp(label) / "run"
+            args = RTCORE + ["run", str(CONFIG), "--fast", "--quiet", "--out", str(run),
+                             "--set", f"session.name=lesion-{label}-{tag}", "--set", 'record.signals=["trial"]']
+            for item in LESIONS[label]:
+                args += ["--set", item]
+            procs[label] = (run, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for label, (run, p) in procs.items():
+            text, _ = p.communicate(timeout=900)
+            # exit code 3 (degraded) while --fast drops recorded rows when its ring is full: these
+            # measures come from the compiled task, not from rows
+            assert p.returncode in (0, 3) and "task done" in text, text
+            out[label] = summary(run)
+    return out
+
+
+def blocks(s: dict) -> list:
+    return s["task"]["blocks"]
+
+
+def learned_m(s: dict) -> float:
+    """Error learned away over the first exposure: early - late field-signed error, m."""
+    a = s["task"]["adaptation"]
+    return a["early_exposure_m"] - a["late_exposure_m"]
+
+
+def test_every_lesioned_arm_still_reaches(sessions):
+    healthy = np.array(sessions["healthy"]["task"]["trials"]["success"], float)
+    assert sessions["healthy"]["task"]["n_done"] == healthy.size == 112
+    for label, s in sessions.items():
+        ok = np.array(s["task"]["trials"]["success"], float)
+        assert s["task"]["n_done"] == 112, label
+        assert ok.sum() >= 0.9 * healthy.sum(), (label, ok.sum(), healthy.sum())
+        for b in blocks(s):  # stable in the curl field too: no block collapses
+            assert b["success_rate"] >= 0.8, (label, b)
+
+
+def test_lesions_change_the_session(sessions):
+    """Each lesion acts: no lesioned session repeats the healthy one (Parkinson's once did)."""
+    base = sessions["healthy"]["task"]["trials"]["perp_error_m"]
+    for label in LESIONS:
+        if label != "healthy":
+            assert sessions[label]["task"]["trials"]["perp_error_m"] != base, label
+
+
+def test_cerebellar_reaches_are_variable_dysmetric_and_barely_adapt(sessions):
+    h, c = sessions["healthy"], sessions["cerebellar"]
+    hb, cb = blocks(h)[EXPOSURE], blocks(c)[EXPOSURE]
+    assert cb["sd_perp_error_m"] > 1.2 * hb["sd_perp_error_m"], (cb, hb)
+    assert cb["mean_endpoint_error_m"] > 1.2 * hb["mean_endpoint_error_m"], (cb, hb)
+    assert learned_m(c) < 0.6 * learned_m(h), (learned_m(c), learned_m(h))
+    assert c["config"]["lesion"]["estimate_lag_s"] is None  # the lesion's own 138 ms lag, no workaround
+
+
+def test_huntington_corrects_a_target_jump_slowly_but_adapts(sessions):
+    h, d = sessions["healthy"], sessions["huntington"]
+    hj, dj = blocks(h)[JUMPS], blocks(d)[JUMPS]
+    assert hj["n_jump"] == dj["n_jump"] >= 6
+    assert dj["jump_correction_s"] > 1.3 * hj["jump_correction_s"], (dj, hj)
+    assert abs(learned_m(d) - learned_m(h)) <= 0.2 * learned_m(h), (learned_m(d), learned_m(h))
+
+
+def test_parkinson_initial_adaptation_is_spared(sessions):
+    h, p = sessions["healthy"], sessions["parkinson"]
+    assert abs(learned_m(p) - learned_m(h)) <= 0.2 * learned_m(h), (learned_m(p), learned_m(h))
+
+
+@pytest.mark.xfail(strict=True, reason="issue 20: savings_m measured 2.4 mm healthy, 2.2 parkinson, 2.4 on therapy, 1.45 with "
+                   "the feedforward frozen: most of this session's savings come from the forward model's retained SPE learning "
+                   "and target order, not from the dopamine-gated slow feedforward process, so the lesion barely changes them")
+def test_parkinson_loses_savings_and_therapy_restores_them(sessions):
+    h, p, on = sessions["healthy"], sessions["parkinson"], sessions["parkinson_on"]
+    sav = {k: s["task"]["adaptation"]["savings_m"] for k, s in (("h", h), ("p", p), ("on", on))}
+    assert sav["h"] > 0.001 and sav["p"] < 0.3 * sav["h"], sav
+    assert sav["on"] - sav["p"] >= 0.5 * (sav["h"] - sav["p"]), sav
