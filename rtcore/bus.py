@@ -28,7 +28,12 @@ TICK_SHIFT_S = 6  #: a stage's request to move the next deadlines by this much, 
 #: CLOCK_MONOTONIC), offline simulated time. Outlets push with it and session.xdf records it, so
 #: both carry the same stamp. Never feed it into a computation: replay must stay bit-exact.
 STAMP_S = 7
-HEADER = 8
+#: the operator's task commands (rtcore.dashboard), copied by the loop from the control block each
+#: tick: PAUSE is 1.0 while the task is paused; SKIP_BLOCK counts next-block requests (the task
+#: skips one block each time it grows). A replay writes the recorded values instead.
+PAUSE = 8
+SKIP_BLOCK = 9
+HEADER = 10
 
 
 @njit(cache=True, nogil=True)

@@ -41,6 +41,11 @@ def _add_run(sub):
     p.add_argument("--quiet", action="store_true", help="no live status, only the final lines")
     p.add_argument("--resume", metavar="DIR", help="start from the learned state of DIR/state.npz (sets resume.from)")
     p.add_argument("--resume-parts", metavar="PARTS", help="comma-separated parts to resume, e.g. forward_model,decoder")
+    p.add_argument("--dashboard", action="store_true",
+                   help="serve the live operator page on 127.0.0.1 (needs the dashboard extra); prints its URL")
+    p.add_argument("--dashboard-host", metavar="HOST",
+                   help="serve the page on this address instead (implies --dashboard; the page then needs the printed token)")
+    p.add_argument("--dashboard-port", type=int, metavar="PORT", help="the page's port (default: a free one)")
     p.add_argument("--allow-companion-set", action="store_true",
                    help="accept --set on [[companion]] keys (a companion's command runs as a program)")
     p.set_defaults(handler=cmd_run)
@@ -66,7 +71,17 @@ def cmd_run(args) -> int:
         overrides.append(f"resume.from={json.dumps(args.resume)}")
     if args.resume_parts is not None:
         overrides.append(f"resume.parts={json.dumps([p.strip() for p in args.resume_parts.split(',') if p.strip()])}")
+    if args.dashboard or args.dashboard_host:
+        overrides.append("dashboard.enabled=true")
+    if args.dashboard_port is not None:
+        overrides.append(f"dashboard.port={args.dashboard_port}")
     cfg = preflight.check(config.load(args.config, overrides), args.config)
+    if cfg.dashboard.enabled:
+        from rtcore.dashboard.server import MISSING, require_bokeh
+        try:
+            require_bokeh()
+        except ImportError:
+            raise ConfigError(f"{args.config}: [dashboard] enabled: {MISSING}") from None
     from devices.lsl import logfile, run_id, scope
     scope.apply(cfg.lsl)  # LSLAPICFG (and the loopback shim) for the child and the companions
     run_id.start()  # the child and the companions inherit it: this run's streams carry it
@@ -79,7 +94,7 @@ def cmd_run(args) -> int:
     logfile.to_file(os.path.join(out, "lsl.log"))  # liblsl's own lines, of every process of the run
     with StopRequests() as stops:
         outcome = supervisor.run(cfg, args.config, out, view=args.view, live=False if args.quiet else None,
-                                 stops=stops)
+                                 stops=stops, dashboard_host=args.dashboard_host or "127.0.0.1")
         s = outcome.summary
         print(_final_lines(s, out))
         for m in outcome.messages:
@@ -158,13 +173,15 @@ def _add_family_commands(sub):
     """Subcommands that live beside the code they drive (imported here, run on demand)."""
     from devices.emulators.cli import add_emulate_parser, add_ports_parser
     from devices.lsl.cli import add_source_parser, add_streams_parser
+    from rtcore.dashboard.cli import add_dashboard_parser
     from rtcore.decoders.calibrate_cli import add_calibrate_parser
     from rtcore.protocol import add_protocol_parser
     from rtcore.replay_cli import add_replay_parser
     from rtcore.report import add_report_parser
     from rtcore.sweep_cli import add_sweep_parser
     for add in (add_streams_parser, add_source_parser, add_calibrate_parser, add_emulate_parser,
-                add_ports_parser, add_replay_parser, add_report_parser, add_sweep_parser, add_protocol_parser):
+                add_ports_parser, add_replay_parser, add_report_parser, add_sweep_parser, add_protocol_parser,
+                add_dashboard_parser):
         add(sub)
 
 

@@ -73,6 +73,14 @@ class RecordSection(Strict):
         return self
 
 
+class DashboardSection(Strict):
+    """[dashboard]: the live operator page (rtcore.dashboard), served by the supervising parent
+    on 127.0.0.1; another host only with `rtcore run --dashboard-host` (then with a token)."""
+
+    enabled: bool = Field(False, description="serve the operator page during the session (as --dashboard)")
+    port: int = Field(0, ge=0, le=65535, description="TCP port of the page; 0 = a free port (the URL is printed)")
+
+
 class CompanionSection(Strict):
     """[[companion]]: a process the session starts before its loop and stops after it
     (a synthetic user publishing over LSL, a stimulus program). Its output goes to
@@ -107,6 +115,7 @@ class SessionConfig(Strict):
     block: list[BlockConfig] = []
     record: RecordSection = RecordSection()
     outlet: list[OutletConfig] | None = None  # None: default outlets in real time; [] none
+    dashboard: DashboardSection = DashboardSection()
     lsl: LslSection = LslSection()  # scope: where the session's streams can be seen
     lesion: LesionConfig = LesionConfig()  # none: healthy; multipliers via rtcore.learning.lesions.lesion_effects
     companion: list[CompanionSection] = []

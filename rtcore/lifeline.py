@@ -76,6 +76,10 @@ class StopRequests:
             self._raise = False
             raise Interrupted(self.received[-1])
 
+    def request(self, how: str) -> None:
+        """A stop asked for another way than a signal (the dashboard's stop button)."""
+        self.received.append(how)
+
     @property
     def requested(self) -> bool:
         return bool(self.received)

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from rtcore import status
-from rtcore.bus import DT_S, HEADER, HOLD, HOLD_NEXT, MARKER, STAMP_S, T_S, TICK, TICK_SHIFT_S
+from rtcore.bus import DT_S, HEADER, HOLD, HOLD_NEXT, MARKER, PAUSE, SKIP_BLOCK, STAMP_S, T_S, TICK, TICK_SHIFT_S
 from rtcore.clock import monotonic_ns, sleep_until_ns
 from rtcore.dispatch import stage_step
 
@@ -53,7 +53,9 @@ CTRL_RING_WAITS = 12  #: offline: times the loop waited for the parent to drain 
 CTRL_SNAP_REQ = 13  #: parent -> loop: snapshot request number (a new value asks for a copy of the learned state)
 CTRL_SNAP_DONE = 14  #: loop -> parent: the request number whose snapshot is complete
 CTRL_SNAP_TICK = 15  #: ticks completed when that snapshot was taken
-CTRL_SIZE = 16
+CTRL_PAUSE = 16  #: parent -> task: 1 = the operator paused the task (the loop runs, the arm holds the centre)
+CTRL_NEXT_BLOCK = 17  #: parent -> task: operator requests to skip to the next block (a count)
+CTRL_SIZE = 24
 
 STATE_READY = 1
 STATE_RUNNING = 2
@@ -262,6 +264,8 @@ def _loop(kinds, foff, soff, ioff, F, S, I, bus, counts, rec_idx, ring, ctrl, sc
             latency = 0
             stamp = t0_s + tick * dt_s
         begin_tick(bus, tick, stamp)
+        bus[PAUSE] = ctrl[CTRL_PAUSE]
+        bus[SKIP_BLOCK] = ctrl[CTRL_NEXT_BLOCK]
         code, stage = run_chain(kinds, foff, soff, ioff, F, S, I, bus, counts)
         req = ctrl[CTRL_SNAP_REQ]
         if req != ctrl[CTRL_SNAP_DONE]:  # between ticks: no stage is mid-update

@@ -14,7 +14,8 @@ import numpy as np
 
 
 def load(out_dir: str) -> dict:
-    """{"columns": [...], "rows": [n, c], signal name: [n, width]} from a recorded session."""
+    """{"columns": [...], "rows": [n, c], "streams": the signal table (name, unit, labels, first
+    column), "rate_hz", signal name: [n, width]} from a recorded session."""
     from rtcore import xdf
     path = os.path.join(out_dir, "session.xdf")
     if not os.path.exists(path):
@@ -44,7 +45,7 @@ def load(out_dir: str) -> dict:
         at = np.searchsorted(np.asarray(rec["timing"]["time_stamps"]), rec["markers"]["time_stamps"])
         rows[np.minimum(at, n - 1), first["marker"]] = [code.get(m[0], float(m[0]) if m[0].isdigit() else -1.0)
                                                         for m in rec["markers"]["time_series"]]
-    out = {"columns": columns, "rows": rows}
+    out = {"columns": columns, "rows": rows, "streams": streams, "rate_hz": float(head["rate_hz"][0])}
     for name, c in first.items():
         out[name] = rows[:, c:c + width[name]]
     return out

@@ -3,8 +3,10 @@
 `rtcore replay DIR/session.xdf` swaps the session's [source] for this stage and runs the rest of
 the recorded chain offline. Each tick it writes exactly what the recorded source wrote: the
 samples that arrived that tick into input_block (oldest first), their count into input_n, the
-newest into input (held when none arrived) and the recorded input_time. With the same config and
-seed every downstream stage sees bit-identical inputs, so the outputs are reproduced exactly.
+newest into input (held when none arrived) and the recorded input_time; and the operator's
+recorded task commands (pause, block skips: the task's `operator` signal) onto the bus header,
+as the loop did from the control block. With the same config and seed every downstream stage sees
+bit-identical inputs, so the outputs are reproduced exactly.
 """
 from typing import Literal
 
@@ -13,14 +15,17 @@ from numba import njit
 from pydantic import Field
 
 from rtcore import status, xdf_load
+from rtcore.bus import PAUSE, SKIP_BLOCK
 from rtcore.configbase import Strict
 from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 
-#: f: the recording: samples per tick, input_time per tick (s), and the samples. s: the next tick and
-#: sample. i: bus offsets (block -1: one sample per tick) and the recording's sizes.
-LAYOUT = stage_layout("replay", f="counts[n_ticks] input_time[n_ticks] samples[n_samples,n_ch]", s="tick sample",
+#: f: the recording: samples per tick, input_time per tick (s), the operator's commands per tick
+#: (pause, skip requests), and the samples. s: the next tick and sample. i: bus offsets (block -1:
+#: one sample per tick) and the recording's sizes.
+LAYOUT = stage_layout("replay", f="counts[n_ticks] input_time[n_ticks] operator[n_ticks,2] samples[n_samples,n_ch]",
+                      s="tick sample",
                       i="input block=-1 n_off time n_ch n_ticks n_samples")
 S, I, AT = LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
@@ -43,6 +48,8 @@ def replay_step(f, s, i, bus):
     n = int(f[AT.f_counts + t])
     bus[i[I.n_off]] = n
     bus[i[I.time]] = f[i[I.f_input_time] + t]
+    bus[PAUSE] = f[i[I.f_operator] + 2 * t]
+    bus[SKIP_BLOCK] = f[i[I.f_operator] + 2 * t + 1]
     base = i[I.f_samples] + int(s[S.sample]) * nch
     if i[I.block] >= 0:
         for k in range(n * nch):
@@ -94,7 +101,9 @@ def build(cfg: ReplaySourceConfig, ctx, where: str = "source") -> Stage:
                                      [f"{lab}@{r}" for r in range(mx) for lab in labels], types * mx).offset
     wires["n_off"] = ctx.bus.add("input_n", 1, "samples", ["input_n"]).offset
     wires["time"] = ctx.bus.add("input_time", 1, "s", ["input_time"]).offset
-    f, s, i = LAYOUT.fill(f=dict(counts=counts, input_time=times, samples=samples),
+    operator = (np.asarray(rec["operator"]["time_series"], np.float64) if "operator" in rec
+                else np.zeros((counts.size, 2)))
+    f, s, i = LAYOUT.fill(f=dict(counts=counts, input_time=times, operator=operator, samples=samples),
                           i=dict(n_ch=nch, n_ticks=counts.size, n_samples=samples.shape[0], **wires))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"kind": "replay", "path": cfg.path, "ticks": int(counts.size),

@@ -59,6 +59,7 @@ class Drain:
         self.columns = columns
         self.marker_col = columns.index("marker.marker") if "marker.marker" in columns else None
         self.successes = self.trials_ended = 0  # the task's trial outcomes seen in the drained rows
+        self.listeners = []  # more readers of every new row (the dashboard's feed)
 
     def __call__(self) -> int:
         written, read = int(self.ctrl[CTRL_RING_WRITTEN]), int(self.ctrl[CTRL_RING_READ])
@@ -73,6 +74,8 @@ class Drain:
         self.last_wake = rows[:, COL_WAKE_US].astype(np.float32)
         self.wake.add(self.last_wake)
         self.compute.add(rows[:, COL_COMPUTE_US].astype(np.float32))
+        for listen in self.listeners:
+            listen(rows)
         self.last_row = rows[-1]
         if self.marker_col is not None:
             m = rows[:, self.marker_col]
@@ -146,11 +149,12 @@ class Session:
 
 
 def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | None = None,
-        stops: lifeline.StopRequests | None = None) -> Outcome:
+        stops: lifeline.StopRequests | None = None, dashboard_host: str = "127.0.0.1") -> Outcome:
     """Run cfg as a supervised session writing into out_dir; never raises for child failures.
 
     stops: the caller's stop requests (to keep them installed past the session, for its report);
-    by default the session installs its own for its duration."""
+    by default the session installs its own for its duration. dashboard_host: where the operator
+    page listens when cfg.dashboard.enabled."""
     os.makedirs(out_dir, exist_ok=True)
     cfg = checkpoint.prepare(cfg, out_dir)
     _prepare(cfg, out_dir)
@@ -163,7 +167,7 @@ def run(cfg, config_path: str, out_dir: str, view: bool = False, live: bool | No
         if stops is None:
             stops = scope.enter_context(lifeline.StopRequests())
         session = scope.enter_context(Session(cfg, out_dir))
-        end, counts = _supervise(session, cfg, out_dir, view, live, stops, t_start, messages)
+        end, counts = _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dashboard_host)
         session.stop_companions()
         summary = supervised(cfg, session.ctrl, counts, end, out_dir)
         if end.ready is not None and summary["exit_code"] not in status.NORMAL_ENDS:
@@ -186,12 +190,12 @@ def _prepare(cfg, out_dir: str) -> None:
         shm.remove(os.path.join(out_dir, stale))
 
 
-def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
+def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dashboard_host):
     """Record and watch the session until the loop process has gone; returns (SessionEnd, counts)."""
     from rtcore.terminal import StatusView
     ctrl = session.ctrl
     recorder = XdfRecorder(out_dir, cfg, ctrl)
-    drain = viewer = ready = writer = None
+    drain = viewer = ready = writer = page = None
     hung = False
     from rtcore.session import loop_cached
     view_status = StatusView(cfg, enabled=live, first_compile=not loop_cached())
@@ -208,11 +212,16 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages):
             if view:
                 from sims.viewer import SessionViewer
                 viewer = SessionViewer(ready.get("model_path"), ready["columns"], lambda: drain.last_row, messages)
+            if cfg.dashboard.enabled:
+                from rtcore.dashboard import serve_live
+                page = serve_live(cfg, ctrl, drain, recorder, stops, ready, dashboard_host, messages)
             hung = _watch(cfg, session, drain, recorder, view_status, stops, writer)
     finally:
         view_status.close()
         if viewer is not None:
             viewer.close()
+        if page is not None:
+            page.close()
         if drain is not None:
             drain()
         recorder.close()

@@ -34,6 +34,7 @@ import io
 import json
 import os
 import struct
+import threading
 import xml.sax.saxutils as sx
 
 import numpy as np
@@ -140,6 +141,9 @@ class XdfRecorder:
         self.rows = 0
         self.spe = {1: (np.zeros(0), np.zeros(0)), 2: (np.zeros(0), np.zeros(0))}  # by trial col: (sum, n)
         self.w_norm = None
+        self.operator = []  # (stamp, text) of markers the operator added, written at the next flush
+        self.operator_lock = threading.Lock()  # the dashboard's thread adds them
+        self.last_stamp = None
 
     def open(self, columns: list, streams: list) -> None:
         from rtcore import config as config_mod
@@ -205,11 +209,22 @@ class XdfRecorder:
         if rows.size:
             self.pending.append(np.array(rows, dtype=np.float64, copy=True))
             self.rows += rows.shape[0]
+            self.last_stamp = float(rows[-1, COL_STAMP_S])
+
+    def operator_marker(self, text: str) -> None:
+        """A text marker (an operator's action or note) into the marker stream, at the stamp of the
+        latest recorded tick; safe to call from another thread."""
+        with self.operator_lock:
+            self.operator.append((self.last_stamp, text))
 
     def flush(self) -> None:
         """Write the pending rows, at most CHUNK_ROWS ticks per Samples chunk (so that a reader's
-        memory does not depend on how many rows one flush took, e.g. offline)."""
-        if self.fh is None or not self.pending:
+        memory does not depend on how many rows one flush took, e.g. offline), and the operator's
+        markers."""
+        if self.fh is None:
+            return
+        if not self.pending:
+            self._emit(self._operator_chunk())
             return
         rows = np.concatenate(self.pending)
         self.pending = []
@@ -233,6 +248,7 @@ class XdfRecorder:
                 self.markers.seen(stamps[hit])
                 out.append(string_samples(self.markers.sid, stamps[hit],
                                           [NAMES.get(int(col[k]), str(int(col[k]))) for k in hit]))
+        out.append(self._operator_chunk())
         self.timing.seen(stamps)
         out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:len(TIMING_CHANNELS)], "<f8"))
         now = float(stamps[-1])  # when these offsets hold: each flush adds a new time, so pyxdf's fit is never singular
@@ -243,6 +259,18 @@ class XdfRecorder:
                 out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, now, 0.0)))
         out.append(chunk(BOUNDARY, BOUNDARY_UUID))
         self._emit(b"".join(c for c in out if c))
+
+    def _operator_chunk(self) -> bytes:
+        """The operator's markers added since the last flush, as string samples of the marker stream."""
+        if self.last_stamp is None:  # before the first recorded tick: kept until it comes
+            return b""
+        with self.operator_lock:
+            notes, self.operator = [(self.last_stamp if t is None else t, x) for t, x in self.operator], []
+        if not notes:
+            return b""
+        at = np.array([t for t, _x in notes])
+        self.markers.seen(at)
+        return string_samples(self.markers.sid, at, [x for _t, x in notes])
 
     def _input_chunk(self, rows, stamps) -> bytes:
         first, labels, _units, _types = self.sig["input"]

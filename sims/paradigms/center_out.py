@@ -9,6 +9,12 @@ reads the hand as the plant/observe left it on the previous tick. Markers: sims.
 Without return_to_center no trial repeats the previous target (`no_repeats`): a reach is never
 zero-length.
 
+The operator (rtcore.dashboard) can pause the task: the trial under way is abandoned (no metrics
+row), the target is the center, and on resume that trial starts again; and skip the rest of the
+block: the next block starts after the trial under way is abandoned (the task ends after the last
+block). Both come on the bus header (PAUSE, SKIP_BLOCK) and are written to `operator` [2] every
+tick, so they are recorded and a replay repeats them.
+
 Writes `target` [2] (m), `trial` [3] = [trial index, block index, phase] (phases PH_*),
 `visuomotor` [4] (the observe stage's map, see observe.py), `extra_delay_ticks` [1] (extra
 feedback delay for the feedback delay line, 0 = none), and per trial the plant's perturbation
@@ -52,13 +58,14 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from rtcore import status
-from rtcore.bus import MARKER, T_S
+from rtcore.bus import MARKER, PAUSE, SKIP_BLOCK, T_S
 from rtcore.configbase import Strict
 from rtcore.layout import Layout, stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import adaptation, markers
-from sims.paradigms.target_hold import PH_BETWEEN, PH_CENTER, PH_DONE, PH_REACH, next_trial, target_hold
+from sims.paradigms.target_hold import (PH_BETWEEN, PH_CENTER, PH_DONE, PH_HOLD, PH_PAUSED, PH_REACH, next_trial,
+                                         target_hold)
 from sims.paradigms.blocks import T, T_COLS, schedule
 
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
@@ -85,8 +92,8 @@ LAYOUT = stage_layout(
     f=f"hold_ticks timeout_ticks tol cx cy radius dt return_to_center center_timeout_ticks ref_b[4] "
       f"schedule[n_trials,{T_COLS}]",
     s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
-      f"ch_fi ch_ii t_jump jump_dist jump_corr metrics[n_trials,{M_COLS}]",
-    i="state cursor target trial_info visuomotor extra_delay curl load gain_change n_trials")
+      f"ch_fi ch_ii t_jump jump_dist jump_corr skips paused_from metrics[n_trials,{M_COLS}]",
+    i="state cursor target trial_info visuomotor extra_delay curl load gain_change operator n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
@@ -251,8 +258,7 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
     s[m + M.jump_correction_s] = s[S.jump_corr]
     s[S.n_done] += 1.0
-    v = i[I.visuomotor]
-    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
+    _veridical(s, i, bus)
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
     s[S.phase] = PH_BETWEEN
 
@@ -278,8 +284,60 @@ def _center_timeout(f, s, bus):
 
 
 @njit(cache=True, nogil=True)
+def _next_block(f, s, i, after):
+    """The first trial after trial `after` in another block than trial `after`'s (n_trials: none)."""
+    n = i[I.n_trials]
+    block = f[AT.f_schedule + max(after, 0) * T_COLS + T.block]
+    k = after + 1
+    while k < n and f[AT.f_schedule + k * T_COLS + T.block] == block:
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _operator(f, s, i, bus):
+    """Apply the operator's pause (a level) and block skips (a count) at the start of the tick."""
+    o = i[I.operator]
+    bus[o], bus[o + 1] = bus[PAUSE], bus[SKIP_BLOCK]
+    phase = s[S.phase]
+    if phase == PH_DONE:
+        return
+    under_way = phase == PH_CENTER or phase == PH_REACH or phase == PH_HOLD
+    if bus[SKIP_BLOCK] > s[S.skips]:
+        s[S.skips] = bus[SKIP_BLOCK]
+        current = int(s[S.paused_from]) + 1 if phase == PH_PAUSED else int(s[S.trial])
+        nxt = _next_block(f, s, i, current)
+        if phase == PH_PAUSED:
+            s[S.paused_from] = nxt - 1
+        else:
+            s[S.trial] = nxt - 1  # the trial under way is abandoned; PH_BETWEEN starts the next block
+            s[S.phase] = phase = PH_BETWEEN
+            under_way = False
+        bus[MARKER] = markers.BLOCK_SKIPPED
+        _veridical(s, i, bus)
+    if bus[PAUSE] != 0.0 and phase != PH_PAUSED:
+        s[S.paused_from] = s[S.trial] - 1.0 if under_way else (s[S.trial] if phase == PH_BETWEEN else -1.0)
+        s[S.phase] = PH_PAUSED
+        s[S.tx], s[S.ty] = f[F.cx], f[F.cy]
+        bus[MARKER] = markers.PAUSED
+        _veridical(s, i, bus)
+    elif bus[PAUSE] == 0.0 and phase == PH_PAUSED:
+        s[S.trial] = s[S.paused_from]
+        s[S.phase] = PH_BETWEEN
+        bus[MARKER] = markers.RESUMED
+
+
+@njit(cache=True, nogil=True)
+def _veridical(s, i, bus):
+    """No feedback perturbation (between trials)."""
+    v = i[I.visuomotor]
+    bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = 0.0, 0.0, s[S.tx], s[S.ty]
+
+
+@njit(cache=True, nogil=True)
 def center_out_step(f, s, i, bus):
     """One tick of the center-out state machine (module docstring). Returns TASK_DONE at the end."""
+    _operator(f, s, i, bus)
     phase = s[S.phase]
     n = i[I.n_trials]
     x0 = i[I.state]
@@ -294,6 +352,8 @@ def center_out_step(f, s, i, bus):
             code = status.TASK_DONE
     elif phase == PH_DONE:
         code = status.TASK_DONE
+    elif phase == PH_PAUSED:
+        pass  # the target is the center until the operator resumes
     else:
         inside = math.hypot(cx - s[S.tx], cy - s[S.ty]) < f[F.tol]
         if phase == PH_CENTER:
@@ -325,7 +385,7 @@ def center_out_step(f, s, i, bus):
     t = i[I.target]
     bus[t], bus[t + 1] = s[S.tx], s[S.ty]
     r = i[I.trial_info]
-    k = min(int(s[S.trial]), n - 1)
+    k = max(0, min(int(s[S.trial]), n - 1))
     bus[r], bus[r + 1], bus[r + 2] = s[S.trial], f[AT.f_schedule + k * T_COLS + T.block], s[S.phase]
     return code
 
@@ -435,6 +495,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
     visuo = bus.add("visuomotor", 4, ("rad", "1", "m", "m"), ("angle_rad", "clamp", "origin_x", "origin_y"),
                     ("angle", "flag", "position", "position"))
     delay = bus.add("extra_delay_ticks", 1, "ticks", ("extra_delay_ticks",))
+    operator = bus.add("operator", 2, "1", ("paused", "skip_requests"))
     obs_stage = observe.build(ctx, state, target, visuo)
     cursor = bus.get("observed", who=where)
 
@@ -448,6 +509,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched,
                ref_b=next((blk.curl_b for blk in blocks if blk.perturbation == "curl"), (0.0,) * 4)),
         i=dict(state=state.offset, cursor=cursor.offset, target=target.offset, trial_info=trial.offset,
+               operator=operator.offset,
                visuomotor=visuo.offset, extra_delay=delay.offset, curl=off("curl"), load=off("load"),
                gain_change=off("gain_change"), n_trials=n))
     names = [blk.name for blk in blocks]

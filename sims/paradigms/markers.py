@@ -13,10 +13,13 @@ TIMEOUT = 6  #: timeout_s passed after the go cue without a completed hold: tria
 BLOCK_START = 7  #: the first trial of a new block began (replaces TRIAL_START)
 TASK_DONE = 8  #: every block has run; the session ends on this tick
 CENTER_TIMEOUT = 9  #: center_timeout_s passed without a completed center hold: trial failed, not started
+PAUSED = 10  #: the operator paused the task: the trial under way is abandoned, the target is the center
+RESUMED = 11  #: the operator resumed the task: the abandoned trial starts again
+BLOCK_SKIPPED = 12  #: the operator skipped the rest of the block: the next block starts (or the task ends)
 
 NAMES = {TRIAL_START: "trial_start", GO: "go", ACQUIRED: "acquired", LEFT_TARGET: "left_target",
          SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done",
-         CENTER_TIMEOUT: "center_timeout"}
+         CENTER_TIMEOUT: "center_timeout", PAUSED: "paused", RESUMED: "resumed", BLOCK_SKIPPED: "block_skipped"}
 
 
 def code_table() -> list:

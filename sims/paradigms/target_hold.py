@@ -14,7 +14,7 @@ from numba import njit
 from rtcore.bus import MARKER, T_S
 from sims.paradigms import markers
 
-PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE = 1, 2, 3, 4, 5  #: trial phases (the `trial` signal's [2])
+PH_CENTER, PH_REACH, PH_HOLD, PH_BETWEEN, PH_DONE, PH_PAUSED = 1, 2, 3, 4, 5, 6  #: trial phases (the `trial` signal's [2]; paused: center_out)
 
 
 @njit(cache=True, nogil=True)
