@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtcore import status, verdict
-from rtcore.loop import (CTRL_EXIT, CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_RING_WAITS,
+from rtcore.loop import (CTRL_HOLD_TICKS, CTRL_LAST_NS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_RING_WAITS,
                          CTRL_STATE, CTRL_T0_NS, CTRL_TICKS, STATE_DONE)
 
 
@@ -193,8 +193,11 @@ def _exit(cfg, ctrl, end: SessionEnd, out_dir: str) -> tuple[int, str | None]:
         return code, None
     if end.hung:
         return -1, f"child hung: no tick for {cfg.loop.heartbeat_timeout_s} s; killed"
-    code = int(ctrl[CTRL_EXIT]) if ctrl[CTRL_STATE] == STATE_DONE else -1  # died after the loop ended
-    return code, f"child died: {describe_exit(end.returncode)}; see {out_dir}/child.log"
+    if ctrl[CTRL_STATE] == STATE_DONE:  # the loop ended, then the child died before its reports
+        return -1, (f"child died: {describe_exit(end.returncode)}, after the loop ended and before its stage "
+                    f"reports (the task's trial metrics and the devices' reports are lost; the recording is "
+                    f"kept); see {out_dir}/child.log")
+    return -1, f"child died: {describe_exit(end.returncode)}; see {out_dir}/child.log"
 
 
 def describe_exit(code) -> str:
