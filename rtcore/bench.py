@@ -3,7 +3,6 @@ and each family's own benchmark. Benchmarks report numbers; they never assert th
 """
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import tempfile
@@ -13,13 +12,13 @@ from devices.emulators.firmware_bench import bench_firmware_hil
 from devices.lsl.bench import bench_lsl
 from rtcore.cerebellum.bench import bench_forward_model
 from rtcore.checkpoint_bench import bench_checkpoint
+from rtcore.config import TICK_CONFIG
 from rtcore.decoders.bench import bench_decoders
 from rtcore.learning.bench import bench_learning_stage, bench_trial_learning
 from rtcore.summary import percentiles
 from sims.bench import bench_mujoco
 
 #: The demo chain with in-process I/O, so that offline timing measures compute only.
-TICK_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "bench" / "tick.toml"
 
 #: Family benchmarks, each returning a dict of numbers (reported under its name without "bench_").
 FAMILY_BENCHES = (bench_forward_model, bench_mujoco, bench_lsl, bench_decoders, bench_trial_learning, bench_learning_stage,

@@ -32,7 +32,7 @@ def _cost(pipe, cfg=None, repeats: int = 20) -> dict:
 
 def _demo_chain() -> dict:
     from rtcore import config, pipeline
-    from rtcore.bench import TICK_CONFIG
+    from rtcore.config import TICK_CONFIG
     cfg = config.load(str(TICK_CONFIG), ["loop.realtime=false"])
     pipe = pipeline.build(cfg, str(TICK_CONFIG))
     try:
@@ -62,7 +62,7 @@ def _kalman_192() -> dict:
 def _misses(seconds: float) -> dict:
     """Deadline misses of the demo chain at 1 kHz in real time, checkpointing every 0.5 s vs never."""
     from rtcore import config, supervisor
-    from rtcore.bench import TICK_CONFIG
+    from rtcore.config import TICK_CONFIG
     out = {}
     for label, sets in (("without", ["checkpoint.enabled=false"]), ("with", ["checkpoint.every_s=0.5"])):
         cfg = config.load(str(TICK_CONFIG), [f"session.duration_s={seconds}", "loop.realtime=true"] + sets)

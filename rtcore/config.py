@@ -6,6 +6,7 @@ root, loads TOML, applies `--set a.b=value` overrides with the same validation, 
 resolved config back as TOML.
 """
 import ast
+import pathlib
 import tomllib
 from typing import Literal
 
@@ -24,6 +25,9 @@ from sims.paradigms import BlockConfig, TaskConfig
 from rtcore.learning import TrialLearningConfig
 from rtcore.learning.lesions import LesionConfig
 from rtcore.checkpoint import CheckpointSection, ResumeSection
+
+#: the shipped session `rtcore bench` times per tick (the demo's chain, offline)
+TICK_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "bench" / "tick.toml"
 
 
 class SessionSection(Strict):
