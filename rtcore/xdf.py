@@ -149,7 +149,7 @@ class XdfRecorder:
         from rtcore import config as config_mod
         cfg = self.cfg
         self.columns = columns
-        self.sig = {name: (first, list(labels), unit) for name, unit, labels, first in streams}
+        self.sig = {name: (first, list(labels), list(units), list(types)) for name, units, labels, first, types in streams}
         # the source of the `input` stream (another [[source]] writes its own signals, recorded per tick)
         src = next((s for s in cfg.source if getattr(s, "signal", "input") == "input"), None)
         self.lsl_time = src is not None and src.kind == "lsl"
