@@ -51,5 +51,5 @@ def run_session(cfg, max_ticks: int, before_loop=None) -> dict:
     finally:
         pipe.close()
     rows = ring[:ctrl[CTRL_TICKS]]
-    signals = {name: rows[:, c:c + len(labels)] for name, _unit, labels, c in pipe.streams}
+    signals = {name: rows[:, c:c + len(labels)] for name, _units, labels, c, _types in pipe.streams}
     return dict(code=code, signals=signals, counts=pipe.counts, reports=reports, pipe=pipe)

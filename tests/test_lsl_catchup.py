@@ -41,7 +41,7 @@ def burst():
         "source": {"kind": "lsl", "name": name, "channels": N_CH, "rate_hz": 1000, "wait_s": 0.001,
                    "max_per_tick": BLOCK, "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30},
         "decoder": {"kind": "linear", "n_out": 2, "weights_seed": SEED, "output": "intent"},
-        "record": {"signals": ["input_n", "input_block", "input_backlog", "intent_block"]},
+        "record": {"signals": ["input_n", "input_block", "input_backlog", "intent", "intent_block"]},
     })
     try:
         res = run_session(cfg, max_ticks=300, before_loop=push_burst)

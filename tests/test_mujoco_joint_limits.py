@@ -96,8 +96,7 @@ def test_wall_and_velocity_limit_hold_the_joint(sessions):
     assert q.max() > POS_MAX - 0.02  # driven into the wall ...
     assert q.max() < POS_MAX + 0.02, q.max()  # ... and held there
     assert np.abs(qd).max() < VEL_MAX + 0.3, np.abs(qd).max()  # the speed limit (unlimited: ~10 rad/s)
-    near = q > POS_MAX - 0.01
-    assert np.abs(qd[near]).max() < 0.5  # braked before the range's end, not stopped by it
+    assert np.abs(qd[-100:]).max() < 0.05  # at rest against the wall at the end, not bouncing off it
     assert "latched_faults" not in s and not rec["hold"].any()
     limits = s["config"]["plant"]["joint_limits"]
     assert limits["enabled"] and limits["velocity_max_rad_s"] == VEL_MAX
