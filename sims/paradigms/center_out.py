@@ -296,12 +296,15 @@ def _next_block(f, s, i, after):
 
 @njit(cache=True, nogil=True)
 def _operator(f, s, i, bus):
-    """Apply the operator's pause (a level) and block skips (a count) at the start of the tick."""
+    """Apply the operator's pause (a level) and block skips (a count) at the start of the tick.
+    Returns True when it marked an event (paused, resumed, block skipped): the marker slot holds one
+    code a tick, so the next trial starts on the next tick, not over the operator's marker."""
     o = i[I.operator]
     bus[o], bus[o + 1] = bus[PAUSE], bus[SKIP_BLOCK]
     phase = s[S.phase]
     if phase == PH_DONE:
-        return
+        return False
+    marked = False
     under_way = phase == PH_CENTER or phase == PH_REACH or phase == PH_HOLD
     if bus[SKIP_BLOCK] > s[S.skips]:
         s[S.skips] = bus[SKIP_BLOCK]
@@ -314,17 +317,21 @@ def _operator(f, s, i, bus):
             s[S.phase] = phase = PH_BETWEEN
             under_way = False
         bus[MARKER] = markers.BLOCK_SKIPPED
+        marked = True
         _veridical(s, i, bus)
     if bus[PAUSE] != 0.0 and phase != PH_PAUSED:
         s[S.paused_from] = s[S.trial] - 1.0 if under_way else (s[S.trial] if phase == PH_BETWEEN else -1.0)
         s[S.phase] = PH_PAUSED
         s[S.tx], s[S.ty] = f[F.cx], f[F.cy]
         bus[MARKER] = markers.PAUSED
+        marked = True
         _veridical(s, i, bus)
     elif bus[PAUSE] == 0.0 and phase == PH_PAUSED:
         s[S.trial] = s[S.paused_from]
         s[S.phase] = PH_BETWEEN
         bus[MARKER] = markers.RESUMED
+        marked = True
+    return marked
 
 
 @njit(cache=True, nogil=True)
@@ -337,14 +344,16 @@ def _veridical(s, i, bus):
 @njit(cache=True, nogil=True)
 def center_out_step(f, s, i, bus):
     """One tick of the center-out state machine (module docstring). Returns TASK_DONE at the end."""
-    _operator(f, s, i, bus)
+    operator_marked = _operator(f, s, i, bus)
     phase = s[S.phase]
     n = i[I.n_trials]
     x0 = i[I.state]
     x, y, vx, vy = bus[x0], bus[x0 + 1], bus[x0 + 2], bus[x0 + 3]
     cx, cy = bus[i[I.cursor]], bus[i[I.cursor] + 1]
     code = status.OK
-    if phase == 0.0 or phase == PH_BETWEEN:
+    if operator_marked and phase == PH_BETWEEN:
+        pass  # the next trial starts on the next tick (its marker would replace the operator's)
+    elif phase == 0.0 or phase == PH_BETWEEN:
         k = next_trial(s, S.phase, S.trial, n, bus)
         if k >= 0:
             _start_trial(f, s, i, bus, k)
