@@ -37,5 +37,5 @@ def test_kinds_map_to_their_dissociations():
 def test_explicit_knobs_override_and_pack_for_compiled_consumers():
     eff = lesion_effects(LesionConfig(kind="cerebellar", estimate_lag_s=0.05, rpe_gain=0.3))
     arr = eff.as_array()
-    assert arr.dtype == np.float64 and arr.shape == (6,)
+    assert arr.dtype == np.float64 and arr.shape == (len(LesionEffects._fields),)
     assert arr[E.estimate_lag_s] == 0.05 and arr[E.rpe_gain] == 0.3

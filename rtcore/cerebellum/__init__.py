@@ -4,8 +4,9 @@ feedforward ([feedback], [forward_model], [feedforward]).
 Built after the plant (and the task's `observe` stage), before the controller. Without a
 [forward_model] section the delay line also writes `estimate` (= feedback), so the controller
 acts on delayed feedback. Lesion knobs from [lesion] (rtcore.learning.lesions) scale the SPE
-learning rate and weight retention and lag the estimate (cerebellar lesion); without a forward
-model there is no estimate to lag, so estimate_lag_s then has no effect.
+learning rate and weight retention, lag the estimate and add its smooth error (cerebellar lesion);
+without a forward model there is no estimate to lag, so estimate_lag_s and estimate_noise_m then
+have no effect.
 The feedforward (inverse model, role "feedforward") runs between the controller and the plant and
 adds its learned command to `command`; the same lesion knobs scale its learning rates and retention,
 and the dopamine gain (rpe_gain) its slow, retained learning rate (Parkinson's: no savings).
@@ -16,7 +17,7 @@ from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.cerebellum.feedback_delay import FeedbackConfig
 from rtcore.cerebellum.feedforward import FeedforwardConfig
 from rtcore.cerebellum.forward_model import ForwardModelConfig
-from rtcore.learning.lesions import LesionConfig, lesion_effects
+from rtcore.learning.lesions import ESTIMATE_ERROR_TAU_S, LesionConfig, lesion_effects
 
 #: The stages of this family (each file ends with its SPEC), built by section, not by a `kind` tag.
 MEMBERS = (feedback_delay, forward_model, feedforward)
@@ -42,7 +43,8 @@ def build(feedback_cfg: FeedbackConfig | None, fm_cfg: ForwardModelConfig | None
     stages = [fb]
     if fm_cfg is not None:
         stages.append(forward_model.build(fm_cfg, ctx, delays, spe_learning_gain=fx.spe_learning_gain,
-                                          retention=fx.retention, estimate_lag_s=fx.estimate_lag_s))
+                                          retention=fx.retention, estimate_lag_s=fx.estimate_lag_s,
+                                          estimate_noise_m=fx.estimate_noise_m, estimate_noise_tau_s=ESTIMATE_ERROR_TAU_S))
     if ff_cfg is not None and ff_cfg.enabled:
         stages.append(feedforward.build(ff_cfg, ctx, delays, spe_learning_gain=fx.spe_learning_gain,
                                         retention=fx.retention, rpe_gain=fx.rpe_gain))

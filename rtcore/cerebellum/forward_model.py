@@ -20,7 +20,11 @@ Per tick k (after the plant, the observe stage and the feedback delay line):
    spe_j = feedback_j[k] - xhat_j[k - D_j]: the sensed state minus what the forward model
    estimated for that moment (from a ring of past estimates; the prediction p_j[k] if D_j = 0).
    `estimate` = xhat delayed by estimate_lag_s (cerebellar lesion, Miall et al. 2007, PLoS Biol
-   5:e316), or = feedback when predict = false.
+   5:e316), or = feedback when predict = false; plus, with a lesion's estimate_noise_m > 0, a
+   smooth error e (state = [positions (n_x/2), velocities]): positions + e, velocities + de/dt,
+   e = white noise through two first-order low-pass stages (time constant estimate_noise_tau_s
+   each), scaled to SD estimate_noise_m (cerebellar patients sense their active movements less
+   precisely: Bhanpuri, Okamura & Bastian 2013, J Neurosci 33:14301; rtcore.learning.lesions).
 5. SPE learning with an eligibility trace (Porrill & Dean 2007, PLoS Comput Biol 3:e197): the
    error for moment n = k - D (D = the longest channel delay) is the one-step SPE
    e = x_meas[n] - (Ad x_meas[n-1] + Bd u[n] + W phi[n]), the part of the prediction error the
@@ -46,6 +50,7 @@ from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout, rls_update
 from rtcore.configbase import Strict
 from rtcore.layout import seg, stage_layout
 from rtcore.registry import StageSpec
+from rtcore.rng import normal, seed_state
 from rtcore.stage import Stage
 
 
@@ -82,13 +87,13 @@ class ForwardModelConfig(Strict):
 #: granule activity, commands, feedback rows and estimates. i: bus offsets, sizes and flags.
 LAYOUT = stage_layout(
     "forward_model",
-    f="mu eps err_max w_max kappa lam p_trace_max leak p0 "
+    f="mu eps err_max w_max kappa lam p_trace_max leak p0 noise_a noise_gain inv_dt "
       "Ad[n_x,n_x] Bd[n_x,n_u] Phi[n_x,n_x] a[n_b] scale[n_in] back[n_back,n_x,n_x]",
     s="g[n_in,n_b,order] phi[n_f] W[n_x,n_f] P[n_p,n_p] Px[n_f] mossy[n_in] z[n_x] e[n_x] xm[n_x] xm1[n_x] "
       "p[n_x] xhat[n_x] ring_p[ring,n_x] ring_phi[ring,n_f] ring_u[ring,n_u] ring_y[ring,n_x] "
-      "ring_est[n_ring_est,n_x]",
+      "ring_est[n_ring_est,n_x] noise_lp[2,n_x]",
     i="u n_u y n_x pred est spe n_b order n_in n_f n_p mossy_state ring n_ring_est d_learn predict learn "
-      "trace rule lag count=0 wnorm n_back delays[n_x]")
+      "trace rule lag count=0 wnorm n_back rng delays[n_x]")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 RULE_NLMS, RULE_RLS = 0, 1
 
@@ -197,6 +202,8 @@ def forward_model_step(f, s, i, bus):
     est_row = re + ((k - lag) % RE) * n_x
     for j in range(n_x):
         bus[i[I.est] + j] = s[est_row + j] if i[I.predict] == 1 else bus[y_off + j]
+    if f[F.noise_gain] > 0.0:
+        _estimate_error(f, seg(s, i, I.s_noise_lp, 2 * n_x), i, bus, n_x)
     # 5. SPE learning for moment n = k - D, eligibility = phi[n]
     D = i[I.d_learn]
     if i[I.learn] == 1 and k >= D + 1:
@@ -237,6 +244,27 @@ def forward_model_step(f, s, i, bus):
     return status.OK
 
 
+@njit(cache=True, nogil=True)
+def _estimate_error(f, lp, i, bus, n_x):
+    """Add the lesion's smooth estimate error: position j + e_j, velocity j + (e_j - e_j_prev) / dt.
+
+    Per position channel j < n_x/2: y1 <- a y1 + (1 - a) g w, e <- a e + (1 - a) y1, w ~ N(0, 1);
+    a = exp(-dt / tau), g sets SD(e) (noise_gain). lp: [2, n_x] (y1, e), state units."""
+    a, n_pos = f[F.noise_a], n_x // 2
+    for j in range(n_pos):
+        lp[j] = a * lp[j] + (1.0 - a) * f[F.noise_gain] * normal(i, I.rng)
+        before = lp[n_x + j]
+        lp[n_x + j] = a * before + (1.0 - a) * lp[j]
+        bus[i[I.est] + j] += lp[n_x + j]
+        bus[i[I.est] + n_pos + j] += (lp[n_x + j] - before) * f[F.inv_dt]
+
+
+def smooth_noise_gain(sd: float, a: float) -> float:
+    """g such that e (two first-order stages with pole a over g w, w ~ N(0, 1)) has SD sd: the
+    AR(2) with a double pole a has variance (1 - a)^4 (1 + a^2) / (1 - a^2)^3 per unit input."""
+    return sd / float(np.sqrt((1.0 - a) ** 4 * (1.0 + a * a) / (1.0 - a * a) ** 3)) if sd > 0 else 0.0
+
+
 def back_propagators(Ad: np.ndarray, D: int) -> np.ndarray:
     """Ad^-d for d = 1 .. D-1, (max(D-1, 0), n_x, n_x): a shift delta of the prediction now is the
     shift Ad^-d delta of the prediction d ticks ago (ZOH Ad is invertible)."""
@@ -260,12 +288,14 @@ def _per_channel(value, n_x: int, key: str, labels) -> np.ndarray:
 
 
 def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_learning_gain: float = 1.0,
-          retention: float = 1.0, estimate_lag_s: float = 0.0, where: str = "forward_model") -> Stage:
+          retention: float = 1.0, estimate_lag_s: float = 0.0, estimate_noise_m: float = 0.0,
+          estimate_noise_tau_s: float = 0.1, where: str = "forward_model") -> Stage:
     """The forward model on `command` and `feedback`; registers `prediction`, `estimate`, `spe`, `purkinje_norm`.
 
     feedback_delay_ticks (n_x,): the delay line's per-channel delay, assumed unless cfg.delay_s is set.
     spe_learning_gain multiplies the learning rate, retention multiplies weight_retention_tau_s,
-    estimate_lag_s delays the estimate the controller sees (rtcore.learning.lesions.LesionEffects).
+    estimate_lag_s delays the estimate the controller sees and estimate_noise_m (SD, position units)
+    with estimate_noise_tau_s (s) adds its smooth error (rtcore.learning.lesions.LesionEffects).
     """
     dt = ctx.dt_s
     u = ctx.bus.get("command", who=where)
@@ -296,6 +326,10 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     leak = 1.0 if tau_keep is None else float(np.exp(-dt / (tau_keep * retention)))
     kappa = 0.0 if cfg.anchor_tau_s is None else min(1.0, dt / cfg.anchor_tau_s)
     n_p = n_f if cfg.rule == "rls" else 0
+    if estimate_noise_m > 0 and n_x % 2:
+        raise ValueError(f"{where}: a lesion's estimate_noise_m needs a state of positions and velocities "
+                         f"(an even width), not [{', '.join(state_labels)}]; set lesion.estimate_noise_m = 0")
+    noise_a = float(np.exp(-dt / estimate_noise_tau_s))
     pred = ctx.bus.derive("prediction", y, [f"prediction_{lab}" for lab in state_labels])
     est = ctx.bus.derive("estimate", y, [f"estimate_{lab}" for lab in state_labels])
     spe = ctx.bus.derive("spe", y, [f"spe_{lab}" for lab in state_labels])
@@ -303,17 +337,18 @@ def build(cfg: ForwardModelConfig, ctx, feedback_delay_ticks: np.ndarray, spe_le
     f, s, i = LAYOUT.fill(
         f=dict(mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error,
                w_max=cfg.max_weight, kappa=kappa, lam=cfg.rls_forgetting, p_trace_max=cfg.rls_p_trace_max,
-               leak=leak, p0=cfg.rls_p0, Ad=Ad, Bd=Bd, Phi=Phi, a=a, scale=scale, back=back_propagators(Ad, D)),
+               leak=leak, p0=cfg.rls_p0, noise_a=noise_a, noise_gain=smooth_noise_gain(estimate_noise_m, noise_a),
+               inv_dt=1.0 / dt, Ad=Ad, Bd=Bd, Phi=Phi, a=a, scale=scale, back=back_propagators(Ad, D)),
         s=dict(P=cfg.rls_p0 * np.eye(n_p)),
         i=dict(u=u.offset, n_u=n_u, y=y.offset, n_x=n_x, pred=pred.offset, est=est.offset, spe=spe.offset,
                n_b=n_b, order=order, n_in=n_in, n_f=n_f, n_p=n_p, mossy_state=int(cfg.mossy_state), ring=R,
                n_ring_est=max(lag, D) + 1, d_learn=D, predict=int(cfg.predict), learn=int(cfg.learn),
                trace=int(cfg.eligibility_trace), rule=RULE_RLS if cfg.rule == "rls" else RULE_NLMS, lag=lag,
-               wnorm=wnorm.offset, n_back=max(D - 1, 0), delays=delays))
+               wnorm=wnorm.offset, n_back=max(D - 1, 0), rng=seed_state(ctx.seed, 0xE57E), delays=delays))
     return Stage(where, SPEC.kind, f, s, i,
                  info={"n_features": n_f, "rule": cfg.rule, "assumed_delay_s": [float(d * dt) for d in delays],
                        "nominal": cfg.nominal.kind, "predict": cfg.predict, "learn": cfg.learn,
-                       "estimate_lag_s": lag * dt,
+                       "estimate_lag_s": lag * dt, "estimate_noise_m": estimate_noise_m,
                        "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
 
 

@@ -7,7 +7,7 @@ the two-link arm's [hand_x, hand_y, hand_vx, hand_vy]) and command the endpoint 
 - The neural part g (kp, kd) (defaults 150 N/m, 40 N*s/m) is the delayed feedback correction: it
   acts on the forward model's estimate (or delayed feedback). g is the lesion's
   online_correction_gain (Huntington's: poor within-movement correction, Smith, Brandt & Shadmehr
-  2000, Nature 403:544); a cerebellar lesion makes the estimate it acts on out of date.
+  2000, Nature 403:544); a cerebellar lesion makes the estimate it acts on out of date and imprecise.
 - The intrinsic part (k_i, b_i; default 0 = none) is the muscles' delay-free viscoelasticity
   about the equilibrium the descending command sets (the target: equilibrium-point control,
   Polit & Bizzi 1979, J Neurophysiol 42:183; hand impedance, Hogan 1985, J Dyn Syst Meas Control

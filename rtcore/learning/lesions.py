@@ -5,9 +5,10 @@ A lesion is a kind and a severity in [0, 1]; `lesion_effects` maps it to named m
 model and controller (rtcore.cerebellum, rtcore.control). Any knob can be set directly in the
 config to override what the kind implies. The dissociations reproduced:
 
-- cerebellar: SPE learning and retention lost, motor noise up, state estimate out of date; reward
-  learning spared (Therrien, Wolpert & Bastian 2016, Brain 139:101); trial-to-trial changes stop
-  following the last error (Smith & Shadmehr 2005, J Neurophysiol 93:2809).
+- cerebellar: SPE learning and retention lost, motor noise up, state estimate out of date and
+  less precise; reward learning spared (Therrien, Wolpert & Bastian 2016, Brain 139:101);
+  trial-to-trial changes stop following the last error (Smith & Shadmehr 2005, J Neurophysiol
+  93:2809).
 - parkinson: dopamine (RPE) gain down: initial adaptation intact, savings lost (Leow, Loftus &
   Hammond 2012, Exp Brain Res 218:295; Tsay et al. 2022, Brain Commun 4:fcac303); levodopa or DBS
   give part of it back (Frank, Seeberger & O'Reilly 2004, Science 306:1940).
@@ -26,6 +27,14 @@ from rtcore.layout import Layout
 #: from a hand estimate about 138 ms out of date (Miall, Christensen, Cain & Stanley 2007,
 #: PLoS Biol 5:e316).
 CEREBELLAR_ESTIMATE_LAG_S = 0.138
+#: SD of the error of the hand-position estimate after cerebellar damage, m (see
+#: LesionEffects.estimate_noise_m): a model choice of the order of the precision of
+#: proprioceptive hand localisation (about a centimetre; van Beers, Sittig & Denier van der Gon
+#: 1998, Exp Brain Res 122:367), which the healthy model's exact estimate leaves out.
+CEREBELLAR_ESTIMATE_NOISE_M = 0.012
+#: Time constant of each of the two low-pass stages that shape that error, s: it wanders on the
+#: time scale of a reach (a model choice; white or fast noise would be filtered out by the arm).
+ESTIMATE_ERROR_TAU_S = 0.1
 
 
 class LesionConfig(Strict):
@@ -39,6 +48,7 @@ class LesionConfig(Strict):
     retention: float | None = Field(None, gt=0.0, le=1.0, description="override: multiplier of memory time constants (1 = healthy)")
     motor_noise_gain: float | None = Field(None, ge=0.0, le=10.0, description="override: multiplier of motor noise SD (1 = healthy)")
     estimate_lag_s: float | None = Field(None, ge=0.0, le=0.5, description="override: extra lag of the state estimate, s (0 = healthy)")
+    estimate_noise_m: float | None = Field(None, ge=0.0, le=0.1, description="override: SD of the slowly wandering error of the position estimate, m (0 = healthy)")
     rpe_gain: float | None = Field(None, ge=0.0, le=2.0, description="override: dopamine gain on reward-prediction-error learning (1 = healthy)")
     online_correction_gain: float | None = Field(None, ge=0.0, le=2.0, description="override: multiplier of online feedback-correction gains (1 = healthy)")
 
@@ -68,6 +78,17 @@ class LesionEffects(NamedTuple):
     so reaches overshoot and oscillate about the target (dysmetria; Smith & Shadmehr 2005). The
     arm's delay-free intrinsic impedance (controller intrinsic_*, endpoint_pd.py) is not lagged
     and keeps it stable. Cerebellar: 0.138 severity. Per-tick only (forward model / controller)."""
+    estimate_noise_m: float = 0.0
+    """SD of the error of the position estimate the controller acts on, m (its rate of change is
+    the velocity estimate's error). Without the cerebellar prediction the hand's state during a
+    self-made movement is sensed less precisely (Bhanpuri, Okamura & Bastian 2013, J Neurosci
+    33:14301: cerebellar patients' proprioception is impaired in active, not passive, movement).
+    Mechanism (forward_model.py): a smooth error, white noise through two first-order low-pass
+    stages of ESTIMATE_ERROR_TAU_S each, wanders over a reach and is added to the estimate; the
+    delayed correction steers the hand by it, so reaches scatter from trial to trial and stop off
+    target (variable, dysmetric reaches: Smith & Shadmehr 2005; Rabe et al. 2009, J Neurophysiol
+    101:1961). The intrinsic impedance reads the true state and keeps the arm on target within a
+    few mm. Cerebellar: CEREBELLAR_ESTIMATE_NOISE_M severity. Per-tick only (forward model)."""
     rpe_gain: float = 1.0
     """Dopamine gain g_DA on reward-prediction-error learning (actor update and the memory of
     rewarded actions) and, per tick, on the learned feedforward's slow, retained learning rate
@@ -85,7 +106,7 @@ class LesionEffects(NamedTuple):
     (controller)."""
 
     def as_array(self) -> np.ndarray:
-        """float64 [6] in field order, for compiled consumers (index with E.<field>)."""
+        """float64 [7] in field order, for compiled consumers (index with E.<field>)."""
         return np.array(self, dtype=np.float64)
 
 
@@ -99,7 +120,8 @@ def lesion_effects(cfg: LesionConfig = LesionConfig()) -> LesionEffects:
     derived = {}
     if cfg.kind == "cerebellar":
         derived = dict(spe_learning_gain=1.0 - 0.95 * s, retention=1.0 - 0.8 * s,
-                       motor_noise_gain=1.0 + s, estimate_lag_s=CEREBELLAR_ESTIMATE_LAG_S * s)
+                       motor_noise_gain=1.0 + s, estimate_lag_s=CEREBELLAR_ESTIMATE_LAG_S * s,
+                       estimate_noise_m=CEREBELLAR_ESTIMATE_NOISE_M * s)
     elif cfg.kind == "parkinson":
         deficit = 0.95 * s * ((1.0 - cfg.therapy_restore) if cfg.therapy_on else 1.0)
         derived = dict(rpe_gain=1.0 - deficit)
