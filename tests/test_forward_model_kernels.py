@@ -1,7 +1,8 @@
 """Compiled cerebellar kernels against slow, readable Python references; NaN and huge errors stay bounded.
 
 Covers the feedback delay line, the granule basis bank, the NLMS and RLS Purkinje updates and
-the whole forward-model step (Smith estimate, SPE, eligibility-trace learning) tick by tick.
+the whole forward-model step (Smith estimate, SPE, eligibility-trace learning) tick by tick, and a
+lesion's smooth estimate error.
 """
 import numpy as np
 import pytest
@@ -269,3 +270,33 @@ def test_prediction_off_estimate_is_feedback():
         bus[sig["command"].slice], bus[sig["feedback"].slice] = rng.standard_normal(2), rng.standard_normal(4)
         forward_model_step(st.f, st.s, st.i, bus)
         np.testing.assert_array_equal(bus[sig["estimate"].slice], bus[sig["feedback"].slice])
+
+
+def test_lesion_estimate_error_matches_reference_and_its_sd():
+    """A lesion's smooth estimate error: two first-order stages over seeded white noise, SD as asked,
+    the velocity channels carrying its rate; the estimate's mean is untouched."""
+    from rtcore.rng import normal
+    ctx = context()
+    ctx.bus.add("feedback", 4, "m", [f"feedback_x{j}" for j in range(4)])
+    cfg = ForwardModelConfig(predict=False, learn=False, nominal={"kind": "point_mass", "mass_kg": 1.0})
+    st = forward_model.build(cfg, ctx, np.array([50, 50, 50, 50]), estimate_noise_m=0.01, estimate_noise_tau_s=0.01)
+    bus, sig = ctx.bus.array(), ctx.bus.signals
+    F = forward_model.F
+    a, g, rng_ref = st.f[F.noise_a], st.f[F.noise_gain], st.i.copy()
+    y1, e = np.zeros(2), np.zeros(2)
+    y = np.array([0.1, -0.2, 0.0, 0.0])
+    errs = np.empty((20000, 4))
+    for k in range(len(errs)):
+        bus[sig["command"].slice], bus[sig["feedback"].slice] = 0.0, y
+        assert forward_model_step(st.f, st.s, st.i, bus) == status.OK
+        errs[k] = bus[sig["estimate"].slice] - y
+        if k < 300:  # the reference, tick by tick
+            before = e.copy()
+            for j in range(2):
+                y1[j] = a * y1[j] + (1 - a) * g * normal(rng_ref, forward_model.I.rng)
+                e[j] = a * e[j] + (1 - a) * y1[j]
+            np.testing.assert_allclose(errs[k], np.concatenate([e, (e - before) / DT_S]), rtol=1e-9, atol=1e-15)
+    pos = errs[500:, :2]
+    assert np.all(np.abs(pos.std(axis=0) / 0.01 - 1) < 0.15), pos.std(axis=0)
+    assert np.all(np.abs(pos.mean(axis=0)) < 0.002)
+    np.testing.assert_allclose(errs[501:, 2:], np.diff(errs[500:, :2], axis=0) / DT_S, atol=1e-9)
