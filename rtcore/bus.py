@@ -34,6 +34,9 @@ STAMP_S = 7
 PAUSE = 8
 SKIP_BLOCK = 9
 HEADER = 10
+#: the engine's own `marker` codes (the task's are sims.paradigms.markers, which names both):
+MARKER_STREAM_STALE = 900  #: an LSL input stream went silent, the session is in safe hold
+MARKER_STREAM_RESUMED = 901  #: its samples flow again, safe hold released
 
 
 @njit(cache=True, nogil=True)

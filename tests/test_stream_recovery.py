@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from devices.lsl.inlet import MARKER_STREAM_RESUMED, MARKER_STREAM_STALE
+from sims.paradigms.markers import NAMES
 from enginecli import run_cli, summary, write_config
 from lsl_helpers import start_peer, unique
 from rtcore import xdf
@@ -108,11 +109,11 @@ def test_gaps_are_in_session_xdf_as_markers_and_a_count(restarted):
     rec = restarted["rec"]
     marks = [m[0] for m in rec["markers"]["time_series"]]
     # A and B gone, C ends (a loaded machine may starve a peer past stale_after_s: more pairs)
-    assert marks.count(str(MARKER_STREAM_STALE)) >= 3 and marks.count(str(MARKER_STREAM_RESUMED)) >= 2, marks
+    assert marks.count(NAMES[MARKER_STREAM_STALE]) >= 3 and marks.count(NAMES[MARKER_STREAM_RESUMED]) >= 2, marks
     gaps, missed, last_s = np.asarray(rec["input_gap"]["time_series"])[-1]
     x0 = np.asarray(rec["input"]["time_series"])[:, 0]
     _a, b, c = _segments(x0)
-    assert gaps == marks.count(str(MARKER_STREAM_RESUMED))
+    assert gaps == marks.count(NAMES[MARKER_STREAM_RESUMED])
     assert missed >= (b[0] - B0) + (c[0] - C0) - 2  # the source's own samples lost, plus its absence
     assert 0.0 < last_s < 5.0
 

@@ -54,14 +54,11 @@ from pydantic import Field, model_validator
 from devices import lsl_c
 from devices.lsl import recovery, run_id
 from rtcore import phaselock, status
-from rtcore.bus import DT_S, MARKER, TICK_SHIFT_S, request_hold
+from rtcore.bus import DT_S, MARKER, MARKER_STREAM_RESUMED, MARKER_STREAM_STALE, TICK_SHIFT_S, request_hold
 from rtcore.configbase import Strict
 from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
-
-MARKER_STREAM_STALE = 900  #: marker code: the input stream went silent, session in safe hold
-MARKER_STREAM_RESUMED = 901  #: marker code: samples flow again, safe hold released
 
 
 class LslSourceConfig(Strict):

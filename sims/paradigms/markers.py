@@ -2,8 +2,11 @@
 
 The loop clears the slot every tick, so a code marks exactly the tick its event happened.
 Recorded with every tick (session.xdf writes the names); the default LSL markers outlet pushes the
-names as strings and carries this code table in its description.
+names as strings and carries this code table in its description. The table also names the
+engine's own codes (rtcore.bus: an LSL input went stale, or resumed), so no consumer sees a number.
 """
+from rtcore.bus import MARKER_STREAM_RESUMED, MARKER_STREAM_STALE
+
 TRIAL_START = 1  #: a new trial began in the same block: the center target is shown
 GO = 2  #: the peripheral target appeared (go cue); the reach starts
 ACQUIRED = 3  #: the fed-back hand entered the target
@@ -19,7 +22,8 @@ BLOCK_SKIPPED = 12  #: the operator skipped the rest of the block: the next bloc
 
 NAMES = {TRIAL_START: "trial_start", GO: "go", ACQUIRED: "acquired", LEFT_TARGET: "left_target",
          SUCCESS: "success", TIMEOUT: "timeout", BLOCK_START: "block_start", TASK_DONE: "task_done",
-         CENTER_TIMEOUT: "center_timeout", PAUSED: "paused", RESUMED: "resumed", BLOCK_SKIPPED: "block_skipped"}
+         CENTER_TIMEOUT: "center_timeout", PAUSED: "paused", RESUMED: "resumed", BLOCK_SKIPPED: "block_skipped",
+         MARKER_STREAM_STALE: "stream_stale", MARKER_STREAM_RESUMED: "stream_resumed"}
 
 
 def code_table() -> list:
