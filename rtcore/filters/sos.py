@@ -6,7 +6,6 @@ so a stage keeps its coefficients in its f array and its filter memories in its 
 """
 import numpy as np
 from numba import njit
-from scipy import signal
 
 SOS_WIDTH = 6  #: coefficients per section: b0 b1 b2 a0 a1 a2 (a0 = 1)
 SOS_STATE = 2  #: memories per section (direct form II transposed)
@@ -26,6 +25,7 @@ def design_butter(btype: str, corners_hz, order: int, rate_hz: float, where: str
     if btype == "bandpass" and not corners[0] < corners[1]:
         raise ValueError(f"{where}: band-pass corners {corners.tolist()} Hz must be [low, high] with low < high")
     wn = corners if btype == "bandpass" else corners[0]
+    from scipy import signal  # here, not at import: scipy.signal takes ~1.5 s to load and every CLI start would pay it
     return np.ascontiguousarray(signal.butter(order, wn, btype=btype, fs=rate_hz, output="sos"), dtype=np.float64)
 
 
