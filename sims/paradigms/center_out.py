@@ -32,7 +32,10 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 movement_time_s: go cue to first target entry (NaN if never); success 0/1;
                 center_timeout 0/1 (the center was never held: no go cue, movement metrics NaN);
   channel 0/1: a force-channel trial (blocks.py); on it the task holds the hand in a stiff channel
-                along the start->target line by writing the channel's force to the plant's `load`
+                along the line from the hand at the go cue to the target (a channel trial's reach
+                origin: its path metrics and the feedforward's path follow that line; a wall on the
+                line from the center would jolt a hand resting within the target tolerance off it,
+                and the channel rings) by writing the channel's force to the plant's `load`
                 force each tick, F = -(K d_perp + B v_perp) n (one tick late, stable for K <= 2e4
                 N/m at 1 kHz), and measures channel_force_index: the lateral force the hand presses
                 against the channel, f = K d_perp + B v_perp, regressed (through 0, from the go cue
@@ -146,9 +149,14 @@ def _start_trial(f, s, i, bus, k):
 
 @njit(cache=True, nogil=True)
 def _go(f, s, i, bus, k):
-    """Show trial k's target: the reach starts from the current target; feedback perturbation on."""
+    """Show trial k's target: the reach starts from the current target (a force-channel trial: from
+    the hand, so the channel's wall does not jolt a hand resting off the line); feedback
+    perturbation on."""
     row = AT.f_schedule + k * T_COLS
-    s[S.ox], s[S.oy] = s[S.tx], s[S.ty]
+    if f[row + T.channel] > 0.0:
+        s[S.ox], s[S.oy] = bus[i[I.state]], bus[i[I.state] + 1]
+    else:
+        s[S.ox], s[S.oy] = s[S.tx], s[S.ty]
     a = f[row + T.target_rad]
     s[S.tx] = f[F.cx] + f[F.radius] * math.cos(a)
     s[S.ty] = f[F.cy] + f[F.radius] * math.sin(a)
