@@ -8,8 +8,8 @@ Three shipped configs run as a user would (`rtcore run --fast`), at once, read t
 The trial-level two-state learner ([learning], rtcore/learning/trial_learning.py) makes the
 feedforward field; the feedforward's per-tick learning is off. The measures are the task's
 per-trial metrics: the adaptation index on channel trials (lateral force against the channel
-regressed on the ideal field force, relative to each target's baseline channel trial) and the
-field-signed perpendicular error at peak speed on field trials.
+regressed on the ideal field force, relative to the mean of each target's baseline channel trials)
+and the field-signed perpendicular error at peak speed on field trials.
 """
 import pathlib
 import subprocess
@@ -71,10 +71,16 @@ def test_channel_trials_hold_the_hand_and_measure_the_index(runs):
     assert np.isnan(t["adaptation_index"][~ch]).all()
     # the channel keeps the hand on the line: far smaller peak-speed deviation than field trials
     expo = block_of(t, s, "exposure")
-    assert np.abs(t["perp_error_m"][expo & ch]).mean() < 0.35 * np.abs(t["perp_error_m"][expo & ~ch]).mean()  # measured 0.27
+    assert np.abs(t["perp_error_m"][expo & ch]).mean() < 0.35 * np.abs(t["perp_error_m"][expo & ~ch]).mean()  # measured 0.09
     base = block_of(t, s, "baseline_channel")
     assert base.sum() == 16 and (t["channel"][base] == 1).all()
-    np.testing.assert_allclose(t["adaptation_index"][base], 0.0, atol=1e-9)  # the index's zero, per target
+    # the index's zero: each target's two baseline channel trials average to 0 by construction; they
+    # differ by the reach's own variability (the hand's state at the go cue within the center window,
+    # motor noise, what the learners pick up in the baseline): measured |index| <= 0.020 (0.007, 0.014,
+    # 0.002, 0.020, 0.004, 0.014, 0.001, 0.002 per target) beside a late-exposure index of 0.78
+    index, target = t["adaptation_index"][base], t["target_deg"][base]
+    np.testing.assert_allclose([index[target == a].mean() for a in np.unique(target)], 0.0, atol=1e-9)
+    assert np.abs(index).max() < 0.1 * channel_index(t, expo)[-8:].mean(), index
     assert s["trial_learning"]["trial"][-1] == s["task"]["n_trials"] - 1  # one update per trial
 
 
@@ -108,8 +114,9 @@ def _fit(kind, obs_at, obs, two):
     return 2 * best.cost, best.x
 
 
-@pytest.mark.xfail(strict=True, reason="measured: SSE two-state 7.08 vs one-state 8.39 over 49 channel trials, but BIC "
-                   "-65.26 vs -65.34 (a tie): the per-trial index is too noisy (SD ~0.4) to favour the extra parameters")
+@pytest.mark.xfail(strict=True, reason="measured: SSE two-state 1.73 vs one-state 1.91 over 44 channel trials, BIC "
+                   "-127.34 vs -130.55: the one-state model wins; the index's residual SD (~0.2) hides what the "
+                   "slow state adds")
 def test_two_state_fit_beats_one_state(runs):
     """Both models fit the index on every channel trial from the first exposure on (field trials
     f = 1, washout f = 0, channel trials e = 0); the two-state model wins by BIC."""
@@ -146,9 +153,10 @@ def test_savings_second_exposure_reaches_half_asymptote_sooner(runs):
 
 
 @pytest.mark.xfail(strict=True, reason="measured: the counter-field block (-B) throws the delayed endpoint-PD arm "
-                   "about (center timeouts; since the MuJoCo joint limits, the elbow passes 10 rad/s at 296 s and "
-                   "the plant latches a fault that stops the task), so -B is never practised and the index is "
-                   "not driven to zero; channel block index 0.28 vs 0.77 at the end of A")
+                   "about even with 5 N s/m intrinsic damping: the elbow passes 10 rad/s at 316.7 s and the plant "
+                   "latches a fault that stops the task (index 0.86 at the end of A), so -B is never practised; "
+                   "with 10 N s/m the session finishes but -B overshoots the index to -0.53 and the channel block "
+                   "shows no rebound (0.00 over its trials 6-20)")
 def test_spontaneous_recovery_in_the_channel_block(runs):
     assert isinstance(runs["spontaneous_recovery"], dict), runs["spontaneous_recovery"]  # the session ran to its end
     t, s = runs["spontaneous_recovery"], runs["spontaneous_recovery"]["_summary"]
