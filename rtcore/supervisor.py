@@ -23,8 +23,8 @@ import numpy as np
 
 from rtcore import checkpoint, companions, lifeline, shm, status, verdict
 from rtcore import config as config_mod
-from rtcore.loop import (COL_COMPUTE_US, COL_WAKE_US, CTRL_RING_READ, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE, CTRL_STOP, CTRL_TICKS,
-                         STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
+from rtcore.loop import (COL_COMPUTE_US, COL_WAKE_US, CTRL_RING_READ, CTRL_RING_WAITS, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE,
+                         CTRL_STOP, CTRL_TICKS, STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
 from rtcore.summary import Distribution, SessionEnd, supervised
 from rtcore.xdf import XdfRecorder
 from sims.paradigms import markers
@@ -288,7 +288,7 @@ def _watch(cfg, session, drain, recorder, view_status, stops, writer=None) -> bo
     ctrl, child = session.ctrl, session.child
     flush_every = min(cfg.record.flush_s, 1.0)  # session.xdf loads up to the last flush after a kill -9
     last_flush = time.monotonic()
-    last_ticks, last_progress = -1, time.monotonic()
+    last_ticks, last_progress = None, time.monotonic()
     stop_at = None
     while True:
         drain()
@@ -296,7 +296,9 @@ def _watch(cfg, session, drain, recorder, view_status, stops, writer=None) -> bo
         if now - last_flush >= flush_every:
             recorder.flush()
             last_flush = now
-        ticks = int(ctrl[CTRL_TICKS])
+        # progress: a tick, or (offline) a wait for ring room the parent had not yet made: a
+        # loop blocked on a parent that was itself starved of the CPU is not hung
+        ticks = (int(ctrl[CTRL_TICKS]), int(ctrl[CTRL_RING_WAITS]))
         if ticks != last_ticks:
             last_ticks, last_progress = ticks, now
         view_status.update(ctrl, drain)
