@@ -15,6 +15,7 @@ Also: a wrong Host header and, on a non-loopback bind, a missing or wrong token 
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,7 +53,8 @@ CONFIG = """
 
 
 def start_session(tmp_path, *extra):
-    """A real-time session with the page on; returns (process, URL) once the URL is printed."""
+    """A real-time session with the page on; returns (process, URL) once the URL is printed. Its
+    later output is read on a thread into p.lines: an unread pipe fills and blocks the session."""
     path = write_config(tmp_path, CONFIG.format(name=f"dash-{uuid.uuid4().hex[:6]}"))
     p = subprocess.Popen(RTCORE + ["run", path, "--out", str(tmp_path / "out"), "--quiet", "--dashboard", *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -65,6 +67,8 @@ def start_session(tmp_path, *extra):
         lines.append(line)
         m = re.search(r"dashboard: (http://\S+)", line)
         if m:
+            p.lines = lines
+            threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
             return p, m.group(1)
     p.kill()
     raise AssertionError("no dashboard URL printed:\n" + "".join(lines))
@@ -142,6 +146,8 @@ def test_the_page_shows_and_drives_a_running_session(tmp_path):
         wait_for(lambda: trial(d) > held, 20, "a trial after resume")
         click(d, "next_block")
         wait_for(lambda: re.search(r"block 1 ", model(d, "status", "m.text")), 20, "the next block")
+        first = trial(d)
+        wait_for(lambda: trial(d) > first, 20, "a trial of the second block to finish")
 
         note = f"probe {uuid.uuid4().hex[:6]}"
         d.execute_script(f"Bokeh.documents[0].get_model_by_name('marker_text').value = '{note}'")
@@ -151,6 +157,8 @@ def test_the_page_shows_and_drives_a_running_session(tmp_path):
         click(d, "stop")
         d.switch_to.alert.accept()
         p.wait(60)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nsession output:\n{''.join(p.lines)}") from None
     finally:
         if d is not None:
             d.quit()
