@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.linalg import expm
 
 from rtcore.configbase import Strict
 
@@ -80,6 +79,7 @@ def discretise(A, B, n_x: int, n_u: int, dt_s: float):
         return np.zeros((n_x, n_x)), np.zeros((n_x, n_u))
     M = np.zeros((n_x + n_u, n_x + n_u))
     M[:n_x, :n_x], M[:n_x, n_x:] = A, B
+    from scipy.linalg import expm  # here, not at import: scipy.linalg adds ~0.2 s to every process start
     E = expm(M * dt_s)
     return E[:n_x, :n_x].copy(), E[:n_x, n_x:].copy()
 
