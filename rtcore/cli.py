@@ -109,14 +109,26 @@ def _report(out: str, stops) -> None:
     if stops.repeated:
         print("  report: skipped (asked twice to stop)")
         return
+    page = None
     try:
         with stops.interruptible():
             from rtcore import report
-            print(f"  report: {report.write(out)[1]}")
+            page = report.write(out)[1]
     except Interrupted:
-        print("  report: skipped (asked twice to stop)")
+        pass
     except Exception as e:
-        print(f"  report: not written ({type(e).__name__}: {e})")
+        if not stops.repeated:
+            print(f"  report: not written ({type(e).__name__}: {e})")
+            return
+    if stops.repeated:
+        # asked again while it was written: a stop that lands inside matplotlib can be swallowed
+        # there or surface as matplotlib's own error, so what was written goes
+        for name in ("report.html", "report.png"):
+            if os.path.exists(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
+        print("  report: skipped (asked twice to stop)")
+        return
+    print(f"  report: {page}")
 
 
 def _final_lines(s: dict, out: str) -> str:
