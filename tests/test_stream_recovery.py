@@ -144,3 +144,37 @@ def test_on_lost_fail_ends_the_session_with_its_exit_code(tmp_path):
     assert r.returncode == 1 and s["verdict"] == "failed", r.stdout + r.stderr
     assert "stream lost" in s["exit_reason"]
     assert s["ticks"] < 30 * RATE and time.monotonic() - t < 90  # ended by on_lost, not by duration
+
+
+def test_two_returning_streams_are_not_guessed_between(tmp_path):
+    """The source goes away and two same-name streams appear: the session binds neither, stays in
+    hold and says why (issue 21: a returning stream is taken only when it is the one candidate)."""
+    name = unique("Twins")
+    a = start_peer(name, "--source-id", name, "--rate", RATE, "--count", 10 ** 6, "--channels", 2,
+                   "--wait-consumer-s", 600)
+    peers = [a]
+    out = tmp_path / "run"
+
+    def script():
+        while not (out / "child_ready.json").exists():
+            time.sleep(0.05)
+        time.sleep(1.0)
+        a.send_signal(signal.SIGKILL)
+        twins = [start_peer(name, "--source-id", f"{name}-{k}", "--rate", RATE, "--count", 10 ** 6, "--start", B0,
+                            "--channels", 2, "--wait-consumer-s", 0, wait_ready=False) for k in (1, 2)]
+        peers.extend(twins)
+        for p in twins:  # both outlets up (they start together, as two copies of a program restarted at once)
+            assert p.stdout.readline().strip() == "ready"
+
+    thread = threading.Thread(target=script, daemon=True)
+    thread.start()
+    r = run_cli("run", write_config(tmp_path, _session_toml(name, out, "hold", duration_s=6.0, lost_after_s=60.0)))
+    thread.join(timeout=30)
+    for p in peers:
+        p.kill()
+        p.wait()
+    s = summary(out)
+    lsl_in = s["lsl_in"]
+    assert lsl_in["inlet_swaps"] == 0 and "2 streams came back" in lsl_in["refused"], (lsl_in, r.stdout)
+    x0 = np.asarray(xdf.load(str(out / "session.xdf"))["input"]["time_series"])[:, 0]
+    assert x0.max() < B0 and s["hold_ticks"] > 1000  # nothing from either twin; held to the end

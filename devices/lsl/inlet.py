@@ -519,8 +519,8 @@ def build(cfg: LslSourceConfig, ctx, where: str = "source") -> Stage:
             if new.channel_count() != nch or new.channel_format() != info.channel_format():
                 raise ValueError(f"{describe_stream(new)} differs from the bound stream's channels or format")
 
-        rec = recovery.Recovery(stage, inlet, info, (I.stale, I.lost, I.next_handle, S.offset, S.next_offset),
-                                find=lambda: _takeable(list(pylsl.resolve_bypred(_predicate(cfg), 1, recovery.WAVE_S)), cfg),
+        rec = recovery.Recovery(stage, inlet, info, (I.stale, I.lost, I.next_handle, S.offset, S.next_offset, S.last_local),
+                                find=lambda timeout_s, minimum: _takeable(list(pylsl.resolve_bypred(_predicate(cfg), minimum, timeout_s)), cfg),
                                 accept=accept,
                                 open_=lambda new: connect(new, cfg.buffer_s, recovery.OPEN_TIMEOUT_S))
         rec.start()
