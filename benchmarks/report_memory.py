@@ -18,45 +18,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
+from pathlib import Path
 
 import psutil
 
-CONFIG = """
-    [session]
-    name = "report-bench-{pid}"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from enginecli import SYNTHETIC_EMG, emg_arm, toml  # noqa: E402  (the chain test_report.py runs, 60 s there)
 
-    [source]
-    kind = "synthetic_emg"
-    n_channels = 4
-    rate_hz = 2000
-    kp_n_per_m = 25.0
-    kd_n_s_per_m = 12.0
-
-    [decoder]
-    kind = "emg"
-    input_rate_hz = 2000
-    pairs = [[0, 2], [1, 3]]
-    torque_gain_nm = 8.0
-    output = "command"
-
-    [plant]
-    kind = "two_link_arm"
-
-    [task]
-    kind = "center_out"
-    hold_s = 0.1
-
-    [[block]]
-    name = "baseline"
-    n_trials = 100000
-
-    [feedback]
-
-    [forward_model]
-    mossy_scale = [0.1, 0.1, 1, 1, 3, 3]
-"""
 REPORT = ("import resource, sys, time; from rtcore import report; t = time.monotonic(); report.write(sys.argv[1]); "
           "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
 
@@ -73,7 +42,7 @@ def main() -> int:
         os.makedirs(tmp, exist_ok=True)
         cfg = os.path.join(tmp, "session.toml")
         with open(cfg, "w") as fh:
-            fh.write(textwrap.dedent(CONFIG.format(pid=os.getpid())))
+            fh.write(toml(f'[session]\nname = "report-bench-{os.getpid()}"', SYNTHETIC_EMG, emg_arm(100000)))
         run = os.path.join(tmp, "run")
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "rtcore.cli", "run", cfg, "--fast", "--quiet", "--out", run,

@@ -27,6 +27,27 @@ GOLDEN = 0.6180339887498949
 RECORD = ("input", "input_n", "intended_velocity", "state", "target", "intent")
 
 
+def cursor_task(n_trials: int, timeout_s: float = TIMEOUT_S) -> str:
+    """TOML of the cursor and the engine's center-out task for a BCI session through `rtcore run`: the
+    cursor moves at the decoded velocity (intent), targets as the rig's (TARGET_RADIUS_M, HOLD_S),
+    one block "bci" of n_trials."""
+    return f"""
+        [plant]
+        kind = "cursor"
+        velocity_signal = "intent"
+
+        [task]
+        kind = "center_out"
+        target_tolerance_m = {TARGET_RADIUS_M}
+        hold_s = {HOLD_S}
+        timeout_s = {timeout_s}
+
+        [[block]]
+        name = "bci"
+        n_trials = {n_trials}
+    """
+
+
 class CenterOutAndBack:
     """The task, called once per tick with the Session; events: [(t_s, success 0/1, acquisition_s)]."""
 

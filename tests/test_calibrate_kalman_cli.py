@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from enginecli import RTCORE, run_cli, summary, write_config
+from bci_task import cursor_task
+from enginecli import RTCORE, lsl_companion, run_cli, summary, toml, write_config
 from lsl_helpers import unique
 from rtcore.decoders import kalman_fit
 
@@ -47,38 +48,21 @@ def calibrated(tmp_path_factory):
 
 def bci_session(tmp, decoder_file, label):
     name, session = unique(f"wf-{label}"), unique(f"wfbci-{label}")
-    cfg = write_config(tmp, f"""
+    user = lsl_companion("neural", name, session, "--channels", UNITS, "--seed", 3, "--set", f"population_seed={SUBJECT}",
+                         resolve_timeout_s=30)
+    cfg = write_config(tmp, toml(f"""
         [session]
         name = "{session}"
         duration_s = 30
         seed = 3
         [loop]
         rate_hz = 100
-        [[companion]]
-        name = "user"
-        command = ["rtcore", "source", "neural", "--name", "{name}", "--session", "{session}", "--channels", "{UNITS}",
-                   "--seed", "3", "--set", "population_seed={SUBJECT}"]
-        start_s = 2.0
-        [source]
-        kind = "lsl"
-        name = "{name}"
-        resolve_timeout_s = 30
+        """, user, f"""
         [decoder]
         kind = "kalman"
         decoder_file = "{decoder_file}"
         bin_s = {BIN_S}
-        [plant]
-        kind = "cursor"
-        velocity_signal = "intent"
-        [task]
-        kind = "center_out"
-        target_tolerance_m = 0.02
-        hold_s = 0.1
-        timeout_s = 4.0
-        [[block]]
-        name = "bci"
-        n_trials = 100
-        """, name=f"{label}.toml")
+        """, cursor_task(100, timeout_s=4.0)), name=f"{label}.toml")
     out = tmp / label
     return out, subprocess.Popen(RTCORE + ["run", cfg, "--out", str(out)], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 import bci_task as h
-from enginecli import run_cli, summary, write_config
+from enginecli import run_cli, summary, toml, write_config
 from rtcore import checkpoint
 from rtcore.decoders import kalman_fit
 from rtcore.decoders.clda import CLDAConfig
@@ -74,7 +74,7 @@ def test_resumed_decoder_recovers_faster_across_tuning_drift(day1, tmp_path):
     assert h.success_per_min(resumed, 0, seconds) > h.success_per_min(scratch, 0, seconds)
 
 
-BCI = """
+BCI = toml("""
 [session]
 name = "{name}"
 duration_s = 8
@@ -89,21 +89,7 @@ kind = "kalman"
 decoder_file = "{decoder}"
 bin_s = 0.05
 clda = {{ method = "rml" }}
-
-[plant]
-kind = "cursor"
-velocity_signal = "intent"
-
-[task]
-kind = "center_out"
-target_tolerance_m = 0.02
-hold_s = 0.1
-timeout_s = 5.0
-
-[[block]]
-name = "bci"
-n_trials = 200
-"""
+""", h.cursor_task(200))
 
 
 @pytest.fixture(scope="module")

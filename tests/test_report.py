@@ -15,45 +15,15 @@ import numpy as np
 import pytest
 
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
-from enginecli import assert_finished, run_cli, summary, write_config
+from enginecli import SYNTHETIC_EMG, assert_finished, dynamixel_session, emg_arm, run_cli, summary, toml, write_config
 from lsl_helpers import unique
 
-EMG_ARM = """
+EMG_ARM_HEAD = """
     [session]
     name = "{name}"
 
     [record]
     every_ticks = {{ prediction = 10, spe = 10 }}
-
-    [source]
-    kind = "synthetic_emg"
-    n_channels = 4
-    rate_hz = 2000
-    kp_n_per_m = 25.0
-    kd_n_s_per_m = 12.0
-
-    [decoder]
-    kind = "emg"
-    input_rate_hz = 2000
-    pairs = [[0, 2], [1, 3]]
-    torque_gain_nm = 8.0
-    output = "command"
-
-    [plant]
-    kind = "two_link_arm"
-
-    [task]
-    kind = "center_out"
-    hold_s = 0.1
-
-    [[block]]
-    name = "baseline"
-    n_trials = 200
-
-    [feedback]
-
-    [forward_model]
-    mossy_scale = [0.1, 0.1, 1, 1, 3, 3]
 """
 
 
@@ -64,17 +34,7 @@ def _data_artists(ax) -> int:
 def test_dynamixel_session_report_has_no_empty_panel(tmp_path):
     from rtcore import report
     with DynamixelBusEmulator(ids=(1, 2), tau_s=0.03) as em:
-        path = write_config(tmp_path, f"""
-            [session]
-            name = "{unique('dxlreport')}"
-            duration_s = 3.0
-            [loop]
-            rate_hz = 500
-            [plant]
-            kind = "dynamixel"
-            port = "{em.path}"
-            ids = [1, 2]
-            device_rate_hz = 100
+        path = write_config(tmp_path, toml(dynamixel_session(unique('dxlreport'), em.path, 3.0), """
             [controller]
             kind = "passthrough"
             input = "target"
@@ -87,7 +47,7 @@ def test_dynamixel_session_report_has_no_empty_panel(tmp_path):
             [[block]]
             name = "joint reaches"
             n_trials = 20
-        """)
+        """))
         out = tmp_path / "out"
         r = run_cli("run", path, "--out", out, "--quiet")
     assert_finished(r, out)
@@ -110,7 +70,8 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     out = {}
     for seconds in (15, 60):
-        cfg = write_config(tmp, EMG_ARM.format(name=unique("report")), f"s{seconds}.toml")
+        cfg = write_config(tmp, toml(EMG_ARM_HEAD.format(name=unique("report")), SYNTHETIC_EMG, emg_arm(200)),
+                           f"s{seconds}.toml")
         out[seconds] = tmp / f"run{seconds}"
         r = run_cli("run", cfg, "--fast", "--duration", seconds, "--out", out[seconds], "--quiet")
         assert_finished(r, out[seconds])

@@ -7,23 +7,12 @@ import numpy as np
 
 from rtcore import recording, status
 from devices.emulators.dynamixel_bus import DynamixelBusEmulator
-from enginecli import RTCORE, summary, write_config
+from enginecli import RTCORE, dynamixel_session, summary, write_config
 
 
 def test_unplugged_dynamixel_ends_the_session_with_device_lost(tmp_path):
     with DynamixelBusEmulator(ids=(1, 2)) as em:
-        path = write_config(tmp_path, f"""
-            [session]
-            name = "dxl"
-            duration_s = 120.0
-            [loop]
-            rate_hz = 500
-            [plant]
-            kind = "dynamixel"
-            port = "{em.path}"
-            ids = [1, 2]
-            device_rate_hz = 100
-        """)
+        path = write_config(tmp_path, dynamixel_session("dxl", em.path, 120.0))
         out = tmp_path / "out"
         proc = subprocess.Popen(RTCORE + ["run", path, "--out", str(out), "--quiet"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

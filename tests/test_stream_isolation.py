@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from devices.lsl.run_id import run_of
-from enginecli import RTCORE, run_cli, summary, write_config
+from enginecli import RTCORE, lsl_companion, machine_session, run_cli, summary, toml, write_config
 from lsl_helpers import start_peer, unique
 
 
@@ -51,21 +51,7 @@ def sockets_of(pids: set) -> list:
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to list sockets")
 def test_same_name_sessions_side_by_side_stay_apart_and_on_loopback(tmp_path):
     name, emg = f"twin-{uuid.uuid4().hex[:6]}", unique("twin-emg")
-    path = write_config(tmp_path, f"""
-        [session]
-        name = "{name}"
-        duration_s = 5
-        [lsl]
-        scope = "machine"
-        [[companion]]
-        name = "user"
-        command = ["rtcore", "source", "emg", "--channels", "2", "--session", "{name}", "--name", "{emg}"]
-        start_s = 2.0
-        [source]
-        kind = "lsl"
-        name = "{emg}"
-        channels = 2
-    """)
+    path = write_config(tmp_path, toml(machine_session(name, 5), lsl_companion("emg", emg, name, "--channels", 2, channels=2)))
     procs = [subprocess.Popen(RTCORE + ["run", path, "--out", tmp_path / f"out{k}", "--quiet"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(2)]
     seen = []

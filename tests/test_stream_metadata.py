@@ -16,52 +16,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, summary, write_config
+from enginecli import RTCORE, emg_arm, lsl_companion, machine_session, summary, toml, write_config
 from lsl_helpers import unique
-
-CONFIG = """
-    [session]
-    name = "{name}"
-    duration_s = 6
-
-    [lsl]
-    scope = "machine"
-
-    [[companion]]
-    name = "emg-user"
-    command = ["rtcore", "source", "emg", "--channels", "4", "--session", "{name}", "--name", "{source}",
-               "--set", "kp_n_per_m=25", "--set", "kd_n_s_per_m=12"]
-    start_s = 2.0
-
-    [source]
-    kind = "lsl"
-    name = "{source}"
-    channels = 4
-    rate_hz = 2000
-
-    [decoder]
-    kind = "emg"
-    input_rate_hz = 2000
-    pairs = [[0, 2], [1, 3]]
-    torque_gain_nm = 8.0
-    output = "command"
-
-    [plant]
-    kind = "two_link_arm"
-
-    [task]
-    kind = "center_out"
-    hold_s = 0.1
-
-    [[block]]
-    name = "baseline"
-    n_trials = 8
-
-    [feedback]
-
-    [forward_model]
-    mossy_scale = [0.1, 0.1, 1, 1, 3, 3]
-"""
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +26,9 @@ def session(tmp_path_factory):
     import pylsl
     tmp = tmp_path_factory.mktemp("meta")
     name = unique("meta")
-    path = write_config(tmp, CONFIG.format(name=name, source=unique("emg")))
+    user = lsl_companion("emg", unique("emg"), name, "--channels", 4, "--set", "kp_n_per_m=25", "--set", "kd_n_s_per_m=12",
+                         channels=4, rate_hz=2000)
+    path = write_config(tmp, toml(machine_session(name, 6), user, emg_arm(8)))
     out = tmp / "out"
     proc = subprocess.Popen(RTCORE + ["run", path, "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

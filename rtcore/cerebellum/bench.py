@@ -17,53 +17,30 @@ from numba import njit
 from rtcore.bus import Bus
 from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.control import endpoint_pd
+from rtcore.dispatch import stage_step
 from rtcore.learning.lesions import LesionEffects
 from rtcore.stage import BuildContext
 
 
 @njit(cache=True, nogil=True)
-def _run_fm(f, s, i, bus, inputs, n, off):
+def _run(kind, f, s, i, bus, inputs, n, off):
+    """n ticks of the stage of kind `kind` (rtcore.dispatch, as the session loop calls it), each after
+    the next row of `inputs` is copied to bus[off:]."""
     for k in range(n):
         row = inputs[k % inputs.shape[0]]
         for j in range(row.size):
             bus[off + j] = row[j]
-        forward_model.forward_model_step(f, s, i, bus)
+        stage_step(kind, f, s, i, bus)
 
 
-@njit(cache=True, nogil=True)
-def _run_fb(f, s, i, bus, inputs, n, off):
-    for k in range(n):
-        row = inputs[k % inputs.shape[0]]
-        for j in range(row.size):
-            bus[off + j] = row[j]
-        feedback_delay.feedback_delay_step(f, s, i, bus)
-
-
-@njit(cache=True, nogil=True)
-def _run_ff(f, s, i, bus, inputs, n, off):
-    for k in range(n):
-        row = inputs[k % inputs.shape[0]]
-        for j in range(row.size):
-            bus[off + j] = row[j]
-        feedforward.feedforward_step(f, s, i, bus)
-
-
-@njit(cache=True, nogil=True)
-def _run_pd(f, s, i, bus, inputs, n, off):
-    for k in range(n):
-        row = inputs[k % inputs.shape[0]]
-        for j in range(row.size):
-            bus[off + j] = row[j]
-        endpoint_pd.endpoint_pd_step(f, s, i, bus)
-
-
-def _per_tick_us(run, args, n):
-    *head, off = args
-    run(*head, 10, off)  # compile / warm up
+def _per_tick_us(stage_module, st, bus, inputs, off, n):
+    """Best of 3 runs of n ticks of `st`, a built stage of `stage_module`, in us per tick."""
+    args = (stage_module.SPEC.kind, st.f, st.s, st.i, bus, inputs)
+    _run(*args, 10, off)  # compile / warm up
     best = np.inf
     for _ in range(3):
         t = time.perf_counter()
-        run(*head, n, off)
+        _run(*args, n, off)
         best = min(best, (time.perf_counter() - t) / n)
     return best * 1e6
 
@@ -94,15 +71,15 @@ def bench_forward_model(n: int = 20000) -> dict:
         st = forward_model.build(cfg, ctx, np.full(4, 100))  # 100 ms delay on every channel
         bus = ctx.bus.array()
         reps = max(n // (20 if rule == "rls" else 1), 500)
-        out[f"{label}_tick_us"] = _per_tick_us(_run_fm, (st.f, st.s, st.i, bus, _inputs(6), _off(ctx)), reps)
+        out[f"{label}_tick_us"] = _per_tick_us(forward_model, st, bus, _inputs(6), _off(ctx), reps)
         if label == "forward_model_50basis_nlms":
             out["forward_model_features"] = float(st.info["n_features"])
     ctx = _arm_bus()
     fb = feedback_delay.build(feedback_delay.FeedbackConfig(), ctx, write_estimate=True)
-    out["feedback_delay_4ch_tick_us"] = _per_tick_us(_run_fb, (fb.f, fb.s, fb.i, ctx.bus.array(), _inputs(6), _off(ctx)), n)
+    out["feedback_delay_4ch_tick_us"] = _per_tick_us(feedback_delay, fb, ctx.bus.array(), _inputs(6), _off(ctx), n)
     ctx.bus.add("target", 2, "m")
     pd = endpoint_pd.build(endpoint_pd.EndpointPDConfig(kind="endpoint_pd"), ctx, LesionEffects())
-    out["endpoint_pd_tick_us"] = _per_tick_us(_run_pd, (pd.f, pd.s, pd.i, ctx.bus.array(), _inputs(6), _off(ctx)), n)
+    out["endpoint_pd_tick_us"] = _per_tick_us(endpoint_pd, pd, ctx.bus.array(), _inputs(6), _off(ctx), n)
     out["feedforward_50basis_tick_us"] = _feedforward_us(n)
     out["forward_model_plus_feedforward_50basis_tick_us"] = (out["forward_model_50basis_nlms_tick_us"]
                                                               + out["feedforward_50basis_tick_us"])
@@ -116,7 +93,7 @@ def _feedforward_us(n: int) -> float:
                               ("target", 2, "m"), ("visuomotor", 4, "rad,1,m")):
         ctx.bus.add(name, width, unit)  # adjacent: one random input row fills them all
     st = feedforward.build(feedforward.FeedforwardConfig(n_basis=50), ctx, np.full(4, 50))
-    return _per_tick_us(_run_ff, (st.f, st.s, st.i, ctx.bus.array(), _inputs(16), _off(ctx)), n)
+    return _per_tick_us(feedforward, st, ctx.bus.array(), _inputs(16), _off(ctx), n)
 
 
 if __name__ == "__main__":
