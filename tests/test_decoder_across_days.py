@@ -101,7 +101,7 @@ def bci_runs(tmp_path_factory):
     cfg = write_config(tmp, BCI.format(name=f"bci-{tag}", units=64, decoder=decoder))
     for name, extra in (("day1", []), ("day2", ["--resume", str(tmp / "day1"), "--set", "resume.break_h=24"])):
         r = run_cli("run", cfg, "--fast", "--quiet", "--out", tmp / name, *extra)
-        assert r.returncode in (0, 3), r.stdout + r.stderr
+        assert r.returncode == 0, r.stdout + r.stderr  # --fast: backpressure, no row dropped, no deadline
     return tmp, cfg
 
 

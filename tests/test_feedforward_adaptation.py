@@ -43,9 +43,7 @@ def sessions(tmp_path_factory):
     result = {}
     for label, (out, p) in procs.items():
         text, _ = p.communicate(timeout=900)
-        # exit code 3 (degraded) while --fast still drops recorded rows when its ring is full (the
-        # `recording` work fixes that): these measures come from the compiled task, not from rows
-        assert p.returncode in (0, 3) and "task done" in text, text
+        assert p.returncode == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
         result[label] = summary(out)
         result[label]["_out"] = str(out)
     return result

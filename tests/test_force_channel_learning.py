@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
     result = {}
     for name, (out, p) in procs.items():
         text, _ = p.communicate(timeout=1500)
-        finished = p.returncode in (0, 3) and "task done" in text  # 3: --fast ring drops (rows, not metrics)
+        finished = p.returncode == 0 and "task done" in text  # --fast: every row recorded, verdict ok
         if name == "spontaneous_recovery" and not finished:
             result[name] = text  # its test says why (the counter-field block throws the arm about)
             continue

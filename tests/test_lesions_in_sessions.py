@@ -43,9 +43,7 @@ def sessions(tmp_path_factory):
             procs[label] = (run, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         for label, (run, p) in procs.items():
             text, _ = p.communicate(timeout=900)
-            # exit code 3 (degraded) while --fast drops recorded rows when its ring is full: these
-            # measures come from the compiled task, not from rows
-            assert p.returncode in (0, 3) and "task done" in text, text
+            assert p.returncode == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
             out[label] = summary(run)
     return out
 

@@ -36,7 +36,7 @@ def _start(config, out, name, *extra):
 
 def _finish(p, out) -> dict:
     text, _ = p.communicate(timeout=900)
-    assert p.returncode in (0, 3), text  # degraded only by --fast ring drops; measures come from the task
+    assert p.returncode == 0, text  # --fast: every row recorded, verdict ok
     s = summary(out)
     s["_stdout"] = text
     return s
