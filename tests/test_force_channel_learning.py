@@ -20,6 +20,9 @@ import pytest
 from scipy.optimize import least_squares
 
 from enginecli import RTCORE, summary
+from rtcore import checkpoint, config, pipeline
+from rtcore.learning import consolidation
+from rtcore.learning.trial_learning import LAYOUT as LEARNING
 
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
 SESSIONS = ("channel_adaptation", "spontaneous_recovery", "interference")
@@ -48,6 +51,7 @@ def runs(tmp_path_factory):
         tr = s["task"]["trials"]
         result[name] = {k: np.array([np.nan if v is None else v for v in col], float) for k, col in tr.items()}
         result[name]["_summary"] = s
+        result[name]["_out"] = str(out)
     return result
 
 
@@ -82,6 +86,24 @@ def test_channel_trials_hold_the_hand_and_measure_the_index(runs):
     np.testing.assert_allclose([index[target == a].mean() for a in np.unique(target)], 0.0, atol=1e-9)
     assert np.abs(index).max() < 0.1 * channel_index(t, expo)[-8:].mean(), index
     assert s["trial_learning"]["trial"][-1] == s["task"]["n_trials"] - 1  # one update per trial
+
+
+def test_the_fast_and_slow_fields_are_checkpointed_and_forgotten_over_a_break(runs):
+    """K_f and K_s are the learning stage's learned state in state.npz (part 'learning'); loaded into
+    a new session after 24 h, K_f is gone and K_s kept at the slow retention (consolidation)."""
+    s, out = runs["channel_adaptation"]["_summary"], runs["channel_adaptation"]["_out"]
+    arrays, meta = checkpoint.load(out)
+    assert meta["parts"]["learning"]["classes"] == {"fast": "fast", "slow": "slow"}
+    fast, slow = arrays["learning.fast"].ravel(), arrays["learning.slow"].ravel()
+    np.testing.assert_array_equal(fast, s["trial_learning"]["fast_field_ns_per_m"][-1])  # the end of the session
+    np.testing.assert_array_equal(slow, s["trial_learning"]["slow_field_ns_per_m"][-1])
+    assert np.abs(slow).max() > 1.0, slow  # a learned field, N s/m
+    cfg = config.load(str(CONFIGS / "channel_adaptation.toml"))
+    pipe = pipeline.build(cfg, str(CONFIGS / "channel_adaptation.toml"))
+    checkpoint.load_into(pipe, out, parts=["learning"], break_h=24.0, cfg=cfg)
+    stage = next(st for part, _k, st, _spec in checkpoint.learned_parts(pipe) if part == "learning")
+    np.testing.assert_allclose(LEARNING.view(stage, "slow").ravel(), consolidation.SLOW_RETENTION_24H * slow)
+    assert np.abs(LEARNING.view(stage, "fast")).max() < 1e-100  # exp(-24 h / 3 min)
 
 
 def test_index_rises_to_sixty_percent_during_exposure(runs):

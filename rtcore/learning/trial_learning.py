@@ -31,7 +31,9 @@ phase: the return and the center hold are posture, not the learned reach).
 
 Signals: reads `trial` [3] (trial, block, phase), `motor_error` [n] (N), `feedback` [>= 2n]
 (velocity at n..2n, m/s); writes `learned_field` [n*n] (K, N s/m, row-major), read by the
-feedforward. Per-trial states in summary.json under `trial_learning`.
+feedforward. Per-trial states in summary.json under `trial_learning`. K_f and K_s are the stage's
+learned state in a checkpoint (part "learning", classes "fast" and "slow"): resumed after a break,
+K_f is forgotten and K_s mostly kept, as rtcore.learning.consolidation says.
 """
 import numpy as np
 from numba import njit
@@ -61,13 +63,14 @@ class TrialLearningConfig(Strict):
 
 
 #: f: A_f, B_f, A_s, B_s (first, in the order two_state_trial reads them), the states' bound (N s/m).
-#: s: the task phase last tick, the trial's velocity sum (m/s)^2, updates done; the states as
-#: (fast, slow) pairs per matrix entry, the sums of e v^T (N m/s), then one row per trial: trial
-#: index, K_f [n*n], K_s [n*n], E [n*n] after its update. i: bus offsets, hand dims n, n*n, rows.
+#: s: the task phase last tick, the trial's velocity sum (m/s)^2, updates done; x, one entry's
+#: (fast, slow) pair while two_state_trial updates it; the states K_f and K_s (N s/m, row-major),
+#: the sums of e v^T (N m/s), then one row per trial: trial index, K_f [n*n], K_s [n*n], E [n*n]
+#: after its update. i: bus offsets, hand dims n, n*n, rows.
 LAYOUT = stage_layout(
     "trial_learning",
     f="a_fast b_fast a_slow b_slow max_field",
-    s="phase vv n_done states[nn,2] ev[nn] table[rows,row_cols]",
+    s="phase vv n_done x[2] fast[nn] slow[nn] ev[nn] table[rows,row_cols]",
     i="trial err vel field n nn rows row_cols")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
@@ -76,7 +79,8 @@ F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 def trial_learning_step(f, s, i, bus):
     """Accumulate the trial's error regression each tick; update the states at the trial boundary."""
     n, nn = i[I.n], i[I.nn]
-    pairs = s[AT.s_states:AT.s_states + 2 * nn]
+    x = s[AT.s_x:AT.s_x + 2]
+    fast, slow = s[AT.s_fast:AT.s_fast + nn], seg(s, i, I.s_slow, nn)
     ev = seg(s, i, I.s_ev, nn)
     phase = bus[i[I.trial] + 2]
     if bus[HOLD] == 0.0 and (phase == PH_REACH or phase == PH_HOLD):
@@ -94,14 +98,14 @@ def trial_learning_step(f, s, i, bus):
         done = int(s[S.n_done])
         row = i[I.s_table] + done * i[I.row_cols] if done < i[I.rows] else -1
         for q in range(nn):
-            x = pairs[2 * q:2 * q + 2]
+            x[0], x[1] = fast[q], slow[q]
             e = ev[q] * inv
             two_state_trial(f, x, e, FB_CLAMP)  # the error is measured, not f - x: E is given
-            x[0] = min(max(x[0], -f[F.max_field]), f[F.max_field])
-            x[1] = min(max(x[1], -f[F.max_field]), f[F.max_field])
+            fast[q] = min(max(x[0], -f[F.max_field]), f[F.max_field])
+            slow[q] = min(max(x[1], -f[F.max_field]), f[F.max_field])
             ev[q] = 0.0
             if row >= 0:
-                s[row + 1 + q], s[row + 1 + nn + q], s[row + 1 + 2 * nn + q] = x[0], x[1], e
+                s[row + 1 + q], s[row + 1 + nn + q], s[row + 1 + 2 * nn + q] = fast[q], slow[q], e
         if row >= 0:
             s[row] = bus[i[I.trial]]
             s[S.n_done] = done + 1
@@ -110,7 +114,7 @@ def trial_learning_step(f, s, i, bus):
     out = i[I.field]
     reaching = phase == PH_REACH or phase == PH_HOLD
     for q in range(nn):
-        bus[out + q] = pairs[2 * q] + pairs[2 * q + 1] if reaching else 0.0
+        bus[out + q] = fast[q] + slow[q] if reaching else 0.0
     return status.OK
 
 
@@ -150,4 +154,5 @@ def build(cfg: TrialLearningConfig, ctx, n_trials: int, spe_learning_gain: float
     return stage
 
 
-SPEC = StageSpec(kind=110, name="learning", step=trial_learning_step, config=TrialLearningConfig, build=build)
+SPEC = StageSpec(kind=110, name="learning", step=trial_learning_step, config=TrialLearningConfig, build=build,
+                 layout=LAYOUT, learned={"fast": "fast", "slow": "slow"})
