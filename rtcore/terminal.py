@@ -15,7 +15,7 @@ from rtcore.loop import CTRL_HOLD_TICKS, CTRL_MISSES, CTRL_RING_DROPPED, CTRL_TI
 REFRESH_S = 0.25
 LINE_EVERY_S = 10.0  #: period of the plain status line when stdout is not a TTY, s
 WINDOW = 2000  # ticks of wake latency behind the displayed p99
-FIRST_COMPILE = "compiling the engine once, ~1-3 min; later runs start in ~1 s"
+FIRST_COMPILE = "compiling the engine once, ~1-3 min; later runs start in a few seconds"
 
 
 class StatusView:
