@@ -85,7 +85,7 @@ def session(tmp_path_factory):
     reader = None
     if importlib.util.find_spec("mne_lsl") is not None:
         # mne-lsl on the engine's liblsl (MNE_LSL_LIB): the 1.17.7 it bundles missed the session's
-        # outlets for 50 s in 1 of 4 runs on a busy machine, where pylsl's 1.18 finds them at once.
+        # outlets for 50-60 s in 2 of 6 runs on a busy machine, where pylsl's 1.18 found them at once.
         reader = subprocess.Popen([sys.executable, str(Path(__file__).with_name("mne_lsl_reader.py")),
                                    f"rtcore-{name}-state", source, "--markers", f"rtcore-{name}-markers"],
                                   env={**os.environ, "MNE_LSL_LIB": pylsl.lib.lib._name},
