@@ -13,7 +13,7 @@ processes), and with the page its update rate (status updates a second, counted 
 Ratios with/without are (misses + 1) / (misses + 1), as `rtcore bench` does (both may be 0):
 per pair and their median, and pooled over the pairs. Prints a table and JSON; never asserts.
 
-Usage: python benchmarks/dashboard_overhead.py [--pairs 3] [--seconds 20] [--config configs/demo.toml]
+Usage: python benchmarks/dashboard_overhead.py [--pairs 3] [--seconds 20] [--config configs/demo.toml] [--rt]
        [--out benchmarks/results/dashboard_overhead.json]
 (about 1 min per pair of 20 s sessions: each writes its report; the sessions go to a temporary folder).
 Needs the test extra (selenium, bokeh, psutil) and chromium with chromium-driver.
@@ -63,7 +63,8 @@ def session(args, d, out: str, name: str, page: bool) -> dict:
     taken from the loop's start (child_ready.json) to its end (child_done.json or summary.json);
     page_open_s: from the loop's start until the page was loaded and counting updates (the update
     rate is None when the session ended before its second update)."""
-    cmd = [args.config, "--duration", args.seconds, "--out", out, "--quiet", "--set", f"session.name={name}"]
+    cmd = [args.config, "--duration", args.seconds, "--out", out, "--quiet", "--set", f"session.name={name}",
+           *(["--rt"] if args.rt else [])]
     started, ended = (os.path.join(out, f) for f in ("child_ready.json", "child_done.json"))
     summary_path = os.path.join(out, "summary.json")
     t0 = time.monotonic()
@@ -103,7 +104,7 @@ def session(args, d, out: str, name: str, page: bool) -> dict:
     with open(summary_path) as fh:
         s = json.load(fh)
     loop_s = max(t_end - t_loop, 1e-9)
-    return {"page": page, "verdict": s["verdict"], "ticks": s["ticks"], "deadline_misses": s["deadline_misses"],
+    return {"page": page, "rt": s["rt"], "verdict": s["verdict"], "ticks": s["ticks"], "deadline_misses": s["deadline_misses"],
             "wake_p99_us": s["wake_latency_us"]["p99"], "compute_p99_us": s["compute_us"]["p99"],
             "parent_cpu_pct": round(100 * parent_cpu / loop_s, 1), "browser_cpu_pct": round(100 * browser_cpu / loop_s, 1),
             "page_open_s": None if page_open_s is None else round(page_open_s, 2), "page_updates": updates,
@@ -131,6 +132,7 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=3, help="pairs of sessions (without, with), in one run")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of every session, s")
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"), help="a shipped real-time config")
+    ap.add_argument("--rt", action="store_true", help="run every session with --rt (SCHED_FIFO loop, where granted)")
     ap.add_argument("--warmup-s", type=float, default=5.0, help="uncounted first session with the page, s (0: none)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dashboard_overhead.json"))
     args = ap.parse_args()
@@ -157,7 +159,7 @@ def main() -> int:
     rates = [r["page_updates_hz"] for r in with_ if r["page_updates_hz"] is not None]
     per_pair = [ratio(w["deadline_misses"], wo["deadline_misses"]) for w, wo in zip(with_, without)]
     result = {
-        "config": os.path.relpath(args.config, ROOT), "seconds": args.seconds, "pairs": args.pairs,
+        "config": os.path.relpath(args.config, ROOT), "seconds": args.seconds, "pairs": args.pairs, "rt": args.rt,
         "cpus": os.cpu_count(), "sessions": rows,
         "misses_ratio_per_pair": per_pair,
         "misses_ratio_median": statistics.median(per_pair),
