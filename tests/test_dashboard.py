@@ -13,9 +13,6 @@ the test skips and says which is missing (.ci/run installs them).
 Also: a wrong Host header and, on a non-loopback bind, a missing or wrong token are refused.
 """
 import re
-import shutil
-import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,13 +20,13 @@ import uuid
 
 import pytest
 
-from enginecli import RTCORE, summary, write_config
+from dashboard_browser import (CHROMIUM, DRIVER, MISSING_BROWSER, browser, count_updates, model, open_page, serve,
+                               update_rate_hz, wait_for)
+from enginecli import summary, write_config
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 selenium = pytest.importorskip("selenium", reason="the browser test needs selenium (pip install -e \".[test]\")")
 pytest.importorskip("bokeh", reason="the dashboard needs bokeh (pip install -e \".[dashboard]\")")
-needs_browser = pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                                   reason="no chromium/chromedriver (apt install chromium chromium-driver)")
+needs_browser = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason=MISSING_BROWSER)
 
 CONFIG = """
     [session]
@@ -52,54 +49,10 @@ CONFIG = """
 """
 
 
-def start_session(tmp_path, *extra):
-    """A real-time session with the page on; returns (process, URL) once the URL is printed. Its
-    later output is read on a thread into p.lines: an unread pipe fills and blocks the session."""
+def start_session(tmp_path):
+    """A real-time session with the page on; returns (process, URL) once the URL is printed."""
     path = write_config(tmp_path, CONFIG.format(name=f"dash-{uuid.uuid4().hex[:6]}"))
-    p = subprocess.Popen(RTCORE + ["run", path, "--out", str(tmp_path / "out"), "--quiet", "--dashboard", *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    end = time.monotonic() + 900  # the first run compiles the tick
-    lines = []
-    while time.monotonic() < end:
-        line = p.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"dashboard: (http://\S+)", line)
-        if m:
-            p.lines = lines
-            threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
-            return p, m.group(1)
-    p.kill()
-    raise AssertionError("no dashboard URL printed:\n" + "".join(lines))
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    o = Options()
-    o.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1000,1800"):
-        o.add_argument(a)
-    d = webdriver.Chrome(service=Service(DRIVER), options=o)
-    d.set_page_load_timeout(120)
-    d.set_script_timeout(120)  # a loaded CI machine
-    return d
-
-
-def model(d, name: str, expr: str):
-    return d.execute_script(f"const m = Bokeh.documents[0].get_model_by_name('{name}'); return {expr};")
-
-
-def wait_for(fn, timeout=30.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return serve([path, "--out", tmp_path / "out", "--quiet", "--dashboard"])
 
 
 def ticks(d) -> int:
@@ -124,15 +77,12 @@ def test_the_page_shows_and_drives_a_running_session(tmp_path):
     d = None
     try:
         d = browser()
-        d.get(url)
-        wait_for(lambda: d.execute_script("return !!(window.Bokeh && Bokeh.documents.length && "
-                                          "Bokeh.documents[0].get_model_by_name('status'))"), 60, "the page")
-        d.execute_script("""const m = Bokeh.documents[0].get_model_by_name('status'); window.__updates = 0;
-                            m.properties.text.change.connect(() => { window.__updates += 1; });""")
+        open_page(d, url)
+        count_updates(d)
         newest = "m.data.t.length ? m.data.t[m.data.t.length - 1] : -1"  # the plot keeps its last seconds
         t0, n0 = ticks(d), model(d, "trace:state", newest)
         time.sleep(3.0)
-        rate = d.execute_script("return window.__updates") / 3.0
+        rate = update_rate_hz(d)[1]
         assert ticks(d) > t0 + 1000, "the tick count does not increase"
         assert model(d, "trace:state", newest) > n0 + 1.0, "the state plot gets no new points"
         assert rate >= 20.0, f"{rate:.1f} page updates a second"
