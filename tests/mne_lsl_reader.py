@@ -1,11 +1,12 @@
 """An mne-lsl client in its own process, as a lab's analysis script would be (run as a script).
 
-It connects mne_lsl.stream.StreamLSL (mne-lsl's own bundled liblsl) to each numeric stream named on
-the command line, reads what MNE makes of the stream description (channel names, MNE types, FIFF
-units) and --samples samples, opens an mne_lsl.lsl.StreamInlet on the --markers string stream for
-its type and code table, and prints one JSON line. Separate from the test process on purpose: that
-process has loaded pylsl's liblsl into the global symbol namespace (rtcore.cbind), and a second
-liblsl loaded after it (mne-lsl's bundled one) hangs or fails in open_stream.
+It connects mne_lsl.stream.StreamLSL (on the liblsl that MNE_LSL_LIB names, else the one mne-lsl
+bundles; the test gives it pylsl's) to each numeric stream named on the command line, reads what
+MNE makes of the stream description (channel names, MNE types, FIFF units) and --samples samples,
+opens an mne_lsl.lsl.StreamInlet on the --markers string stream for its type and code table, and
+prints one JSON line. Separate from the test process on purpose: that process has loaded pylsl's
+liblsl into the global symbol namespace (rtcore.cbind), and a second liblsl loaded after it
+(mne-lsl's bundled one) hangs or fails in open_stream.
 """
 import argparse
 import json
