@@ -10,8 +10,9 @@ LINE = re.compile(r"^wf-status: t +([0-9.]+) s \| block 1/1 tracking, trial (\d+
 
 
 def test_piped_status_line_every_10_s_with_block_trial_and_successes(tmp_path):
+    # 40 trials: the config's 16 can all be done before the second status line (~1 trial/s)
     p = subprocess.Popen(RTCORE + ["run", "configs/emg_elbow.toml", "--duration", "21", "--out", str(tmp_path / "status"),
-                                   "--set", "session.name=wf-status"],
+                                   "--set", "session.name=wf-status", "--set", "block.0.n_trials=40"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
     lines = [(time.monotonic(), ln.rstrip("\n")) for ln in p.stdout]  # each line as it arrives
     stderr = p.stderr.read()
