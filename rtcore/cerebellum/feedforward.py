@@ -29,7 +29,26 @@ Per tick k (endpoint-force command [n], hand state [position n, velocity n]):
    u_ff = -B v_d: catch trials then show the mirror-image after-effect (Shadmehr & Mussa-Ivaldi
    1994, J Neurosci 14:3208).
    The motor error is written to `motor_error` (the climbing-fibre signal). Weights leak with
-   weight_retention_tau_s if set. While HOLD: no output, no learning.
+   weight_retention_tau_s if set. While HOLD: no output, no learning; after it the granular
+   memories and eligibility rings restart.
+   In a viscous field its fixed point is right but it is reached late in the movement: the sensed
+   deviation is the field force integrated twice, so the learned command lags the field's (at
+   peak speed about 40% of it in configs/curl_adaptation.toml, and catch trials to some targets
+   curved with the field).
+5b. teacher = "force_residual": the forward model's residual force as the teacher (science.md
+   §7: the learned residual -f(x, u) as a cancelling feedforward). For the last sensed velocity
+   step (tick m = k - D_vel - 1: the feedback read at tick k was written after the plant's step
+   of tick k - 1), the nominal point-mass model (nominal.py; the arm's endpoint inertia Lambda at
+   its start posture) says what force moved the hand, Lambda (v[m] - v[m-1]) / dt. Minus the
+   feedback command u_fb[m] (ring of past commands) it is f_res = F_unmodelled[m] + u_ff[m]: the
+   part of the unmodelled force (field, load, model error) the feedforward has not cancelled.
+   The teaching force is u_err = -f_res across the path (its along-path part is the plan: a
+   readout of the desired speed would learn a resistive field's along-path force as positive
+   speed feedback), paired with phi[m]. It converges to u_ff = -F at the moment the force acts,
+   with no lag; a wrong Lambda scales the step (Lambda = (1 + e) Lambda_true moves the fixed
+   point by e / (1 + e) of the feedback command). Measured in configs/curl_adaptation.toml: the
+   learned lateral force regresses on the field's with slope -0.84 within 150 ms of peak speed,
+   lag < 8 ms (seed 1, late exposure).
 6. Two timescales (Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179, in weight space): with
    slow_learning_rate > 0 a second set W_slow learns from the same motor error at that slower
    rate and leaks with slow_retention_tau_s (none: kept), while W (the fast process) forgets with
@@ -45,7 +64,7 @@ target appears the delayed hand still rests at the line's start, so the mismatch
 Lesion effects (rtcore.learning.lesions): spe_learning_gain scales both learning rates (cerebellar),
 retention both leak times, rpe_gain (dopamine) the slow learning rate (Parkinson's).
 
-Signals: reads `command` [n], `estimate` [>= 2n], `feedback` [>= 2n], `target` [n],
+Signals: reads `command` [n], `estimate` [>= 2n], `feedback` [>= 2n] (positions, velocities), `target` [n],
 `visuomotor` [4] (origin at 2..3), optionally `learned_field` [n*n]; writes `feedforward` [n] (N) and `motor_error` [n] (N).
 """
 from typing import Literal
@@ -57,6 +76,7 @@ from pydantic import Field
 from rtcore.bus import HOLD
 from rtcore import status
 from rtcore.cerebellum.granule_basis import decay_factors, granule_reset, granule_step, time_constants_s
+from rtcore.cerebellum.nominal import NominalConfig, continuous_matrices
 from rtcore.cerebellum.purkinje import nlms_update, purkinje_readout
 from rtcore.configbase import Strict
 from rtcore.layout import seg, stage_layout
@@ -65,6 +85,7 @@ from rtcore.control.command_limits import clip_norm
 from rtcore.stage import Stage
 
 INPUTS = ("desired_velocity", "velocity", "efference_copy")  #: mossy inputs, codes 0, 1, 2
+TEACHERS = ("feedback_error", "force_residual")  #: teaching signals, codes 0, 1
 MIN_PATH_M = 1e-3  #: origin and target closer than this: no path, no desired velocity, no teaching
 
 
@@ -83,6 +104,9 @@ class FeedforwardConfig(Strict):
     basis_order: Literal[1, 2] = Field(2, description="1: first-order low-pass; 2: alpha function")
     kp_n_per_m: float = Field(150.0, ge=0, le=1e5, description="motor error per m of sensed deviation from the path, N/m")
     kd_ns_per_m: float = Field(40.0, ge=0, le=1e4, description="motor error per m/s of sensed lateral velocity, N*s/m")
+    teacher: Literal["feedback_error", "force_residual"] = Field(
+        "feedback_error", description="teaching signal: the path-feedback correction of the sensed deviation (Kawato 1987), or the force the nominal model cannot account for in the sensed movement (module docstring, 5b)")
+    nominal: NominalConfig = Field(NominalConfig(), description="force_residual: the point-mass model whose unexplained force teaches (mass: the arm's endpoint inertia)")
     eligibility_trace: bool = Field(True, description="pair the delayed error with granule activity delayed to match (false: current activity)")
     nlms_eps: float = Field(1.0, gt=0, description="NLMS regulariser added to |phi|^2 (learning slows below this activity)")
     max_error_n: float = Field(20.0, gt=0, description="motor error clipped to +-this per channel, N")
@@ -103,9 +127,11 @@ class FeedforwardConfig(Strict):
 #: offset of `learned_field` (-1: none), and the code of each mossy input (INPUTS).
 LAYOUT = stage_layout(
     "feedforward",
-    f="gain mu eps err_max w_max f_max kp kd leak mu_slow leak_slow a[n_b] scale[n_inputs]",
-    s="g[n_in,n_b,order] phi[n_f] W[n,n_f] W_slow[n,n_f] mossy[n_in] u_fb[n] scratch[4,n] ring_phi[ring,n_f]",
-    i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs field inputs[n_inputs]")
+    f="gain mu eps err_max w_max f_max kp kd leak mu_slow leak_slow inv_dt a[n_b] scale[n_inputs] inertia[n,n]",
+    s="g[n_in,n_b,order] phi[n_f] W[n,n_f] W_slow[n,n_f] mossy[n_in] u_fb[n] scratch[4,n] ring_phi[ring,n_f] "
+      "ring_u[ring,n] v_prev[n]",
+    i="cmd n est fb tgt origin ff err n_b order n_in n_f d_pos d_vel ring trace count=0 n_inputs field teacher "
+      "inputs[n_inputs]")
 F, I, AT = LAYOUT.F, LAYOUT.I, LAYOUT.AT
 
 
@@ -135,6 +161,56 @@ def _off_path(v, u, n):
 
 
 @njit(cache=True, nogil=True)
+def _learn(f, s, i, W, W_slow, phi, uerr, d, k):
+    """NLMS step of W (and W_slow) toward the teaching force uerr, against the granule activity d
+    ticks ago (the eligibility trace) or now."""
+    n, n_f, R = i[I.n], i[I.n_f], i[I.ring]
+    if f[F.mu] > 0.0:
+        ro = i[I.s_ring_phi] + ((k - d) % R) * n_f
+        x = s[ro:ro + n_f] if i[I.trace] == 1 else phi
+        nlms_update(W, x, uerr, n, n_f, f[F.mu], f[F.eps], f[F.err_max], f[F.w_max])
+        if f[F.mu_slow] > 0.0:
+            nlms_update(W_slow, x, uerr, n, n_f, f[F.mu_slow], f[F.eps], f[F.err_max], f[F.w_max])
+
+
+@njit(cache=True, nogil=True)
+def _feedback_error(f, s, i, bus, path, lat, uerr, W, W_slow, phi, k):
+    """Feedback-error learning (module docstring, step 5): the path-feedback correction of the
+    delayed sensed deviation, position term then velocity term, each with its own delay."""
+    n, fb, err = i[I.n], i[I.fb], i[I.err]
+    for term in range(2):  # 0: position (kp, delay D_pos); 1: velocity (kd, delay D_vel)
+        for j in range(n):
+            lat[j] = bus[fb + j] - bus[i[I.origin] + j] if term == 0 else bus[fb + n + j]
+        _off_path(lat, path, n)
+        gain = f[F.kp] if term == 0 else f[F.kd]
+        for j in range(n):
+            uerr[j] = -gain * lat[j]
+            bus[err + j] += uerr[j]
+        _learn(f, s, i, W, W_slow, phi, uerr, i[I.d_pos] if term == 0 else i[I.d_vel], k)
+
+
+@njit(cache=True, nogil=True)
+def _force_residual(f, s, i, bus, path, acc, uerr, W, W_slow, phi, k):
+    """Force-residual teaching (module docstring, step 5b): the force the nominal model cannot
+    account for in the last sensed velocity step, f_res = Lambda (v[m] - v[m-1]) / dt - u[m]; the
+    teaching force is -f_res, paired with the granule activity of tick m (m = k - D_vel - 1)."""
+    n, fb, err, R = i[I.n], i[I.fb], i[I.err], i[I.ring]
+    d = i[I.d_vel] + 1  # the feedback read this tick was written after the plant's step of tick k - 1
+    vp, uo, o_m = i[I.s_v_prev], i[I.s_ring_u] + ((k - d) % R) * n, i[I.f_inertia]
+    for j in range(n):
+        acc[j] = (bus[fb + n + j] - s[vp + j]) * f[F.inv_dt]
+    for j in range(n):
+        r = -s[uo + j]
+        for q in range(n):
+            r += f[o_m + j * n + q] * acc[q]
+        uerr[j] = -r
+    _off_path(uerr, path, n)
+    for j in range(n):
+        bus[err + j] = uerr[j]
+    _learn(f, s, i, W, W_slow, phi, uerr, d, k)
+
+
+@njit(cache=True, nogil=True)
 def feedforward_step(f, s, i, bus):
     """One tick of the feedforward pathway (module docstring, steps 1-5)."""
     n, n_b, n_in, n_f, R, k = i[I.n], i[I.n_b], i[I.n_in], i[I.n_f], i[I.ring], i[I.count]
@@ -151,6 +227,7 @@ def feedforward_step(f, s, i, bus):
         bus[ff + j] = 0.0
         bus[err + j] = 0.0
     if bus[HOLD] != 0.0:
+        i[I.count] = 0  # the granular memories and the eligibility rings restart after the hold
         return status.OK
     for j in range(n):
         ufb[j] = bus[cmd + j]
@@ -195,24 +272,18 @@ def feedforward_step(f, s, i, bus):
     code = clip_norm(bus, ff, n, f[F.f_max])
     for j in range(n):
         bus[cmd + j] = ufb[j] + bus[ff + j]
-    # 5. feedback-error learning from the delayed sensed deviation off the path
-    fb = i[I.fb]
+    # 5. learning from the delayed sensed movement
+    fb, vp = i[I.fb], i[I.s_v_prev]
+    ru = i[I.s_ring_u] + (k % R) * n
+    for j in range(n):
+        s[ru + j] = ufb[j]
     if has_path and k > R:
-        for term in range(2):  # 0: position (kp, delay D_pos); 1: velocity (kd, delay D_vel)
-            for j in range(n):
-                lat[j] = bus[fb + j] - bus[i[I.origin] + j] if term == 0 else bus[fb + n + j]
-            _off_path(lat, path, n)
-            gain = f[F.kp] if term == 0 else f[F.kd]
-            for j in range(n):
-                uerr[j] = -gain * lat[j]
-                bus[err + j] += uerr[j]
-            if f[F.mu] > 0.0:
-                d = i[I.d_pos] if term == 0 else i[I.d_vel]
-                ro = i[I.s_ring_phi] + ((k - d) % R) * n_f
-                x = s[ro:ro + n_f] if i[I.trace] == 1 else phi
-                nlms_update(W, x, uerr, n, n_f, f[F.mu], f[F.eps], f[F.err_max], f[F.w_max])
-                if f[F.mu_slow] > 0.0:
-                    nlms_update(W_slow, x, uerr, n, n_f, f[F.mu_slow], f[F.eps], f[F.err_max], f[F.w_max])
+        if i[I.teacher] == 0:
+            _feedback_error(f, s, i, bus, path, lat, uerr, W, W_slow, phi, k)
+        else:
+            _force_residual(f, s, i, bus, path, lat, uerr, W, W_slow, phi, k)
+    for j in range(n):
+        s[vp + j] = bus[fb + n + j]
     leak, leak_slow = f[F.leak], f[F.leak_slow]
     if leak < 1.0 or leak_slow < 1.0:
         for q in range(n * n_f):
@@ -263,20 +334,27 @@ def build(cfg: FeedforwardConfig, ctx, feedback_delay_ticks: np.ndarray, spe_lea
     leak, leak_slow = (1.0 if tau is None else float(np.exp(-ctx.dt_s / (tau * retention)))
                        for tau in (cfg.weight_retention_tau_s, cfg.slow_retention_tau_s))
     mu_slow = cfg.slow_learning_rate * spe_learning_gain * rpe_gain
+    inertia = np.zeros((n, n))
+    if cfg.teacher == "force_residual":
+        if cfg.nominal.kind != "point_mass":
+            raise ValueError(f"{where}.nominal.kind = {cfg.nominal.kind!r}: the force_residual teacher needs the point-mass "
+                             f"model (kind = 'point_mass'), whose inertia turns the sensed velocity change into force")
+        _, b_nominal = continuous_matrices(cfg.nominal, 2 * n, n, ctx, f"{where}")  # velocity rows: Lambda^-1
+        inertia = np.linalg.inv(b_nominal[n:, :])
     axes = [lab.removeprefix("target_") for lab in tgt.labels]
     out = bus.derive("feedforward", cmd, [f"ff_{lab}" for lab in cmd.labels])
     err = bus.derive("motor_error", cmd, [f"motor_error_{ax}" for ax in axes])
     f, s, i = LAYOUT.fill(
         f=dict(gain=cfg.gain, mu=cfg.learning_rate * spe_learning_gain, eps=cfg.nlms_eps, err_max=cfg.max_error_n,
                w_max=cfg.max_weight, f_max=cfg.max_force_n, kp=cfg.kp_n_per_m, kd=cfg.kd_ns_per_m, leak=leak,
-               mu_slow=mu_slow, leak_slow=leak_slow, a=a, scale=scale),
+               mu_slow=mu_slow, leak_slow=leak_slow, inv_dt=1.0 / ctx.dt_s, a=a, scale=scale, inertia=inertia),
         i=dict(cmd=cmd.offset, n=n, est=est.offset, fb=fb.offset, tgt=tgt.offset, origin=vis.offset + 2,
                ff=out.offset, err=err.offset, n_b=n_b, order=order, n_in=n_in, n_f=n_f, d_pos=d_pos, d_vel=d_vel,
-               ring=R, trace=int(cfg.eligibility_trace), n_inputs=n_inputs,
+               ring=R, trace=int(cfg.eligibility_trace), n_inputs=n_inputs, teacher=TEACHERS.index(cfg.teacher),
                field=bus.get("learned_field", n * n, who=where).offset if bus.has("learned_field") else -1,
                inputs=[INPUTS.index(name) for name in cfg.inputs]))
     return Stage(where, SPEC.kind, f, s, i,
-                 info={"rule": "feedback_error_learning", "inputs": list(cfg.inputs), "n_features": n_f - 1,
+                 info={"rule": cfg.teacher, "inertia_kg": inertia.round(4).tolist(), "inputs": list(cfg.inputs), "n_features": n_f - 1,
                        "learning_rate": float(f[F.mu]), "slow_learning_rate": mu_slow, "gain": cfg.gain,
                        "eligibility_delay_s": [d_pos * ctx.dt_s, d_vel * ctx.dt_s],
                        "layout": {name: int(o) for name, o in LAYOUT.s.offsets(LAYOUT.dims(i)).items() if name}})
