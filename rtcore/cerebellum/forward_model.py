@@ -230,18 +230,35 @@ def forward_model_step(f, s, i, bus):
         else:
             rls_update(W, seg(s, i, I.s_P, n_f * n_f), seg(s, i, I.s_Px, n_f), x, e, n_x, n_f,
                        f[F.mu], f[F.lam], f[F.err_max], f[F.w_max], f[F.p_trace_max], f[F.p0])
-    leak = f[F.leak]
-    if leak < 1.0:
-        for q in range(n_x * n_f):
-            W[q] *= leak
     i[I.count] = k + 1
-    w2 = 0.0
-    for q in range(n_x * n_f):
-        w2 += W[q] * W[q]
-    wn = np.sqrt(w2)
+    wn = _leak_and_norm(W, n_x * n_f, f[F.leak])
     bus[i[I.wnorm] + 1] = wn - bus[i[I.wnorm]]
     bus[i[I.wnorm]] = wn
     return status.OK
+
+
+@njit(cache=True, nogil=True)
+def _leak_and_norm(W, n, leak):
+    """W *= leak (if < 1), then ||W||_F in one pass. The norm is only reported (`purkinje_norm`), so
+    it sums in four interleaved partial sums: the one serial chain of n adds cost about 1.5 us per
+    tick at 301 x 4 weights, more than any other loop of the stage."""
+    a0 = a1 = a2 = a3 = 0.0
+    m = n - n % 4
+    for q in range(0, m, 4):
+        if leak < 1.0:
+            W[q] *= leak
+            W[q + 1] *= leak
+            W[q + 2] *= leak
+            W[q + 3] *= leak
+        a0 += W[q] * W[q]
+        a1 += W[q + 1] * W[q + 1]
+        a2 += W[q + 2] * W[q + 2]
+        a3 += W[q + 3] * W[q + 3]
+    for q in range(m, n):
+        if leak < 1.0:
+            W[q] *= leak
+        a0 += W[q] * W[q]
+    return np.sqrt((a0 + a1) + (a2 + a3))
 
 
 @njit(cache=True, nogil=True)

@@ -15,13 +15,32 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def purkinje_readout(W, phi, z, n_x, n_f):
-    """z = W phi. W: (n_x * n_f,) C order; phi: (n_f,); z: (n_x,)."""
-    for j in range(n_x):
-        acc = 0.0
-        row = j * n_f
+    """z = W phi. W: (n_x * n_f,) C order; phi: (n_f,); z: (n_x,).
+
+    Rows go four (then two, then one) at a time through one pass over phi: each z_j still sums
+    its terms in order k = 0..n_f-1 (the same result to the bit), but the rows' add chains run
+    side by side instead of one after the other."""
+    j = 0
+    while j + 4 <= n_x:
+        r0, r1, r2, r3 = j * n_f, (j + 1) * n_f, (j + 2) * n_f, (j + 3) * n_f
+        a0 = a1 = a2 = a3 = 0.0
         for k in range(n_f):
-            acc += W[row + k] * phi[k]
-        z[j] = acc
+            a0 += W[r0 + k] * phi[k]
+            a1 += W[r1 + k] * phi[k]
+            a2 += W[r2 + k] * phi[k]
+            a3 += W[r3 + k] * phi[k]
+        z[j], z[j + 1], z[j + 2], z[j + 3] = a0, a1, a2, a3
+        j += 4
+    while j < n_x:
+        r0, r1 = j * n_f, min(j + 1, n_x - 1) * n_f
+        a0 = a1 = 0.0
+        for k in range(n_f):
+            a0 += W[r0 + k] * phi[k]
+            a1 += W[r1 + k] * phi[k]
+        z[j] = a0
+        if j + 1 < n_x:
+            z[j + 1] = a1
+        j += 2
 
 
 @njit(cache=True, nogil=True)
