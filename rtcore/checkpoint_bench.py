@@ -65,20 +65,19 @@ def _misses(seconds: float, pairs: int) -> dict:
     loads both alike; per session and pooled, with the pooled ratio."""
     from rtcore import config, supervisor
     from rtcore.config import TICK_CONFIG
-    runs = {"without": [], "with": []}
+    out = {label: {"deadline_misses": [], "ticks": 0, "compute_p99_us": [], "wake_p99_us": [], "checkpoint_writes": 0}
+           for label in ("without", "with")}
     for _ in range(pairs):
         for label, sets in (("without", ["checkpoint.enabled=false"]), ("with", ["checkpoint.every_s=0.5"])):
             cfg = config.load(str(TICK_CONFIG), [f"session.duration_s={seconds}", "loop.realtime=true"] + sets)
             with tempfile.TemporaryDirectory() as d:
                 s = supervisor.run(cfg, str(TICK_CONFIG), d, live=False).summary
-            runs[label].append({"deadline_misses": s["deadline_misses"], "ticks": s["ticks"],
-                                "compute_p99_us": s["compute_us"]["p99"], "wake_p99_us": s["wake_latency_us"]["p99"],
-                                "checkpoint_writes": (s.get("checkpoint") or {}).get("writes", 0)})
-    out = {}
-    for label, rs in runs.items():
-        out[label] = {"deadline_misses": [r["deadline_misses"] for r in rs], "ticks": sum(r["ticks"] for r in rs),
-                      "compute_p99_us": [r["compute_p99_us"] for r in rs], "wake_p99_us": [r["wake_p99_us"] for r in rs],
-                      "checkpoint_writes": sum(r["checkpoint_writes"] for r in rs)}
+            o = out[label]
+            o["deadline_misses"].append(s["deadline_misses"])
+            o["ticks"] += s["ticks"]
+            o["compute_p99_us"].append(s["compute_us"]["p99"])
+            o["wake_p99_us"].append(s["wake_latency_us"]["p99"])
+            o["checkpoint_writes"] += (s.get("checkpoint") or {}).get("writes", 0)
     w, wo = out["with"], out["without"]
     out["misses_ratio"] = round((sum(w["deadline_misses"]) + 1) / (sum(wo["deadline_misses"]) + 1), 3)  # +1: both may be 0
     out["compute_p99_ratio"] = round(float(np.median(w["compute_p99_us"]) / np.median(wo["compute_p99_us"])), 3)

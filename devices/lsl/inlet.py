@@ -371,7 +371,7 @@ def _first_takeable(resolver: pylsl.ContinuousResolver, cfg: LslSourceConfig) ->
         time.sleep(RESOLVE_POLL_S)
 
 
-AMBIGUITY_WAIT_S = 1.0  #: after the first match, listen this long for others (two of liblsl's 0.5 s query waves: on one host, some outlets answer only the multicast wave), s
+AMBIGUITY_WAIT_S = 2 * recovery.QUERY_WAVE_S  #: after the first match, listen this long for others (two of liblsl's query waves: on one host, some outlets answer only the multicast wave), s
 RESOLVE_POLL_S = 0.05  #: until a bindable match appears, look at the resolver's results this often, s
 
 

@@ -32,11 +32,13 @@ from devices import lsl_c
 CREATED_SLACK_S = 0.05  #: a restarted outlet's created_at may precede the old one's last sample stamp by this, s
 IDLE_POLL_S = 0.02  #: while the stream flows, look at the tick's flags this often, s
 WAVE_S = 0.1  #: one resolve attempt listens this long at most (it returns at the first answer), s
-#: before taking a stream under another source_id, listen this long for a second candidate, s: liblsl
-#: sends a query wave at once and a multicast one 0.5 s later, which every outlet on the host
-#: answers (all three twins of three by 0.501 s, 6 of 6 tries); the start waits two waves
-#: (devices.lsl.inlet.AMBIGUITY_WAIT_S), recovery one, to resume a new source_id in under 1 s
-LISTEN_S = 0.6
+#: liblsl's resolver sends a query wave at once and a multicast one this long after, which every
+#: outlet on the host answers (all three twins of three by 0.501 s, 6 of 6 tries), s
+QUERY_WAVE_S = 0.5
+#: before taking a stream under another source_id, listen this long for a second candidate, s: one
+#: multicast wave (the start waits two, devices.lsl.inlet.AMBIGUITY_WAIT_S), to resume a new
+#: source_id in under 1 s
+LISTEN_S = QUERY_WAVE_S + 0.1
 RETRY_S = 0.03  #: after an attempt that found nothing new, wait this long before the next, s
 OPEN_TIMEOUT_S = 1.0  #: a found stream must open and answer a time correction within this, s
 
@@ -58,7 +60,7 @@ class Recovery:
         self.i_stale, self.i_lost, self.i_next, self.s_offset, self.s_next_offset, self.s_last_local = slots
         self.find, self.accept, self.open_ = find, accept, open_
         self.stop = threading.Event()
-        self.refused = ""  #: why the last stream found was not taken (for the report)
+        self.refused = ""  #: why the last stream found was not taken, since the last swap (for the report)
         self.swaps = []  #: [(found after s, source_id)] per swap
         self.thread = threading.Thread(target=self._run, name=f"lsl-recovery-{stage.name}", daemon=True)
 
@@ -123,4 +125,5 @@ class Recovery:
         self.stage.keep[:] = [inlet]
         del old  # lsl_destroy_inlet: the tick pulls from the new handle only
         self.swaps.append((round(pylsl.local_clock() - t0, 4), info.source_id()))
+        self.refused = ""  # an earlier refusal is history once a stream is bound
         return True
