@@ -59,13 +59,14 @@ def _watch_signals_and_parent(ctrl, parent_pid: int) -> None:
                      daemon=True).start()
 
 
-def _snapshot_buffers(pipe, cfg):
-    """(snapshot for loop.run, child_ready's "checkpoint" entry) with the buffers in shared memory,
-    or (None, None) when the session writes no checkpoint (rtcore.checkpoint)."""
+def _snapshot_buffers(pipe, cfg, parent_pid: int):
+    """(snapshot for loop.run, child_ready's "checkpoint" entry) with the buffers in shared memory
+    (owned by the supervisor, parent_pid), or (None, None) when the session writes no checkpoint
+    (rtcore.checkpoint)."""
     if not cfg.checkpoint.enabled:
         return None, None
     plan, layout, n_f, n_i = checkpoint.plan(pipe)
-    f_path, i_path = shm.create("snapf", n_f * 8), shm.create("snapi", n_i * 8)
+    f_path, i_path = shm.create("snapf", n_f * 8, parent_pid), shm.create("snapi", n_i * 8, parent_pid)
     snapshot = (plan, shm.attach(f_path, np.float64, (n_f,)), shm.attach(i_path, np.int64, (n_i,)))
     return snapshot, {"layout": layout, "parts": checkpoint.describe(pipe, cfg), "resumed": pipe.resumed,
                       "snap_f_path": f_path, "snap_i_path": i_path, "n_f": n_f, "n_i": n_i}
@@ -101,11 +102,11 @@ def main(rundir: str, ctrl_path: str) -> int:
         rate = cfg.loop.rate_hz
         cap = int(cfg.loop.ring_s * rate)
         width = N_TIMING + pipe.rec_idx.size
-        ring_path = shm.create("ring", cap * width * 8)
+        ring_path = shm.create("ring", cap * width * 8, parent_pid)  # the supervisor removes them
         ring = shm.attach(ring_path, np.float64, (cap, width))
-        counts_path = shm.create("counts", pipe.counts.nbytes)
+        counts_path = shm.create("counts", pipe.counts.nbytes, parent_pid)
         pipe.counts = shm.attach(counts_path, np.int64, pipe.counts.shape)
-        snapshot, saved = _snapshot_buffers(pipe, cfg)
+        snapshot, saved = _snapshot_buffers(pipe, cfg, parent_pid)
         granted = rt.harden(cfg.loop.rt_priority, cfg.loop.cpu) if cfg.loop.rt else rt.not_requested()
         ring[:] = 0.0  # touch every page before the first deadline
         _write(os.path.join(rundir, "child_ready.json"), {

@@ -131,6 +131,7 @@ def assert_finished(r, out) -> dict:
     """A session whose test is not about timing ran to its end: `ok`, or `degraded` only by missed
     deadlines (a shared machine can take the CPU away; the miss limit has its own test). Returns
     the summary."""
+    assert os.path.exists(os.path.join(out, "summary.json")), f"no summary.json (exit code {r.returncode}):\n{r.stdout}{r.stderr}"
     s = summary(out)
     assert r.returncode == EXIT[s["verdict"]], r.stdout + r.stderr
     assert s["verdict"] == "ok" or (s["verdict"] == "degraded" and

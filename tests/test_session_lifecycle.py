@@ -135,6 +135,18 @@ def test_second_ctrl_c_skips_the_report_and_keeps_the_summary(tmp_path):
     _assert_recording_kept(out, s)
 
 
+def test_a_finished_loop_s_shared_memory_stays_while_its_supervisor_lives():
+    """The loop process's files belong to its supervisor: once the loop has exited, another session's
+    start must not take them for stale before the supervisor has read them (it did, in CI: no summary)."""
+    from rtcore import shm
+    code = "import os; from rtcore import shm; print(shm.create('counts', 8, os.getppid()))"
+    path = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        assert path not in shm.remove_stale() and os.path.exists(path)  # its creator exited; its owner (we) lives
+    finally:
+        shm.remove(path)
+
+
 def test_kill_9_leaves_no_orphan_and_the_next_start_removes_its_shared_memory(tmp_path):
     out = tmp_path / "killed"
     proc = _start(_config(tmp_path, companion=True), out)
