@@ -6,8 +6,8 @@ learning with the eligibility trace (target < 10 us per tick). Also: RLS on the 
 P of 301 x 301, O(n_f^2) per tick), NLMS with 20 bases, the feedback delay line and the endpoint
 PD controller, and the learned feedforward (inverse model) with 50 bases per input channel
 (desired velocity [2]: 100 features) with either teacher, the dearer one's cost added to the
-50-basis forward model's for the issue's budget (feedforward + forward model < 10 us per tick). Inputs are random each tick so
-learning stays active.
+50-basis forward model's for the issue's budget (feedforward + forward model < 10 us per tick).
+Inputs are random each tick so learning stays active.
 """
 import time
 

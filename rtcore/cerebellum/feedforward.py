@@ -192,7 +192,7 @@ def _feedback_error(f, s, i, bus, path, lat, uerr, W, W_slow, phi, k):
 @njit(cache=True, nogil=True)
 def _force_residual(f, s, i, bus, path, acc, uerr, W, W_slow, phi, k):
     """Force-residual teaching (module docstring, step 5b): the force the nominal model cannot
-    account for in the last sensed velocity step, f_res = Lambda (v[m] - v[m-1]) / dt - u[m]; the
+    account for in the last sensed velocity step, f_res = Lambda (v[m] - v[m-1]) / dt - u_fb[m]; the
     teaching force is -f_res, paired with the granule activity of tick m (m = k - D_vel - 1)."""
     n, fb, err, R = i[I.n], i[I.fb], i[I.err], i[I.ring]
     d = i[I.d_vel] + 1  # the feedback read this tick was written after the plant's step of tick k - 1

@@ -17,9 +17,9 @@ from numba import njit
 def purkinje_readout(W, phi, z, n_x, n_f):
     """z = W phi. W: (n_x * n_f,) C order; phi: (n_f,); z: (n_x,).
 
-    Rows go four (then two, then one) at a time through one pass over phi: each z_j still sums
-    its terms in order k = 0..n_f-1 (the same result to the bit), but the rows' add chains run
-    side by side instead of one after the other."""
+    Rows go four at a time through one pass over phi, then one at a time: each z_j still sums its
+    terms in order k = 0..n_f-1 (the same result to the bit), but the four rows' add chains run side
+    by side instead of one after the other."""
     j = 0
     while j + 4 <= n_x:
         r0, r1, r2, r3 = j * n_f, (j + 1) * n_f, (j + 2) * n_f, (j + 3) * n_f
@@ -31,16 +31,11 @@ def purkinje_readout(W, phi, z, n_x, n_f):
             a3 += W[r3 + k] * phi[k]
         z[j], z[j + 1], z[j + 2], z[j + 3] = a0, a1, a2, a3
         j += 4
-    while j < n_x:
-        r0, r1 = j * n_f, min(j + 1, n_x - 1) * n_f
-        a0 = a1 = 0.0
+    for rest in range(j, n_x):
+        row, acc = rest * n_f, 0.0
         for k in range(n_f):
-            a0 += W[r0 + k] * phi[k]
-            a1 += W[r1 + k] * phi[k]
-        z[j] = a0
-        if j + 1 < n_x:
-            z[j + 1] = a1
-        j += 2
+            acc += W[row + k] * phi[k]
+        z[rest] = acc
 
 
 @njit(cache=True, nogil=True)
