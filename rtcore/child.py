@@ -116,6 +116,7 @@ def main(rundir: str, ctrl_path: str) -> int:
             "stages": [s.name for s in pipe.chain.stages], "compile_s": compile_s,
             "build_s": build_s, "rt": granted, "info": pipe.info, "warnings": pipe.warnings,
             "model_path": pipe.ctx.plant.model_path if pipe.ctx.plant is not None else None,
+            "hand_site": pipe.ctx.plant.hand_site if pipe.ctx.plant is not None else None,
             "checkpoint": saved})
         ctrl[CTRL_STATE] = STATE_READY
         code = loop.run(pipe.chain, ring, ctrl, Schedule.from_config(cfg, drained=True), bus=pipe.bus,

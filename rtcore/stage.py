@@ -69,6 +69,7 @@ class PlantInfo:
     kind: str  # the [plant] kind ("two_link_arm", "cursor", "framed_arm", ...)
     state_labels: tuple  # labels of the plant's `state` signal
     model_path: str | None = None  # MJCF file the viewer loads; None for non-MuJoCo plants
+    hand_site: str | None = None  # the MJCF site used as the hand (the viewer's trail and ghost); None without
     start_hand_m: tuple | None = None  # hand (or cursor) position at the start, m; None without a hand
     payload: bool = False  # the model has a payload body (a task's load_kg)
     nominal: NominalPlant | None = None  # the plant's own nominal model, if it has one

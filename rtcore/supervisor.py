@@ -211,7 +211,8 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
             writer = _checkpoint_writer(cfg, session, out_dir, ready.get("checkpoint"))
             if view:
                 from sims.viewer import SessionViewer
-                viewer = SessionViewer(ready.get("model_path"), ready["columns"], lambda: drain.last_row, messages)
+                viewer = SessionViewer(ready.get("model_path"), ready["columns"], lambda: drain.last_row, messages,
+                                       ready.get("hand_site"))
             if cfg.dashboard.enabled:
                 from rtcore.dashboard import serve_live
                 page = serve_live(cfg, ctrl, drain, recorder, stops, ready, dashboard_host, messages)

@@ -366,7 +366,7 @@ def build_plant(ctx, where: str, kind: str, m: mujoco.MjModel, *, model_path, mo
 
     state_labels = outputs[0].labels
     hand_xy = d.site_xpos[site, :2].copy() if site >= 0 else None
-    ctx.plant = PlantInfo(kind=kind, state_labels=tuple(state_labels), model_path=str(model_path),
+    ctx.plant = PlantInfo(kind=kind, state_labels=tuple(state_labels), model_path=str(model_path), hand_site=hand_site,
                           start_hand_m=None if hand_xy is None else tuple(float(v) for v in hand_xy),
                           payload=payload >= 0, model=m, data=d)
     stage_info = {"kind": kind, "nq": int(m.nq), "nv": int(m.nv), "nu": int(m.nu), "substeps": substeps,
