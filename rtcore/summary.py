@@ -21,48 +21,49 @@ def percentiles(x) -> dict:
 
 
 class Distribution:
-    """Every value seen, kept as its distinct values and their counts.
+    """Counts of the values seen (us) in fixed logarithmic bins: memory is fixed, whatever the
+    session's length or the values' spread.
 
-    The percentiles are np.percentile's (linear interpolation between order statistics, the same
-    floating-point steps), but memory grows with the number of distinct values (bounded by the
-    timing columns' resolution and range), not with the session's length. Values are merged in
-    batches of MERGE_AT."""
+    Bins are 2**-FRACTION_BITS of an octave wide (0.07% relative) from FLOOR_US (1 ns) up to
+    CEILING_US (1000 s); a value below FLOOR_US counts as 0 and one above CEILING_US as CEILING_US.
+    The percentiles are np.percentile's linear method on the bins' geometric centres, so within
+    half a bin (0.034%) of the exact figure; the max is exact. (An exact store of every distinct
+    value grew by about 10 MB over 30 real-time minutes: wake latencies are nanosecond-resolved and
+    rarely repeat.)"""
 
-    MERGE_AT = 65536
+    FLOOR_US = 1e-3
+    CEILING_US = 1e9
+    FRACTION_BITS = 10
+    STEPS = 2 ** FRACTION_BITS  #: bins per octave
+    N_BINS = 1 + int(np.ceil(np.log2(CEILING_US / FLOOR_US) * STEPS))  #: bin 0 holds the values below FLOOR_US
 
     def __init__(self):
-        self.values = np.zeros(0)
-        self.counts = np.zeros(0, np.int64)
-        self._pending, self._n_pending = [], 0
+        self.counts = np.zeros(self.N_BINS, np.int64)
+        self.max = -np.inf
 
     def add(self, x) -> None:
-        x = np.array(x, dtype=np.float64).ravel()
-        if x.size:
-            self._pending.append(x)
-            self._n_pending += x.size
-        if self._n_pending >= self.MERGE_AT:
-            self._merge()
-
-    def _merge(self) -> None:
-        if not self._pending:
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if not x.size:
             return
-        v, c = np.unique(np.concatenate(self._pending), return_counts=True)
-        self.values, at = np.unique(np.concatenate([self.values, v]), return_inverse=True)
-        self.counts = np.bincount(at, np.concatenate([self.counts, c])).astype(np.int64)
-        self._pending, self._n_pending = [], 0
+        self.max = max(self.max, float(x.max()))
+        octaves = np.log2(np.clip(x, self.FLOOR_US, self.CEILING_US) / self.FLOOR_US)
+        bins = np.where(x < self.FLOOR_US, 0, 1 + np.minimum(octaves * self.STEPS, self.N_BINS - 2).astype(np.int64))
+        self.counts += np.bincount(bins, minlength=self.N_BINS)
 
     @property
     def size(self) -> int:
-        self._merge()
         return int(self.counts.sum())
 
+    def _value(self, b: int) -> float:
+        """The value bin b stands for: its geometric centre (0 for bin 0)."""
+        return 0.0 if b == 0 else self.FLOOR_US * 2.0 ** ((b - 0.5) / self.STEPS)
+
     def _order(self, cum, k: int) -> float:
-        """The k-th smallest value (0-based)."""
-        return self.values[int(np.searchsorted(cum, k, side="right"))]
+        """The k-th smallest value (0-based), as its bin's value."""
+        return self._value(int(np.searchsorted(cum, k, side="right")))
 
     def quantile(self, q: float) -> float:
-        """np.percentile(values, 100 q) with the default linear method."""
-        self._merge()
+        """np.percentile(values, 100 q) with the default linear method, on the bins' values."""
         cum = np.cumsum(self.counts)
         n = int(cum[-1])
         q = np.float64(q)
@@ -77,8 +78,8 @@ class Distribution:
     def percentiles(self) -> dict:
         if self.size == 0:
             return {"p50": None, "p99": None, "max": None}
-        return {"p50": round(self.quantile(0.5), 3), "p99": round(self.quantile(0.99), 3),
-                "max": round(float(self.values[-1]), 3)}
+        return {"p50": round(min(self.quantile(0.5), self.max), 3),
+                "p99": round(min(self.quantile(0.99), self.max), 3), "max": round(self.max, 3)}
 
 
 def stage_counters(stage_names, counts) -> dict:
