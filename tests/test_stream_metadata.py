@@ -2,7 +2,9 @@
 
 One real-time EMG session (the synthetic user publishes raw EMG over LSL as a companion, the engine
 decodes it into endpoint force on the two-link arm, center-out task) is recorded, and its default
-markers outlet is read by an independent pylsl inlet while it runs:
+markers outlet is read by an independent pylsl inlet while it runs. The session runs until both
+readers have what they need (a 'go' marker; mne-lsl's reading), then gets Ctrl-C: on a loaded
+machine a fixed short session could end before either had it (SESSION_MAX_S caps the wait).
 - every channel carries its own label, unit and type: state x, y in m (position) and vx, vy in m/s
   (velocity), as do prediction and spe; command in N (force);
 - the recorded input keeps the source's type (EMG) and channel labels (emg0..emg3, mV);
@@ -16,6 +18,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,8 @@ import pytest
 
 from enginecli import RTCORE, emg_arm, lsl_companion, machine_session, summary, toml, write_config
 from lsl_helpers import unique
+
+SESSION_MAX_S = 120  #: the session's duration if the readers never finish (each finishes in seconds on a quiet machine)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,7 @@ def session(tmp_path_factory):
     name, source = unique("meta"), unique("emg")
     user = lsl_companion("emg", source, name, "--channels", 4, "--set", "kp_n_per_m=25", "--set", "kd_n_s_per_m=12",
                          channels=4, rate_hz=2000)
-    path = write_config(tmp, toml(machine_session(name, 6), user, emg_arm(8)))
+    path = write_config(tmp, toml(machine_session(name, SESSION_MAX_S), user, emg_arm(1000)))
     out = tmp / "out"
     proc = subprocess.Popen(RTCORE + ["run", path, "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -55,9 +60,13 @@ def session(tmp_path_factory):
         inlet = pylsl.StreamInlet(found[0])
         info = inlet.info(10.0)
         inlet.open_stream(10.0)
+        stopping = False
         while proc.poll() is None:
             x, _t = inlet.pull_chunk(timeout=0.2)
             names += [s[0] for s in x]
+            if not stopping and "go" in names and (reader is None or reader.poll() is not None):
+                proc.send_signal(signal.SIGINT)  # all read: Ctrl-C, the session ends between two ticks
+                stopping = True
         x, _t = inlet.pull_chunk(timeout=1.0)
         names += [s[0] for s in x]
         text = proc.communicate(timeout=60)[0]
