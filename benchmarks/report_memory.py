@@ -80,7 +80,8 @@ def main() -> int:
     result = {"minutes": args.minutes, "realtime": args.realtime, "warmup_min": warmup,
               "ticks": summary["ticks"], "verdict": summary["verdict"],
               "session_wall_s": round(session_s, 1), "session_xdf_mb": round(xdf_mb, 1),
-              "parent_rss_mb": rss, "parent_rss_growth_mb": round(settled[-1] - settled[0], 1) if len(settled) > 1 else None,
+              "parent_rss_mb": rss,
+              "parent_rss_growth_mb": round(settled[-1] - settled[0], 1) if len(settled) > 1 else None,
               "report_s": round(report_s, 1), "report_peak_rss_mb": round(report_mb, 1)}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:

@@ -113,10 +113,6 @@ class Overlay:
         mujoco.mj_kinematics(m, g)
         return True
 
-    def ghost_hand(self) -> np.ndarray:
-        """The ghost's hand site position [x, y, z], m."""
-        return self.ghost.site_xpos[self.site].copy()
-
     def draw(self, scn: mujoco.MjvScene) -> None:
         """Replace scn's geoms with the targets, the trail and the ghost arm."""
         scn.ngeom = 0

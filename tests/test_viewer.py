@@ -43,7 +43,7 @@ def frames(session):
         d.qpos[:] = row[overlay.qpos_cols]
         mujoco.mj_forward(m, d)
         overlay.update(row, d)
-        seen.append((overlay.ghost_hand()[:2], row[overlay.estimate_cols], row[overlay.hand_cols],
+        seen.append((overlay.ghost.site_xpos[overlay.site, :2].copy(), row[overlay.estimate_cols], row[overlay.hand_cols],
                      d.qpos.copy(), overlay.ghost.qpos.copy()))
     scn = mujoco.MjvScene(m, maxgeom=1000)
     overlay.draw(scn)
