@@ -20,12 +20,12 @@ def test_memory_is_fixed_and_percentiles_stay_within_half_a_bin():
         assert abs(got[key] - exact[key]) <= 3.4e-4 * exact[key] + 1e-3, (key, got, exact)
 
 
-def test_zero_tiny_and_empty_values():
+def test_zero_tiny_non_finite_and_empty_values():
     assert Distribution().percentiles() == {"p50": None, "p99": None, "max": None}
     d = Distribution()
     d.add(np.zeros(100))
     d.add([])
     assert d.percentiles() == {"p50": 0.0, "p99": 0.0, "max": 0.0}
     d.add(np.full(100, 1e-4))  # below a nanosecond: counted as 0
-    d.add([250.0])
-    assert d.percentiles()["p50"] == 0.0 and d.percentiles()["max"] == 250.0
+    d.add([250.0, np.nan, np.inf])  # a non-finite value is not counted
+    assert d.size == 201 and d.percentiles()["p50"] == 0.0 and d.percentiles()["max"] == 250.0
