@@ -48,6 +48,11 @@ def load(model_path_or_xml: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(model_path_or_xml)
 
 
+def qpos_columns(columns) -> list:
+    """Indices of the recorded joint positions (`qpos.*`), in the plant's qpos order."""
+    return [k for k, c in enumerate(columns) if c.startswith("qpos.")]
+
+
 def _pair(index: dict, x: str, y: str):
     """Column numbers [x, y] of a recorded pair, or None when either is not recorded."""
     return [index[x], index[y]] if x in index and y in index else None
@@ -63,7 +68,7 @@ class Overlay:
     def __init__(self, m: mujoco.MjModel, columns, hand_site: str | None):
         index = {c: k for k, c in enumerate(columns)}
         self.m = m
-        self.qpos_cols = [k for k, c in enumerate(columns) if c.startswith("qpos.")]
+        self.qpos_cols = qpos_columns(columns)
         self.site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, hand_site) if hand_site else -1
         has_hand = self.site >= 0
         self.hand_cols = _pair(index, "state.hand_x", "state.hand_y") if has_hand else None
@@ -143,16 +148,20 @@ class Overlay:
 
 def run_viewer(model_path_or_xml: str, columns, get_row, stop_event: threading.Event,
                hand_site: str | None = None) -> None:
-    """Show the model at the newest recorded row (get_row(): array or None = nothing new), with its
-    Overlay, until stop_event or close."""
+    """Show the model at the newest recorded row, with its Overlay, until stop_event or close.
+
+    get_row(): the newest row (a new array for each new row) or None. A row already shown is not
+    taken again, so a stalled feed neither shortens the trail nor repeats the ghost's IK."""
     import mujoco.viewer
     m = load(model_path_or_xml)
     d = mujoco.MjData(m)
     overlay = Overlay(m, columns, hand_site)
+    shown = None
     with mujoco.viewer.launch_passive(m, d) as view:
         while view.is_running() and not stop_event.is_set():
             row = get_row()
-            if row is not None:
+            if row is not None and row is not shown:
+                shown = row
                 d.qpos[:] = row[overlay.qpos_cols]
                 mujoco.mj_forward(m, d)
                 overlay.update(row, d)
@@ -183,7 +192,7 @@ class SessionViewer:
     def __init__(self, model_path, columns, latest_row, messages: list, hand_site: str | None = None):
         self.stop = threading.Event()
         self.thread = None
-        if not any(c.startswith("qpos.") for c in columns) or not model_path:
+        if not qpos_columns(columns) or not model_path:
             messages.append("viewer: this session has no MuJoCo plant to show")
             return
         if not _glfw_starts():
