@@ -97,7 +97,7 @@ def measures(met: dict, blocks: list, n_targets: int) -> tuple:
                     "washout_last_m": _mean(err[wash[-EDGE_TRIALS // 2:]]) if wash.size > WASHOUT_FIRST else None})
         again = [b for b in curl if b > after[0]]
         if again:
-            re_plain = np.flatnonzero((block == again[0]) & ~catch)
+            re_plain = np.flatnonzero((block == again[0]) & plain_trial)  # as the first exposure's
             first_early, re_early = _mean(err[plain[:SAVINGS_TRIALS]]), _mean(err[re_plain[:SAVINGS_TRIALS]])
             out.update({"reexposure_block": blocks[again[0]].name, "first_exposure_early_m": first_early,
                         "reexposure_early_m": re_early,
