@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 
 from rtcore import config as config_mod
-from rtcore import status
+from rtcore import status, warmup
 from rtcore.bus import DT_S, T_S, Bus
 from rtcore.loop import begin_tick, run_chain
 from rtcore.pipeline import RUN_ORDER, Pipeline, assemble
@@ -182,6 +182,7 @@ class Session:
     """
 
     def __init__(self, pipeline: Pipeline):
+        warmup.compile_stage_steps()  # a cold cache: the steps in parallel, before _drive compiles
         self.pipeline = pipeline
         self.ctx, self.chain, self.bus, self.counts = pipeline.ctx, pipeline.chain, pipeline.bus, pipeline.counts
         self.stages = self.chain.stages

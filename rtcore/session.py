@@ -3,14 +3,12 @@
 Tests and sweeps use `run_offline`. The supervised real-time path (a child process watched by
 the parent) is rtcore.supervisor; both build the same pipeline and call the same loop.
 """
-import os
-import pathlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from rtcore import loop
+from rtcore import loop, warmup
 from rtcore.loop import COL_COMPUTE_US, COL_WAKE_US, CTRL_EXIT_STAGE, CTRL_SIZE, CTRL_TICKS, N_TIMING, Schedule
 from rtcore.pipeline import Pipeline, build
 from rtcore.summary import summarize
@@ -46,14 +44,9 @@ def compile_loop() -> float:
     before they build, and no stream is opened (or published) while the compiler runs.
     """
     t = time.perf_counter()
+    warmup.compile_stage_steps()  # a cold cache: the steps first, in parallel processes
     loop.precompile()
     return time.perf_counter() - t
-
-
-def loop_cached() -> bool:
-    """True when Numba's cache holds the compiled loop of these sources (a start then takes ~1 s)."""
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    return bool(root) and next(pathlib.Path(root).rglob("loop._loop-*.nbi"), None) is not None
 
 
 def run_offline(cfg, config_path: str = "<config>", max_ticks: int | None = None) -> Result:

@@ -197,7 +197,7 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
     recorder = XdfRecorder(out_dir, cfg, ctrl)
     drain = viewer = ready = writer = page = None
     hung = False
-    from rtcore.session import loop_cached
+    from rtcore.warmup import loop_cached
     view_status = StatusView(cfg, enabled=live, first_compile=not loop_cached())
     try:
         ready = _wait_ready(session, out_dir, stops)
