@@ -1,16 +1,19 @@
 """Lesions in whole sessions: the arm still reaches, and each lesion shows its study's signature.
 
-Five whole sessions of the shipped configs/lesion_reach.toml, run as a user would (`rtcore run
---fast`), same seed and schedule: healthy, cerebellar, Huntington's, Parkinson's off and on
-therapy (science.md sections 3 and 7). Schedule: baseline -> target jumps (45 deg, 0.1 s after
+Four whole sessions of the shipped configs/lesion_reach.toml, run as a user would (`rtcore run
+--fast`), same seed and schedule: healthy, cerebellar, Huntington's and Parkinson's (science.md
+sections 3 and 7). Schedule: baseline -> target jumps (45 deg, 0.1 s after
 the go cue) -> curl field (Shadmehr & Mussa-Ivaldi 1994) -> washout -> re-exposure. All measures
 come from summary.json's per-trial and per-block kinematics (true hand), not internal estimates:
 - cerebellar (Smith & Shadmehr 2005; Rabe et al. 2009): reaches in the field more variable and
   dysmetric, the error learned away over exposure (early - late) far smaller;
 - Huntington's (Smith, Brandt & Shadmehr 2000): stable in the field, slower online correction of a
   target jump, trial-to-trial adaptation within 20% of healthy;
-- Parkinson's (Marinelli et al. 2009; Leow et al. 2012): initial adaptation spared, savings on
-  re-exposure lost, therapy_on restores at least half of them.
+- Parkinson's (Marinelli et al. 2009; Leow et al. 2012): initial adaptation spared. Its loss of
+  savings, and what therapy_on gives back, are shown on the force-channel schedule with the
+  trial-level learner (tests/test_force_channel_learning.py): here the first 16 trials of each
+  exposure differ by 1.63 mm with no learning at all (targets in another order), as much as any
+  lesion changes them.
 """
 import subprocess
 import uuid
@@ -23,13 +26,13 @@ from test_feedforward_adaptation import CONFIG as CURL_CONFIG
 
 CONFIG = CURL_CONFIG.parent / "lesion_reach.toml"
 LESIONS = {"healthy": [], "cerebellar": ["lesion.kind=cerebellar"], "huntington": ["lesion.kind=huntington"],
-           "parkinson": ["lesion.kind=parkinson"], "parkinson_on": ["lesion.kind=parkinson", "lesion.therapy_on=true"]}
+           "parkinson": ["lesion.kind=parkinson"]}
 JUMPS, EXPOSURE = 1, 2  # block indices
 
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    """{label: summary}: the five sessions, two at a time (one per core)."""
+    """{label: summary}: the four sessions, two at a time (one per core)."""
     tag = uuid.uuid4().hex[:8]
     out, labels = {}, list(LESIONS)
     for pair in (labels[k:k + 2] for k in range(0, len(labels), 2)):
@@ -97,14 +100,3 @@ def test_huntington_corrects_a_target_jump_slowly_but_adapts(sessions):
 def test_parkinson_initial_adaptation_is_spared(sessions):
     h, p = sessions["healthy"], sessions["parkinson"]
     assert abs(learned_m(p) - learned_m(h)) <= 0.2 * learned_m(h), (learned_m(p), learned_m(h))
-
-
-@pytest.mark.xfail(strict=True, reason="issue 20: savings_m measured 2.4 mm healthy, 2.2 parkinson, 2.4 on therapy, and 1.63 "
-                   "with no learning at all (forward_model.learn=false, feedforward rates 0): the measure (first 16 trials of "
-                   "exposure minus those of re-exposure; per-trial field errors spread -0.8 to 11.6 mm, targets in another "
-                   "order, the start within a 10 mm window) is mostly noise here, so no lesion can show in it")
-def test_parkinson_loses_savings_and_therapy_restores_them(sessions):
-    h, p, on = sessions["healthy"], sessions["parkinson"], sessions["parkinson_on"]
-    sav = {k: s["task"]["adaptation"]["savings_m"] for k, s in (("h", h), ("p", p), ("on", on))}
-    assert sav["h"] > 0.001 and sav["p"] < 0.3 * sav["h"], sav
-    assert sav["on"] - sav["p"] >= 0.5 * (sav["h"] - sav["p"]), sav

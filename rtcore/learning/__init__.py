@@ -24,13 +24,18 @@ TrialLearningConfig = trial_learning.TrialLearningConfig
 
 
 def build_from_session(cfg, ctx) -> list:
-    """The learning stage for a [learning] section (none without one); [lesion] scales its rates."""
+    """The learning stage for a [learning] section (none without one); [lesion] scales its rates.
+
+    The dopamine gain (LesionEffects.rpe_gain) scales the slow state's learning rate B_s alone, as
+    it scales the per-tick feedforward's slow rate: Parkinson's adapts with the fast state but
+    keeps little for re-exposure (no savings; Marinelli et al. 2009, Leow et al. 2012).
+    """
     if getattr(cfg, "learning", None) is None:
         return []
     fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
     n_trials = sum(blk.n_trials for blk in getattr(cfg, "block", []))
     return [trial_learning.build(cfg.learning, ctx, n_trials, spe_learning_gain=fx.spe_learning_gain,
-                                 retention=fx.retention)]
+                                 retention=fx.retention, slow_gain=fx.rpe_gain)]
 
 
 __all__ = ["TrialLearningConfig", "build_from_session", "schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
