@@ -22,7 +22,7 @@ from rtcore.cerebellum import FeedbackConfig, FeedforwardConfig, ForwardModelCon
 from rtcore.control import ControllerConfig
 from sims.plants import PlantConfig
 from sims.paradigms import BlockConfig, TaskConfig
-from rtcore.learning import TrialLearningConfig
+from rtcore.learning import AimConfig, TrialLearningConfig
 from rtcore.learning.lesions import LesionConfig
 from rtcore.checkpoint import CheckpointSection, ResumeSection
 
@@ -113,6 +113,7 @@ class SessionConfig(Strict):
     forward_model: ForwardModelConfig | None = None  # None: the controller acts on delayed feedback
     feedforward: FeedforwardConfig | None = None  # None: no learned feedforward added to the command
     learning: TrialLearningConfig | None = None  # None: no trial-level learner in the session
+    aim: AimConfig | None = None  # None: the controller's plan is the target (no use-dependent learning)
     controller: ControllerConfig | None = None
     plant: PlantConfig | None = None
     task: TaskConfig | None = None

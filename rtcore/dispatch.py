@@ -18,7 +18,7 @@ from rtcore import families, replay, status
 from rtcore.cerebellum import feedback_delay, feedforward, forward_model
 from rtcore.control import autopilot, endpoint_pd, joint_pd, passthrough
 from rtcore.decoders import emg, kalman, linear
-from rtcore.learning import trial_learning
+from rtcore.learning import aim, trial_learning
 from rtcore.stages import crash
 from sims.paradigms import center_out, joint_tracking, observe
 from sims.plants import cursor, mujoco_plant
@@ -56,6 +56,7 @@ FRAMED_ARM, framed_arm_step = framed_arm.SPEC.kind, framed_arm.SPEC.step
 DYNAMIXEL, dynamixel_arm_step = dynamixel_arm.SPEC.kind, dynamixel_arm.SPEC.step
 # --- trial-level learning (rtcore/learning) ---------------------------------- codes 110..119
 TRIAL_LEARNING, trial_learning_step = trial_learning.SPEC.kind, trial_learning.SPEC.step
+AIM, aim_step = aim.SPEC.kind, aim.SPEC.step
 
 
 @njit(cache=True, nogil=True)
@@ -115,6 +116,8 @@ def stage_step(kind, f, s, i, bus):
     # --- trial-level learning -----------------------------------------------------------
     elif kind == TRIAL_LEARNING:
         return trial_learning_step(f, s, i, bus)
+    elif kind == AIM:
+        return aim_step(f, s, i, bus)
     return status.OK
 
 

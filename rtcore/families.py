@@ -1,8 +1,8 @@
 """The stage families of a session, in BUILD order, as real imports.
 
 Each family module exposes `build_from_session(cfg, ctx) -> list[Stage]` (none when its
-sections are absent) and lists its stage files once: MEMBERS (selected by a config `kind`),
-HELPERS (stages another member builds), or, for a one-stage family, its own SPEC.
+sections are absent) and lists its stage files once: MEMBERS (selected by a config `kind`, or
+each by its own section), HELPERS (stages another member builds), or its own SPEC.
 The plant registers `command` before the controller that writes it; the forward model
 registers `estimate` before the controller that reads it; the trial-level learner registers
 `learned_field` before the feedforward that applies it.
@@ -14,7 +14,7 @@ from sims import paradigms, plants
 
 BUILD_ORDER = (sources, decoders, plants, paradigms, learning, cerebellum, control, outlet, crash)
 #: the config sections each family builds from, as wiring errors name them
-SECTIONS = {sources: ("source",), decoders: ("decoder",), plants: ("plant",), paradigms: ("task",), learning: ("learning",),
+SECTIONS = {sources: ("source",), decoders: ("decoder",), plants: ("plant",), paradigms: ("task",), learning: ("learning", "aim"),
             cerebellum: ("feedback", "forward_model", "feedforward"), control: ("controller",),
             outlet: ("outlet",), crash: ("test",)}
 

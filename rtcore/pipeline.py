@@ -14,7 +14,7 @@ from rtcore.bus import DT_S, HEADER, Bus
 from rtcore.loop import N_TIMING, TIMING_COLUMNS
 from rtcore.stage import BuildContext, Chain, pack, run_links
 
-RUN_ORDER = ("source", "decoder", "task", "learning", "controller", "feedforward", "plant", "observe",
+RUN_ORDER = ("source", "decoder", "task", "learning", "aim", "controller", "feedforward", "plant", "observe",
              "feedback", "forward_model", "outlet", "test")
 
 

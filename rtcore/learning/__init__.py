@@ -10,34 +10,42 @@ Modules: two_state (fast/slow SPE learning, closed-form steady state), reward (R
 and the memory of rewarded actions), use_dependent, learner (all of them into a hand angle),
 schedules, lesions ([lesion] config and the multipliers it implies), bench.
 The compiled per-trial steps (`two_state_trial`, `learner_trial`) allocate nothing, so a session
-stage calls them at trial ends: trial_learning ([learning], role "learning") is that stage.
+stage calls them at trial ends: trial_learning ([learning], role "learning") is that stage; aim
+([aim], same role) plans the reach with use-dependent learning.
 """
-from rtcore.learning import schedules, trial_learning
+from rtcore.learning import aim, schedules, trial_learning
 from rtcore.learning.learner import LearnerParams, LearnerTrace, simulate_learner, simulate_learner_reference
 from rtcore.learning.lesions import LesionConfig, LesionEffects, lesion_effects
 from rtcore.learning.two_state import (TwoStateParams, TwoStateTrace, simulate_two_state,
                                        simulate_two_state_reference, steady_state)
 
-#: The session stage of this family (rtcore.families), built from [learning].
+#: The session stages of this family (rtcore.families): the learner built from [learning], the
+#: aim from [aim].
 SPEC = trial_learning.SPEC
+MEMBERS = (aim,)  #: the aim ([aim]): use-dependent learning of the planned reach
 TrialLearningConfig = trial_learning.TrialLearningConfig
+AimConfig = aim.AimConfig
 
 
 def build_from_session(cfg, ctx) -> list:
-    """The learning stage for a [learning] section (none without one); [lesion] scales its rates.
+    """The trial-level learner for a [learning] section and the aim for an [aim] section (each none
+    without its section); [lesion] scales the learner's rates.
 
     The dopamine gain (LesionEffects.rpe_gain) scales the slow state's learning rate B_s alone, as
     it scales the per-tick feedforward's slow rate: Parkinson's adapts with the fast state but
     keeps little for re-exposure (no savings; Marinelli et al. 2009, Leow et al. 2012).
     """
-    if getattr(cfg, "learning", None) is None:
-        return []
-    fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
     n_trials = sum(blk.n_trials for blk in getattr(cfg, "block", []))
-    return [trial_learning.build(cfg.learning, ctx, n_trials, spe_learning_gain=fx.spe_learning_gain,
-                                 retention=fx.retention, slow_gain=fx.rpe_gain)]
+    stages = []
+    if getattr(cfg, "learning", None) is not None:
+        fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
+        stages.append(trial_learning.build(cfg.learning, ctx, n_trials, spe_learning_gain=fx.spe_learning_gain,
+                                           retention=fx.retention, slow_gain=fx.rpe_gain))
+    if getattr(cfg, "aim", None) is not None:
+        stages.append(aim.build(cfg.aim, ctx, n_trials))
+    return stages
 
 
-__all__ = ["TrialLearningConfig", "build_from_session", "schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
+__all__ = ["TrialLearningConfig", "AimConfig", "build_from_session", "schedules", "LearnerParams", "LearnerTrace", "simulate_learner", "simulate_learner_reference",
            "LesionConfig", "LesionEffects", "lesion_effects", "TwoStateParams", "TwoStateTrace",
            "simulate_two_state", "simulate_two_state_reference", "steady_state"]

@@ -61,6 +61,7 @@ class BlockConfig(Strict):
 
     name: str = Field(description="block name, shown in the summary (baseline, exposure, washout ...)")
     n_trials: int = Field(ge=1, le=100000, description="trials in this block")
+    targets_deg: list[float] | None = Field(None, min_length=1, max_length=64, description="this block's targets, deg (a value twice: that target twice per cycle); default: the task's n_targets")
     perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay", "channel"] = Field("none", description="what this block changes")
     curl_b: tuple[float, float, float, float] = Field(CURL_B, description="curl: viscous field B, N s/m, row-major [Bxx, Bxy, Byx, Byy]; F = B v")
     rotation_deg: float = Field(30.0, ge=-180, le=180, description="rotation: fed-back hand rotated about the reach start, deg (counter-clockwise +)")
@@ -97,19 +98,20 @@ class BlockConfig(Strict):
 def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int, dt_s: float) -> np.ndarray:
     """Per-trial rows [n_trials, T_COLS]: block, target angle, catch flag and perturbation inputs.
 
-    Targets cycle through target_rad, each cycle in a random order (np.random.default_rng((seed,
-    5))) when random_order, else in order; a new block starts a new cycle. Catch trials are drawn
+    Targets cycle through target_rad (a block's own targets_deg instead, when it has them), each
+    cycle in a random order (np.random.default_rng((seed, 5))) when random_order, else in order; a
+    new block starts a new cycle. Catch trials are drawn
     with each block's catch_prob from the same generator and have every perturbation off; force
     channel probes (channel_prob, one draw with the catch draw) have it off and the channel on. Target
     jumps (and their signs) are drawn after them, only in blocks with jump_prob > 0.
     """
     rng = np.random.default_rng((seed, 5))
-    n_targets = target_rad.size
     rows = []
     for b, blk in enumerate(blocks):
+        angles = np.radians(blk.targets_deg) if blk.targets_deg else target_rad
         order = []
         while len(order) < blk.n_trials:
-            cycle = rng.permutation(n_targets) if random_order else np.arange(n_targets)
+            cycle = rng.permutation(angles.size) if random_order else np.arange(angles.size)
             order.extend(cycle.tolist())
         draw = rng.random(blk.n_trials)
         catch = draw < blk.catch_prob
@@ -120,7 +122,7 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
             jump = np.where(rng.random(blk.n_trials) < blk.jump_prob, sign * math.radians(blk.jump_deg), 0.0)
         for k in range(blk.n_trials):
             row = ROW.alloc()
-            row[T.block], row[T.target_rad], row[T.catch] = b, target_rad[order[k]], float(catch[k])
+            row[T.block], row[T.target_rad], row[T.catch] = b, angles[order[k]], float(catch[k])
             row[T.jump_rad], row[T.jump_after_s] = jump[k], blk.jump_after_s
             if probe[k] or blk.perturbation == "channel":
                 ROW.view(row, "channel")[:] = blk.channel_stiffness_n_per_m, blk.channel_damping_ns_per_m

@@ -1,0 +1,133 @@
+"""The aim (role "learning", [aim]): the planned reach, pulled toward recently repeated movements.
+
+Use-dependent learning (rtcore.learning.use_dependent; Verstynen & Sabes 2011, J Neurosci
+31:10050; Diedrichsen, White, Newman & Lally 2010, J Neurosci 30:5159) in the session. A movement
+prior m (a vector in the plane, |m| <= 1) tracks the directions the hand has taken, error or not:
+
+    m(n+1) = A_ud m(n) + B_ud (u_h(n) - m(n))       u_h: unit vector of reach n's displacement
+    beta(n) = lambda_ud (u_p x m(n))  (rad)          u_p: unit vector from the reach's start to its target
+
+beta = lambda |m| sin(angle(m) - angle(u_p)): the plan turns toward the prior's direction, the
+more the more concentrated the recent movements were (reaches in every direction leave m ~ 0) and
+the closer the target is to 90 deg from it (the pull of a von Mises prior on a von Mises plan).
+The aim the controller reaches for is the target turned by beta about the reach's start, the turn
+fading as exp(-t / tau) over the reach (t from the go cue): the initial direction carries the
+bias, online correction toward the seen target removes it by the end, as in Verstynen & Sabes
+2011 (biased initial directions, accurate endpoints). Outside the reach and hold the aim is the
+target.
+
+u_h is the direction from the fed-back hand at the go cue to the fed-back hand when the reach
+ends (the hold begins); a trial without a reach (a timeout) leaves m as it was. The start is the
+task's target during the center phase. Updates run once per reach, at its end, in O(1).
+
+Signals: reads `trial` [3] (trial, block, phase), `target` [2] (m), `feedback` [>= 2] (the fed-back
+hand, m); writes `aim` [2] (m), which a controller reads with `target = "aim"`. Per-reach rows
+(trial, m, beta in deg) in summary.json under `use_dependent`.
+"""
+import math
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from rtcore import status
+from rtcore.bus import T_S
+from rtcore.configbase import Strict
+from rtcore.layout import stage_layout
+from rtcore.registry import StageSpec
+from rtcore.stage import Stage, bind_signal
+
+PH_REACH, PH_HOLD = 2.0, 3.0  #: task phases (sims.paradigms.center_out PH_*)
+MIN_REACH_M = 0.01  #: a shorter displacement has no direction worth learning from
+
+
+class AimConfig(Strict):
+    """[aim]: the planned reach, with use-dependent learning (Verstynen & Sabes 2011)."""
+
+    use_dependent_rate: float = Field(0.05, ge=0.0, le=1.0, description="B_ud, per reach: how far the movement prior moves toward the reach's direction")
+    use_dependent_retention: float = Field(0.98, ge=0.0, le=1.0, description="A_ud, per reach: how much of the movement prior is kept")
+    use_dependent_weight: float = Field(0.2, ge=0.0, le=2.0, description="lambda_ud: plan turn per unit of (u_p x m), rad")
+    correction_tau_s: float = Field(0.2, gt=0.0, le=10.0, description="time constant of the turn's fading over a reach, s")
+
+
+#: f: B_ud, A_ud, lambda_ud, tau (s). s: last tick's phase, the go cue's time (s), the reach's start
+#: (ox, oy, m), the fed-back hand at the go cue (gx, gy, m), the prior m (mx, my), this reach's turn
+#: beta (rad), reaches done, then one row per reach: trial, mx, my, beta (deg) after its update.
+#: i: bus offsets, table rows and columns.
+LAYOUT = stage_layout(
+    "aim",
+    f="rate retention weight tau_s",
+    s="phase t_go ox oy gx gy mx my beta n_done table[rows,row_cols]",
+    i="trial target feedback aim rows row_cols")
+F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
+ROW_COLS = 4
+
+
+@njit(cache=True, nogil=True)
+def aim_step(f, s, i, bus):
+    """Plan turn at the go cue, the aim over the reach, the prior's update at the reach's end."""
+    phase = bus[i[I.trial] + 2]
+    tgt, fb, out = i[I.target], i[I.feedback], i[I.aim]
+    tx, ty = bus[tgt], bus[tgt + 1]
+    if phase < PH_REACH:
+        s[S.ox], s[S.oy] = tx, ty  # the center: where the next reach starts
+    elif phase == PH_REACH and s[S.phase] != PH_REACH:  # the go cue
+        s[S.t_go] = bus[T_S]
+        s[S.gx], s[S.gy] = bus[fb], bus[fb + 1]
+        px, py = tx - s[S.ox], ty - s[S.oy]
+        norm = math.hypot(px, py)
+        s[S.beta] = f[F.weight] * (px * s[S.my] - py * s[S.mx]) / norm if norm > 0.0 else 0.0
+    elif phase == PH_HOLD and s[S.phase] == PH_REACH:  # the reach ended: learn its direction
+        hx, hy = bus[fb] - s[S.gx], bus[fb + 1] - s[S.gy]
+        norm = math.hypot(hx, hy)
+        if np.isfinite(norm) and norm > MIN_REACH_M:
+            a, b = f[F.retention], f[F.rate]
+            s[S.mx] = a * s[S.mx] + b * (hx / norm - s[S.mx])
+            s[S.my] = a * s[S.my] + b * (hy / norm - s[S.my])
+            done = int(s[S.n_done])
+            if done < i[I.rows]:
+                row = i[I.s_table] + done * i[I.row_cols]
+                s[row], s[row + 1], s[row + 2] = bus[i[I.trial]], s[S.mx], s[S.my]
+                s[row + 3] = math.degrees(s[S.beta])
+                s[S.n_done] = done + 1
+    s[S.phase] = phase
+    if phase == PH_REACH or phase == PH_HOLD:
+        turn = s[S.beta] * math.exp(-(bus[T_S] - s[S.t_go]) / f[F.tau_s])
+        c, sn = math.cos(turn), math.sin(turn)
+        dx, dy = tx - s[S.ox], ty - s[S.oy]
+        bus[out] = s[S.ox] + c * dx - sn * dy
+        bus[out + 1] = s[S.oy] + sn * dx + c * dy
+    else:
+        bus[out], bus[out + 1] = tx, ty
+    return status.OK
+
+
+def build(cfg: AimConfig, ctx, n_trials: int, where: str = "aim") -> Stage:
+    """The aim stage; registers `aim` [2] (m). n_trials: rows of the per-reach table."""
+    bus = ctx.bus
+    if not bus.has("trial") or not bus.has("target"):
+        raise ValueError(f"{where}: the aim needs a task's trials and targets; add a [task] section")
+    if bus.get("target").width != 2:
+        raise ValueError(f"{where}: the aim turns a planar target; 'target' has {bus.get('target').width} channels, not 2")
+    aim = bus.add("aim", 2, "m", ["aim_x", "aim_y"])
+    f, s, i = LAYOUT.fill(
+        f=dict(rate=cfg.use_dependent_rate, retention=cfg.use_dependent_retention, weight=cfg.use_dependent_weight,
+               tau_s=cfg.correction_tau_s),
+        i=dict(trial=bus.get("trial", 3, who=where).offset, target=bus.get("target", 2, who=where).offset, feedback=-1,
+               aim=aim.offset, rows=n_trials, row_cols=ROW_COLS))
+    stage = Stage(where, SPEC.kind, f, s, i, info={"rule": "use_dependent", "rate": cfg.use_dependent_rate,
+                                                   "retention": cfg.use_dependent_retention,
+                                                   "weight": cfg.use_dependent_weight})
+    bind_signal(ctx, stage, I.feedback, "feedback", 0, 2, f"{where} (the fed-back hand: add a [feedback] section)")
+
+    def report() -> dict:
+        table = LAYOUT.view(stage, "table")[:int(LAYOUT.get(stage, "n_done"))]
+        return {"use_dependent": {"trial": table[:, 0].astype(int).tolist(), "prior": table[:, 1:3].tolist(),
+                                  "turn_deg": table[:, 3].tolist()}}
+
+    stage.report = report
+    return stage
+
+
+SPEC = StageSpec(kind=111, name="aim", step=aim_step, config=AimConfig, build=build, layout=LAYOUT,
+                 learned={"mx": "fast", "my": "fast"})  # the movement prior: use-dependent biases fade within minutes
