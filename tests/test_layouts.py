@@ -58,7 +58,7 @@ def built(tmp_path_factory):
     reach = {"session": {"name": name}, "loop": loop, "plant": {"kind": "two_link_arm"},
              "task": {"kind": "center_out"}, "block": [{"name": "base", "n_trials": 2}],
              "controller": {"kind": "endpoint_pd"}, "forward_model": {"n_basis": 2},
-             "feedforward": {"learning_rate": 0.002}, "learning": {}}
+             "feedforward": {"learning_rate": 0.002}, "learning": {}, "aim": {}}
     bci = {"session": {"name": name}, "loop": loop, "source": {"kind": "synthetic_neural", "n_units": 16},
            "decoder": {"kind": "kalman", "decoder_file": decoder, "clda": {"method": "rml"}},
            "plant": {"kind": "cursor"}, "controller": {"kind": "passthrough"},
