@@ -1,8 +1,8 @@
 """A first compile that uses every core: the stage steps compile in parallel processes.
 
 The loop (rtcore.loop._loop, and the API's driver) calls every stage's step through
-rtcore.dispatch.stage_step, so its first compile also compiles the 24 step functions, one after
-the other, on one core. Each step is cached by Numba on its own (cache=True). On a cold cache,
+rtcore.dispatch.stage_step, so its first compile also compiles every stage's step function, one
+after the other, on one core. Each step is cached by Numba on its own (cache=True). On a cold cache,
 `compile_stage_steps` first compiles them in a pool of processes (one per core, at most
 MAX_WORKERS); the loop's own compile then loads them from the cache and only compiles and links
 the top of the chain. Measured on this 2-core VM, cold cache: 132 s serial, 76 s with two
@@ -19,22 +19,22 @@ from concurrent.futures import ProcessPoolExecutor
 #: Workers at most: each holds ~0.5 GB while it compiles, and the slowest step (the Kalman
 #: decoder's, ~15 s) bounds what more workers could save.
 MAX_WORKERS = 4
-#: Numba cache index files of the compiled tops of the chain (the session loop, the API's driver):
-#: either one present means every step is in the cache already.
-TOPS = ("loop._loop-*.nbi", "api._drive-*.nbi")
+#: Numba cache index files of the compiled tops of the chain: the session loop, the API's driver.
+#: Either one present means every step is in the cache already.
+LOOP, API_DRIVER = "loop._loop-*.nbi", "api._drive-*.nbi"
 
 _warmed = False  # this process has run the pool once
 
 
+def _cached(*patterns: str) -> bool:
+    """True when Numba's cache (of these sources) has a file matching one of patterns."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    return bool(root) and any(next(pathlib.Path(root).rglob(p), None) is not None for p in patterns)
+
+
 def loop_cached() -> bool:
     """True when Numba's cache holds the compiled loop of these sources (a start then takes ~1 s)."""
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    return bool(root) and next(pathlib.Path(root).rglob(TOPS[0]), None) is not None
-
-
-def _top_cached() -> bool:
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    return bool(root) and any(next(pathlib.Path(root).rglob(top), None) is not None for top in TOPS)
+    return _cached(LOOP)
 
 
 def _compile_step(kind: int) -> None:
@@ -53,7 +53,7 @@ def compile_stage_steps() -> None:
     from rtcore import families
     steps = {spec.kind: spec.step for _family, spec in families.specs()}
     workers = min(os.cpu_count() or 1, MAX_WORKERS, len(steps))
-    if _warmed or workers < 2 or not all(hasattr(s, "compile") for s in steps.values()) or _top_cached():
+    if _warmed or workers < 2 or not all(hasattr(s, "compile") for s in steps.values()) or _cached(LOOP, API_DRIVER):
         return  # done, one core, NUMBA_DISABLE_JIT, or cached
     _warmed = True
     try:

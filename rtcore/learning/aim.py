@@ -1,4 +1,4 @@
-"""The aim (role "learning", [aim]): the planned reach, pulled toward recently repeated movements.
+"""The aim (role "aim", after "learning", [aim]): the planned reach, pulled toward recently repeated movements.
 
 Use-dependent learning (rtcore.learning.use_dependent; Verstynen & Sabes 2011, J Neurosci
 31:10050; Diedrichsen, White, Newman & Lally 2010, J Neurosci 30:5159) in the session. A movement
