@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 
 RTCORE = [sys.executable, "-m", "rtcore.cli"]
 
@@ -112,6 +113,26 @@ def dynamixel_session(name: str, port: str, duration_s: float) -> str:
 def run_cli(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(RTCORE + [str(a) for a in args], capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def fast_sessions(tmp_path_factory, runs: dict, prefix: str, *every: str, timeout: float = 900) -> dict:
+    """Run `rtcore run CONFIG --fast --quiet` for every label at once, recording the per-trial
+    metrics only; runs = {label: (config path, [--set items])}, every: --set items for all of them.
+    Returns {label: (out dir, exit code, output)} once all have ended."""
+    tag = uuid.uuid4().hex[:8]
+    procs = {}
+    for label, (config, sets) in runs.items():
+        out = tmp_path_factory.mktemp(label) / "run"
+        args = RTCORE + ["run", str(config), "--fast", "--quiet", "--out", str(out),
+                         "--set", f"session.name={prefix}-{label.replace('_', '-')}-{tag}", "--set", 'record.signals=["trial"]']
+        for item in (*every, *sets):
+            args += ["--set", item]
+        procs[label] = (out, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    result = {}
+    for label, (out, p) in procs.items():
+        text, _ = p.communicate(timeout=timeout)
+        result[label] = (out, p.returncode, text)
+    return result
 
 
 def summary(out_dir) -> dict:

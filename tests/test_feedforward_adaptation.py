@@ -8,13 +8,12 @@ forward model learns in both). The measure is the task's per-trial perpendicular
 speed, signed toward the field, relative to each target's baseline (`field_error_m`).
 """
 import pathlib
-import subprocess
 import uuid
 
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, summary
+from enginecli import fast_sessions, summary
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "curl_adaptation.toml"
 EDGE = 16  # early / late exposure windows, trials
@@ -30,19 +29,10 @@ def _trials(s: dict) -> dict:
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     """{'learn': summary, 'control': summary}: both sessions run at once (one per core)."""
-    tag = uuid.uuid4().hex[:8]
-    procs = {}
-    for label, sets in (("learn", []), ("control", ["feedforward.learning_rate=0"])):
-        out = tmp_path_factory.mktemp(label) / "run"
-        args = RTCORE + ["run", str(CONFIG), "--fast", "--quiet", "--out", str(out),
-                         "--set", f"session.name=ff-{label}-{tag}", "--set", 'record.signals=["trial"]']
-        for item in sets:
-            args += ["--set", item]
-        procs[label] = (out, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    runs = fast_sessions(tmp_path_factory, {"learn": (CONFIG, []), "control": (CONFIG, ["feedforward.learning_rate=0"])}, "ff")
     result = {}
-    for label, (out, p) in procs.items():
-        text, _ = p.communicate(timeout=900)
-        assert p.returncode == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
+    for label, (out, code, text) in runs.items():
+        assert code == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
         result[label] = summary(out)
         result[label]["_out"] = str(out)
     return result

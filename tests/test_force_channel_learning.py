@@ -12,14 +12,12 @@ regressed on the ideal field force, relative to the mean of each target's baseli
 and the field-signed perpendicular error at peak speed on field trials.
 """
 import pathlib
-import subprocess
-import uuid
 
 import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from enginecli import RTCORE, summary
+from enginecli import fast_sessions, summary
 from rtcore import checkpoint, config, pipeline
 from rtcore.learning import consolidation
 from rtcore.learning.trial_learning import LAYOUT as LEARNING
@@ -35,20 +33,11 @@ SESSIONS = {"channel_adaptation": ("channel_adaptation", []), "spontaneous_recov
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """{label: per-trial metrics as arrays, plus '_summary'}: the sessions run at once."""
-    tag = uuid.uuid4().hex[:8]
-    procs = {}
-    for name, (cfg, sets) in SESSIONS.items():
-        out = tmp_path_factory.mktemp(name) / "run"
-        args = RTCORE + ["run", str(CONFIGS / f"{cfg}.toml"), "--fast", "--quiet", "--out", str(out),
-                         "--set", f"session.name=tl-{name.replace('_', '-')}-{tag}", "--set", 'record.signals=["trial"]',
-                         "--set", "loop.heartbeat_timeout_s=120"]  # five sessions on a shared machine
-        for item in sets:
-            args += ["--set", item]
-        procs[name] = (out, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    runs = fast_sessions(tmp_path_factory, {name: (CONFIGS / f"{cfg}.toml", sets) for name, (cfg, sets) in SESSIONS.items()},
+                         "tl", "loop.heartbeat_timeout_s=120", timeout=1500)  # five sessions on a shared machine
     result = {}
-    for name, (out, p) in procs.items():
-        text, _ = p.communicate(timeout=1500)
-        finished = p.returncode == 0 and "task done" in text  # --fast: every row recorded, verdict ok
+    for name, (out, code, text) in runs.items():
+        finished = code == 0 and "task done" in text  # --fast: every row recorded, verdict ok
         if name == "spontaneous_recovery" and not finished:
             result[name] = text  # its test says why (the counter-field block throws the arm about)
             continue

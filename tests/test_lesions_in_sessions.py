@@ -15,13 +15,10 @@ come from summary.json's per-trial and per-block kinematics (true hand), not int
   exposure differ by 1.63 mm with no learning at all (targets in another order), as much as any
   lesion changes them.
 """
-import subprocess
-import uuid
-
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, summary
+from enginecli import fast_sessions, summary
 from test_feedforward_adaptation import CONFIG as CURL_CONFIG
 
 CONFIG = CURL_CONFIG.parent / "lesion_reach.toml"
@@ -33,20 +30,11 @@ JUMPS, EXPOSURE = 1, 2  # block indices
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     """{label: summary}: the four sessions, two at a time (one per core)."""
-    tag = uuid.uuid4().hex[:8]
     out, labels = {}, list(LESIONS)
     for pair in (labels[k:k + 2] for k in range(0, len(labels), 2)):
-        procs = {}
-        for label in pair:
-            run = tmp_path_factory.mktemp(label) / "run"
-            args = RTCORE + ["run", str(CONFIG), "--fast", "--quiet", "--out", str(run),
-                             "--set", f"session.name=lesion-{label}-{tag}", "--set", 'record.signals=["trial"]']
-            for item in LESIONS[label]:
-                args += ["--set", item]
-            procs[label] = (run, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        for label, (run, p) in procs.items():
-            text, _ = p.communicate(timeout=900)
-            assert p.returncode == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
+        runs = fast_sessions(tmp_path_factory, {label: (CONFIG, LESIONS[label]) for label in pair}, "lesion")
+        for label, (run, code, text) in runs.items():
+            assert code == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
             out[label] = summary(run)
     return out
 

@@ -10,13 +10,11 @@ that side, so the control's reaches turn that way too (-1.2 -> 5.8 deg); the dif
 the sessions is the use-dependent turn.
 """
 import pathlib
-import subprocess
-import uuid
 
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, summary
+from enginecli import fast_sessions, summary
 
 CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "use_dependent.toml"
 RUNS = {"use": [], "control": ["aim.use_dependent_weight=0"]}
@@ -26,19 +24,9 @@ REPEATED_DEG = 90.0
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     """{label: summary}: the two sessions, at once."""
-    tag = uuid.uuid4().hex[:8]
-    procs = {}
-    for label, sets in RUNS.items():
-        out = tmp_path_factory.mktemp(label) / "run"
-        args = RTCORE + ["run", str(CONFIG), "--fast", "--quiet", "--out", str(out),
-                         "--set", f"session.name=ud-{label}-{tag}", "--set", 'record.signals=["trial"]']
-        for item in sets:
-            args += ["--set", item]
-        procs[label] = (out, subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     out = {}
-    for label, (run, p) in procs.items():
-        text, _ = p.communicate(timeout=900)
-        assert p.returncode == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
+    for label, (run, code, text) in fast_sessions(tmp_path_factory, {k: (CONFIG, v) for k, v in RUNS.items()}, "ud").items():
+        assert code == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
         out[label] = summary(run)
     return out
 
