@@ -11,7 +11,7 @@ and the memory of rewarded actions), use_dependent, learner (all of them into a 
 schedules, lesions ([lesion] config and the multipliers it implies), bench.
 The compiled per-trial steps (`two_state_trial`, `learner_trial`) allocate nothing, so a session
 stage calls them at trial ends: trial_learning ([learning], role "learning") is that stage; aim
-([aim], same role) plans the reach with use-dependent learning.
+([aim], role "aim", next in the tick) plans the reach with use-dependent learning.
 """
 from rtcore.learning import aim, schedules, trial_learning
 from rtcore.learning.learner import LearnerParams, LearnerTrace, simulate_learner, simulate_learner_reference

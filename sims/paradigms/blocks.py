@@ -100,10 +100,10 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
 
     Targets cycle through target_rad (a block's own targets_deg instead, when it has them), each
     cycle in a random order (np.random.default_rng((seed, 5))) when random_order, else in order; a
-    new block starts a new cycle. Catch trials are drawn
-    with each block's catch_prob from the same generator and have every perturbation off; force
-    channel probes (channel_prob, one draw with the catch draw) have it off and the channel on. Target
-    jumps (and their signs) are drawn after them, only in blocks with jump_prob > 0.
+    new block starts a new cycle. Catch trials are drawn with each block's catch_prob from the same
+    generator and have every perturbation off; force channel probes (channel_prob, one draw with
+    the catch draw) have it off and the channel on. Target jumps (and their signs) are drawn after
+    them, only in blocks with jump_prob > 0.
     """
     rng = np.random.default_rng((seed, 5))
     rows = []
