@@ -15,6 +15,9 @@ Declared (include/lsl/inlet.h, outlet.h, common.h of liblsl 1.16):
                                    double timeout, int32_t *ec);      // returns values written
     double lsl_pull_sample_d(lsl_inlet in, double *buf, int32_t n, double timeout, int32_t *ec);
                                                                       // stamp, 0.0 = no sample
+    double lsl_pull_sample_str(lsl_inlet in, char **buf, int32_t n, double timeout, int32_t *ec);
+                                        // liblsl mallocs each string: free it with lsl_destroy_string
+    void lsl_destroy_string(char *s);
     uint32_t lsl_samples_available(lsl_inlet in);
     uint32_t lsl_was_clock_reset(lsl_inlet in);
     double lsl_time_correction(lsl_inlet in, double timeout, int32_t *ec);
@@ -26,9 +29,9 @@ Every pull/push converts between double and the stream's numeric channel format 
 """
 import pylsl
 import pylsl.lib
-from numba import types
+from numba import njit, types
 
-from rtcore import cbind
+from rtcore import cbind, cptr
 
 PYLSL_VERSION = "1.18.6"  #: the pylsl whose bundled liblsl and handle layout (obj.value) this module uses
 
@@ -48,6 +51,7 @@ LSL_INTERNAL_ERROR = -4
 # Channel formats (lsl_channel_format_t) that pull/push as numbers
 NUMERIC_FORMATS = {1: "float32", 2: "double64", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}
 FORMAT_CODES = {name: code for code, name in NUMERIC_FORMATS.items()}
+STRING_FORMAT = 3  #: cf_string: text samples (marker streams), pulled with lsl_pull_sample_str
 
 _p, _f64, _i32, _u32, _u64 = types.voidptr, types.float64, types.int32, types.uint32, types.uint64
 
@@ -59,6 +63,8 @@ def _c(name, restype, *argtypes):
 lsl_local_clock = _c("lsl_local_clock", _f64)
 lsl_pull_chunk_d = _c("lsl_pull_chunk_d", _u64, _p, _p, _p, _u64, _u64, _f64, _p)
 lsl_pull_sample_d = _c("lsl_pull_sample_d", _f64, _p, _p, _i32, _f64, _p)
+lsl_pull_sample_str = _c("lsl_pull_sample_str", _f64, _p, _p, _i32, _f64, _p)
+lsl_destroy_string = _c("lsl_destroy_string", types.void, _p)
 lsl_samples_available = _c("lsl_samples_available", _u32, _p)
 lsl_inlet_flush = _c("lsl_inlet_flush", _u32, _p)
 lsl_was_clock_reset = _c("lsl_was_clock_reset", _u32, _p)
@@ -67,6 +73,27 @@ lsl_push_sample_dtp = _c("lsl_push_sample_dtp", _i32, _p, _p, _f64, _i32)
 lsl_push_sample_strtp = _c("lsl_push_sample_strtp", _i32, _p, _p, _f64, _i32)  # const char** sample
 lsl_push_chunk_dtp = _c("lsl_push_chunk_dtp", _i32, _p, _p, _u64, _f64, _i32)
 lsl_have_consumers = _c("lsl_have_consumers", _i32, _p)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ec_slot(i, k):
+    """Zero the int64 slot i[k] and return its address, for liblsl's `int32_t *ec` out-parameter
+    (it writes the low 4 bytes, little-endian)."""
+    i[k] = 0
+    return i.ctypes.data + 8 * k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ec_value(i, k):
+    """The int32 error code liblsl wrote into slot i[k]."""
+    v = i[k] & 0xFFFFFFFF
+    return v - 0x100000000 if v >= 0x80000000 else v
+
+
+@njit(cache=True, nogil=True, inline="always")
+def text_bytes(addr, n):
+    """uint8[n] view of a string liblsl allocated (read up to its terminating 0 only)."""
+    return cptr.u8_view(addr, n)
 
 
 def handle(obj) -> int:

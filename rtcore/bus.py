@@ -61,6 +61,7 @@ class MissingSignal(KeyError):
 #: The channel type a unit implies when a stage names none (XDF/LSL <channel><type>).
 TYPE_OF_UNIT = {"m": "position", "rad": "position", "m/s": "velocity", "rad/s": "velocity", "N": "force",
                 "N*m": "torque", "Nm": "torque", "s": "time", "bool": "flag", "code": "code"}
+TEXT_TYPE = "Markers"  #: the channel type of a text signal: a string's UTF-8 bytes, one per channel (recorded as strings)
 MISC = "misc"  #: the type of a channel whose unit implies none (MNE's name for it)
 
 

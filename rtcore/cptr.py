@@ -44,10 +44,29 @@ def voidptr(typingctx, addr):
     return sig, codegen
 
 
+@intrinsic
+def u8_ptr(typingctx, addr):
+    """int64 address -> uint8_t* (CPointer(uint8)): a C string's bytes."""
+    if not isinstance(addr, types.Integer):
+        return None
+    sig = types.CPointer(types.uint8)(addr)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
 def f64_view(addr, n):
     """float64[n] view of the C buffer at addr (no copy, no allocation)."""
     return numba.carray(f64_ptr(addr), n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def u8_view(addr, n):
+    """uint8[n] view of the C bytes at addr (no copy; read no further than the buffer's end)."""
+    return numba.carray(u8_ptr(addr), n)
 
 
 if numba.config.DISABLE_JIT:
@@ -56,3 +75,6 @@ if numba.config.DISABLE_JIT:
 
     def f64_view(addr, n):  # noqa: F811
         return np.ctypeslib.as_array((ctypes.c_double * int(n)).from_address(int(addr)))
+
+    def u8_view(addr, n):  # noqa: F811
+        return np.ctypeslib.as_array((ctypes.c_uint8 * int(n)).from_address(int(addr)))

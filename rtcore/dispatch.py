@@ -12,7 +12,7 @@ import textwrap
 
 from numba import njit
 
-from devices.lsl import inlet, outlet
+from devices.lsl import inlet, marker_inlet, outlet
 from devices.serial import dynamixel_arm, framed_arm
 from rtcore import families, replay, status
 from rtcore.cerebellum import feedback_delay, feedforward, forward_model
@@ -31,6 +31,7 @@ LINEAR, linear_step = linear.SPEC.kind, linear.SPEC.step
 # --- sources and outlets (devices/lsl, sims/users, rtcore/replay) ---------- codes 10..29
 LSL_INLET, lsl_inlet_step = inlet.SPEC.kind, inlet.SPEC.step
 LSL_OUTLET, lsl_outlet_step = outlet.SPEC.kind, outlet.SPEC.step
+LSL_MARKERS, lsl_markers_step = marker_inlet.SPEC.kind, marker_inlet.SPEC.step
 SYNTH_NEURAL, neural_step = neural.SPEC.kind, neural.SPEC.step
 SYNTH_EMG, emg_user_step = emg_user.SPEC.kind, emg_user.SPEC.step
 REPLAY, replay_step = replay.SPEC.kind, replay.SPEC.step
@@ -71,6 +72,8 @@ def stage_step(kind, f, s, i, bus):
         return lsl_inlet_step(f, s, i, bus)
     elif kind == LSL_OUTLET:
         return lsl_outlet_step(f, s, i, bus)
+    elif kind == LSL_MARKERS:
+        return lsl_markers_step(f, s, i, bus)
     elif kind == SYNTH_NEURAL:
         return neural_step(f, s, i, bus)
     elif kind == SYNTH_EMG:

@@ -3,9 +3,10 @@
 The parent records each session once, as XDF (rtcore/xdf.py). `load(DIR)` turns the file back
 into the ring's per-tick rows: the timing stream gives tick, t_s, wake latency and compute, and its
 time stamps the tick's stamp (stamp_s; see rtcore/xdf.py for the time base); every
-bus signal's stream its columns; `input` and `input_block` are rebuilt from the per-sample input
-stream and `input_n` (a slot holds its value until a sample overwrites it, as on the bus); `marker`
-from the marker stream. Everything up to the last flush loads after a crash of either process.
+bus signal's stream its columns; each source's `<signal>` and `<signal>_block` (input, force,
+events ...) are rebuilt from its per-sample stream and `<signal>_n` (a slot holds its value until a
+sample overwrites it, as on the bus; a marker inlet's texts become their bytes again; its
+`<signal>_stamps` are not rebuilt); `marker` from the marker stream. Everything up to the last flush loads after a crash of either process.
 """
 import json
 import os
@@ -17,6 +18,7 @@ def load(out_dir: str) -> dict:
     """{"columns": [...], "rows": [n, c], "streams": the signal table (name, unit, labels, first
     column), "rate_hz", signal name: [n, width]} from a recorded session."""
     from rtcore import xdf
+    from rtcore.xdf_load import per_sample_meta
     path = os.path.join(out_dir, "session.xdf")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no recording (did the session start?)")
@@ -34,11 +36,12 @@ def load(out_dir: str) -> dict:
     width = {s[0]: len(s[2]) for s in streams}  # entries: name, units, labels, first column (, types)
     first = {s[0]: s[3] for s in streams}
     stamps = rows[:, columns.index("stamp_s")] if "stamp_s" in columns else None
+    sources = [name for name in first if name in rec and per_sample_meta(rec[name])]
     for name, c in first.items():
-        if name in rec and name not in ("input", "markers"):
+        if name in rec and name != "markers" and name not in sources:
             _per_tick(rows[:, c:c + width[name]], rec[name], stamps)
-    if "input" in first and "input" in rec:
-        _inputs(rows, rec, first, width)
+    for name in sources:
+        _inputs(rows, rec, first, width, name)
     if "marker" in first and "markers" in rec and len(rec["markers"]["time_stamps"]):
         from sims.paradigms.markers import NAMES
         code = {v: k for k, v in NAMES.items()}
@@ -62,14 +65,15 @@ def _per_tick(cols, stream, stamps):
     cols[:] = values[np.maximum(at, 0)]
 
 
-def _inputs(rows, rec, first, width):
-    nch = width["input"]
-    samples = np.asarray(rec["input"]["time_series"], np.float64).reshape(-1, nch)
-    if "input_block" not in first or "input_n" not in first:  # recorded one input row per tick
-        rows[:, first["input"]:first["input"] + nch] = samples[:rows.shape[0]]
+def _inputs(rows, rec, first, width, sig):
+    from rtcore.xdf_load import samples_of
+    nch = width[sig]
+    samples = samples_of(rec[sig], nch)
+    if f"{sig}_block" not in first or f"{sig}_n" not in first:  # recorded one input row per tick
+        rows[:, first[sig]:first[sig] + nch] = samples[:rows.shape[0]]
         return
-    counts = rows[:, first["input_n"]].astype(np.int64)
-    b0, mx = first["input_block"], width["input_block"] // nch
+    counts = rows[:, first[f"{sig}_n"]].astype(np.int64)
+    b0, mx = first[f"{sig}_block"], width[f"{sig}_block"] // nch
     block = np.zeros(mx * nch)
     last = np.zeros(nch)
     k = 0
@@ -79,4 +83,4 @@ def _inputs(rows, rec, first, width):
             last = samples[k + c - 1]
             k += c
         rows[t, b0:b0 + mx * nch] = block
-        rows[t, first["input"]:first["input"] + nch] = last
+        rows[t, first[sig]:first[sig] + nch] = last

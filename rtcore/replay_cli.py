@@ -2,8 +2,8 @@
 (or, with --lsl NAME, published in real time as an LSL stream: rtcore/replay_lsl.py).
 
 The config is the recorded one (embedded in the XDF file header) unless --config names another
-(e.g. a new decoder). Its [source] becomes kind "replay" and the session lasts as many ticks as
-were recorded. Outputs: OUT/session.xdf and OUT/summary.json (OUT defaults to DIR/replay), and
+(e.g. a new decoder). Each [[source]] becomes kind "replay" of its recorded stream (signal) and the
+session lasts as many ticks as were recorded. Outputs: OUT/session.xdf and OUT/summary.json (OUT defaults to DIR/replay), and
 the largest difference per output signal against the recording.
 """
 import json
@@ -49,7 +49,9 @@ def replay_config(xdf_path: str, rec: dict, config_path: str | None = None):
         with open(config_path, "rb") as fh:
             raw = tomllib.load(fh)
         where = config_path
-    raw["source"] = {"kind": "replay", "path": os.path.abspath(xdf_path)}
+    signals = [getattr(src, "signal", "input") for src in config.validate(dict(raw), where).source]
+    raw["source"] = [{"kind": "replay", "path": os.path.abspath(xdf_path), "signal": sig} for sig in signals
+                     if sig in rec] or {"kind": "replay", "path": os.path.abspath(xdf_path)}
     ticks = len(rec["timing"]["time_stamps"])
     raw.setdefault("session", {})["duration_s"] = ticks / raw.get("loop", {}).get("rate_hz", 1000.0)
     raw.setdefault("loop", {})["realtime"] = False

@@ -2,16 +2,17 @@
 
 A source writes `input` [n_ch] (latest sample), `input_block` [max_per_tick * n_ch] and
 `input_n` [1] (all samples of this tick, oldest first) and `input_time` [1].
-kinds: "lsl" (devices/lsl/inlet.py), "synthetic_emg" (sims/users/emg.py),
+kinds: "lsl" (devices/lsl/inlet.py), "lsl_markers" (devices/lsl/marker_inlet.py: text markers as
+recorded events and task actions), "synthetic_emg" (sims/users/emg.py),
 "synthetic_neural" (sims/users/neural.py), "replay" (rtcore/replay.py: a recorded session.xdf).
 """
-from devices.lsl import inlet
+from devices.lsl import inlet, marker_inlet
 from rtcore import replay
 from rtcore.registry import builders, tagged_union
 from sims.users import emg, neural
 
 #: The sources (each file ends with its SPEC); `kind` selects one. A new source: import it, list it.
-MEMBERS = (inlet, emg, neural, replay)
+MEMBERS = (inlet, marker_inlet, emg, neural, replay)
 
 SourceConfig = tagged_union(MEMBERS)
 BUILDERS = builders(MEMBERS)

@@ -14,11 +14,13 @@ Time base (the file header's <rtcore><time_base>):
                      first tick), simulated time, not when the tick ran.
 
 Streams written (one per recorded bus signal group):
-  input     every input sample (from input_block/input_n). LSL sources: stamped in the source's
-            own clock (input_time minus the inlet's clock offset), with the offsets the inlet used
+  input     every input sample (from input_block/input_n); each further [[source]] has its own
+  (force,   stream, named by its signal. LSL sources: stamped in the source's own clock
+  events..) (<signal>_time minus the inlet's clock offset), with the offsets the inlet used
             (lsl_time_correction, local = remote + offset) as ClockOffset chunks, as LabRecorder
             does; pyxdf's synchronize_clocks maps them onto the local clock. In-process sources:
-            the tick's stamp plus the sample's time within the tick;
+            the tick's stamp plus the sample's time within the tick. A marker inlet's stream
+            (devices/lsl/marker_inlet.py) is a string stream, each marker at its sender's stamp;
   <signal>  every other recorded bus signal (command, state, prediction, spe, trial, ...), one
             sample per tick, stamped with the tick's stamp, double64;
   markers   the task's event codes as strings (irregular rate);
@@ -39,16 +41,15 @@ import xml.sax.saxutils as sx
 
 import numpy as np
 
+from rtcore.bus import TEXT_TYPE
 from rtcore.loop import COL_STAMP_S, COL_T_S, COL_TICK, CTRL_RING_DROPPED
-from rtcore.xdf_load import load  # noqa: F401  (the reader; xdf.load is its public name)
+from rtcore.xdf_load import load, text_of  # noqa: F401  (the reader; xdf.load is its public name)
 
 MAGIC = b"XDF:"
 FILE_HEADER, STREAM_HEADER, SAMPLES, CLOCK_OFFSET, BOUNDARY, STREAM_FOOTER = 1, 2, 3, 4, 5, 6
 #: The Boundary chunk's fixed 16-byte UUID (spec).
 BOUNDARY_UUID = bytes([0x43, 0xA5, 0x46, 0xDC, 0xCB, 0xF5, 0x41, 0x0F,
                        0xB3, 0x0E, 0xD5, 0x46, 0x73, 0x83, 0xCB, 0xE4])
-#: Per-tick signals that are not their own stream (input is per sample, marker is a string stream).
-NOT_PER_TICK = ("input", "input_block", "marker")
 TIME_BASE_REAL, TIME_BASE_SIMULATED = "lsl_local_clock", "simulated"
 CHUNK_ROWS = 2000  #: ticks per Samples chunk at most
 #: Timing stream channels (the ring's leading columns except stamp_s, which is the stream's stamps).
@@ -125,6 +126,85 @@ class _Stream:
         return chunk(STREAM_FOOTER, struct.pack("<I", self.sid) + ('<?xml version="1.0"?>' + _xml("info", info)).encode())
 
 
+class _SourceStream:
+    """The per-sample stream of one [[source]] (named by its signal: input, force, events ...):
+    every sample of <signal>_block / <signal>_n, or <signal> once per tick without a block. A text
+    source (channel type "Markers": a marker inlet's UTF-8 bytes) is a string stream, each marker
+    stamped with its own <signal>_stamps entry. LSL sources: stamps in the source's own clock with
+    ClockOffset chunks (see the module docstring)."""
+
+    def __init__(self, sid, src, sig, table, rate_hz):
+        first, labels, units, types = table[sig]
+        self.sig, self.table, self.rate_hz = sig, table, rate_hz
+        self.lsl_time = src.kind in ("lsl", "lsl_markers")
+        self.replayed = src.kind == "replay"
+        self.src_rate = float(getattr(src, "rate_hz", 0.0) or 0.0)
+        self.offset_col = table[f"{sig}_clock_offset"][0] if self.lsl_time and f"{sig}_clock_offset" in table else None
+        self.block = f"{sig}_block" in table and f"{sig}_n" in table
+        self.nch = len(labels)
+        self.mx = len(table[f"{sig}_block"][1]) // self.nch if self.block else 1
+        self.text = types[0] == TEXT_TYPE
+        self.stamps_col = table[f"{sig}_stamps"][0] if f"{sig}_stamps" in table else None
+        self.not_per_tick = {sig, f"{sig}_block", f"{sig}_stamps"}
+        meta = {"max_per_tick": self.mx, "source_kind": src.kind, "per_tick": int(not self.block), "signal": sig}
+        if self.text:
+            meta["max_chars"] = self.nch
+            self.stream = _Stream(sid, sig, TEXT_TYPE, [sig], [""], [TEXT_TYPE], 0.0, "string", {"rtcore": meta})
+        else:
+            self.stream = _Stream(sid, sig, stream_type(types), labels, units, types, self.src_rate or rate_hz,
+                                  "double64", {"rtcore": meta})
+
+    def chunk(self, rows, stamps) -> bytes:
+        """This flush's samples (and the inlet's clock offsets) as XDF chunks."""
+        table, sig, nch = self.table, self.sig, self.nch
+        first = table[sig][0]
+        times, offset = stamps, None
+        if f"{sig}_time" in table and not self.replayed:  # a replay's samples: at the tick that replays them
+            t_in = rows[:, table[f"{sig}_time"][0]]
+            if not self.lsl_time:  # in-process source: the tick's stamp plus the sample's time within the tick
+                times = stamps + (t_in - rows[:, COL_T_S])
+            elif self.offset_col is None:  # offsets not recorded: stamps stay on the local clock
+                times = t_in
+            else:  # the source's own clock; the offsets go out as ClockOffset chunks
+                offset = rows[:, self.offset_col]
+                times = t_in - offset
+        if not self.block:
+            values, t = rows[:, first:first + nch], times
+        else:
+            b0 = table[f"{sig}_block"][0]
+            n = rows[:, table[f"{sig}_n"][0]].astype(np.int64)
+            blocks = rows[:, b0:b0 + self.mx * nch].reshape(-1, self.mx, nch)
+            keep = np.arange(self.mx)[None, :] < n[:, None]
+            values = blocks[keep]
+            if self.stamps_col is not None and not self.replayed:  # each sample's own (local) stamp
+                own = rows[:, self.stamps_col:self.stamps_col + self.mx]
+                t = (own - (offset[:, None] if offset is not None else 0.0))[keep]
+            else:
+                age = (n[:, None] - 1 - np.arange(self.mx)[None, :]) / (self.src_rate or self.rate_hz)
+                t = (times[:, None] - age)[keep]
+        if not len(t):
+            out = b""
+        elif self.text:
+            out = string_samples(self.stream.sid, t, [text_of(v) for v in values])
+        else:
+            out = numeric_samples(self.stream.sid, t, values, "<f8")
+        self.stream.seen(t)
+        if offset is not None:
+            out += self._offsets(stamps, offset)
+        return out
+
+    def _offsets(self, stamps, offset) -> bytes:
+        """ClockOffset chunks: where the inlet's offset changed, and the last tick."""
+        st = self.stream
+        prev = st.offsets[-1][1] if st.offsets else np.nan
+        at = list(np.flatnonzero(offset != np.concatenate([[prev], offset[:-1]])))
+        if len(offset) and (not at or at[-1] != len(offset) - 1):
+            at.append(len(offset) - 1)
+        pairs = [(float(stamps[k]), float(offset[k])) for k in at]
+        st.offsets.extend(pairs)
+        return b"".join(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, t, v)) for t, v in pairs)
+
+
 class XdfRecorder:
     """The XDF recording hook: open(columns, streams), write(rows), flush(), close().
 
@@ -150,29 +230,20 @@ class XdfRecorder:
         cfg = self.cfg
         self.columns = columns
         self.sig = {name: (first, list(labels), list(units), list(types)) for name, units, labels, first, types in streams}
-        # the source of the `input` stream (another [[source]] writes its own signals, recorded per tick)
-        src = next((s for s in cfg.source if getattr(s, "signal", "input") == "input"), None)
-        self.lsl_time = src is not None and src.kind == "lsl"
-        self.replayed = src is not None and src.kind == "replay"
-        self.offset_col = self.sig["input_clock_offset"][0] if self.lsl_time and "input_clock_offset" in self.sig else None
-        self.src_rate = float(getattr(src, "rate_hz", 0.0) or 0.0) if src is not None else 0.0
         rate = cfg.loop.rate_hz
         self.streams, sid = [], 1
         self.tick_streams = []
-        if "input" in self.sig:
-            first, labels, units, types = self.sig["input"]
-            self.block = "input_block" in self.sig and "input_n" in self.sig
-            mx = len(self.sig["input_block"][1]) // len(labels) if self.block else 1
-            self.input = _Stream(sid, "input", stream_type(types), labels, units, types, self.src_rate or rate,
-                                 "double64", {"rtcore": {"max_per_tick": mx, "source_kind": src.kind if src else "",
-                                                         "per_tick": int(not self.block)}})
-            self.streams.append(self.input)
-            sid += 1
-        else:
-            self.input = None
+        self.inputs = []  # one per-sample stream per source whose signals are recorded
+        for src in cfg.source:
+            sig = getattr(src, "signal", "input")
+            if sig in self.sig:
+                self.inputs.append(_SourceStream(sid, src, sig, self.sig, rate))
+                self.streams.append(self.inputs[-1].stream)
+                sid += 1
+        not_per_tick = {"marker"} | {name for st in self.inputs for name in st.not_per_tick}
         every = cfg.record.every_ticks
         for name, (first, labels, units, types) in self.sig.items():
-            if name in NOT_PER_TICK:
+            if name in not_per_tick:
                 continue
             k = every.get(name, 1)
             st = _Stream(sid, name, stream_type(types), labels, units, types, rate / k, "double64",
@@ -233,7 +304,7 @@ class XdfRecorder:
 
     def _flush_rows(self, rows) -> None:
         stamps = rows[:, COL_STAMP_S]
-        out = [self._input_chunk(rows, stamps)] if self.input is not None else []
+        out = [st.chunk(rows, stamps) for st in self.inputs]
         for st, first, k in self.tick_streams:
             sel = slice(None) if k == 1 else rows[:, COL_TICK] % k == 0
             st.seen(stamps[sel])
@@ -253,7 +324,7 @@ class XdfRecorder:
         out.append(numeric_samples(self.timing.sid, stamps, rows[:, 0:len(TIMING_CHANNELS)], "<f8"))
         now = float(stamps[-1])  # when these offsets hold: each flush adds a new time, so pyxdf's fit is never singular
         for st in self.streams:  # ClockOffset chunks of the engine's own streams (offset 0), not kept in memory
-            if st is self.input and self.offset_col is not None:
+            if any(st is src.stream and src.offset_col is not None for src in self.inputs):
                 continue  # its measured offsets went out with its samples
             if st.last is not None:
                 out.append(chunk(CLOCK_OFFSET, struct.pack("<Idd", st.sid, now, 0.0)))
@@ -271,47 +342,6 @@ class XdfRecorder:
         at = np.array([t for t, _x in notes])
         self.markers.seen(at)
         return string_samples(self.markers.sid, at, [x for _t, x in notes])
-
-    def _input_chunk(self, rows, stamps) -> bytes:
-        first, labels, _units, _types = self.sig["input"]
-        nch = len(labels)
-        times = stamps
-        offset = None
-        if "input_time" in self.sig and not self.replayed:  # a replay's samples: at the tick that replays them
-            t_in = rows[:, self.sig["input_time"][0]]
-            if not self.lsl_time:  # in-process source: the tick's stamp plus the sample's time within the tick
-                times = stamps + (t_in - rows[:, COL_T_S])
-            elif self.offset_col is None:  # offsets not recorded: stamps stay on the local clock
-                times = t_in
-            else:  # the source's own clock; the offsets go out as ClockOffset chunks
-                offset = rows[:, self.offset_col]
-                times = t_in - offset
-        if not self.block:
-            values, t = rows[:, first:first + nch], times
-        else:
-            b0 = self.sig["input_block"][0]
-            mx = len(self.sig["input_block"][1]) // nch
-            n = rows[:, self.sig["input_n"][0]].astype(np.int64)
-            blocks = rows[:, b0:b0 + mx * nch].reshape(-1, mx, nch)
-            keep = np.arange(mx)[None, :] < n[:, None]
-            values = blocks[keep]
-            age = (n[:, None] - 1 - np.arange(mx)[None, :]) / (self.src_rate or self.cfg.loop.rate_hz)
-            t = (times[:, None] - age)[keep]
-        out = numeric_samples(self.input.sid, t, values, "<f8") if len(t) else b""
-        self.input.seen(t)
-        if offset is not None:
-            out += self._input_offsets(stamps, offset)
-        return out
-
-    def _input_offsets(self, stamps, offset) -> bytes:
-        """ClockOffset chunks for the input stream: where the inlet's offset changed, and the last tick."""
-        prev = self.input.offsets[-1][1] if self.input.offsets else np.nan
-        at = list(np.flatnonzero(offset != np.concatenate([[prev], offset[:-1]])))
-        if len(offset) and (not at or at[-1] != len(offset) - 1):
-            at.append(len(offset) - 1)
-        pairs = [(float(stamps[k]), float(offset[k])) for k in at]
-        self.input.offsets.extend(pairs)
-        return b"".join(chunk(CLOCK_OFFSET, struct.pack("<Idd", self.input.sid, t, v)) for t, v in pairs)
 
     def _learning(self, rows) -> None:
         """Accumulate the mean |SPE| (position components) per trial and per block; the last ||W||."""

@@ -1,5 +1,6 @@
 """Read a session.xdf back (replay, reports, recording.load): the reader, apart from the writer in
 rtcore.xdf so that a replay source does not pull in the loop and the config that the writer needs."""
+import numpy as np
 
 
 def load(path: str) -> dict:
@@ -9,6 +10,36 @@ def load(path: str) -> dict:
     out = {s["info"]["name"][0]: s for s in streams}
     out["_header"] = header
     return out
+
+
+def text_of(values) -> str:
+    """A text signal's bytes (0-padded, one per channel) as the string they encode."""
+    return bytes(np.asarray(values, np.uint8)).rstrip(b"\0").decode("utf-8", "replace")
+
+
+def text_values(text: str, width: int) -> np.ndarray:
+    """A string as a text signal's bytes: UTF-8, cut at width, 0-padded (text_of's inverse)."""
+    raw = text.encode()[:width]
+    out = np.zeros(width)
+    out[:len(raw)] = list(raw)
+    return out
+
+
+def per_sample_meta(stream) -> dict | None:
+    """A source's per-sample stream's <desc><rtcore> (max_per_tick, per_tick, signal ...), else None."""
+    try:
+        meta = stream["info"]["desc"][0]["rtcore"][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return meta if "max_per_tick" in meta else None
+
+
+def samples_of(stream, nch: int) -> np.ndarray:
+    """A source's per-sample stream as values [n, nch]: numbers, or a text stream's strings as
+    their bytes (nch of them, 0-padded), as they were on the bus."""
+    if stream["info"]["channel_format"][0] == "string":
+        return np.array([text_values(x[0], nch) for x in stream["time_series"]]).reshape(-1, nch)
+    return np.asarray(stream["time_series"], np.float64).reshape(-1, nch)
 
 
 def scan(path: str):
@@ -24,7 +55,6 @@ def scan(path: str):
     import struct
     import xml.etree.ElementTree as ET
 
-    import numpy as np
     formats = {}
     with open(path, "rb") as fh:
         if fh.read(4) != b"XDF:":

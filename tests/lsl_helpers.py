@@ -38,7 +38,8 @@ def run_session(cfg, max_ticks: int, before_loop=None) -> dict:
     """Build the session (rtcore.pipeline) and run its compiled loop offline for at most max_ticks,
     in this thread (it releases the GIL, so a test's script thread runs meanwhile); before_loop()
     runs between the build (inlets connected) and the first tick. Returns the exit code, the
-    recorded signals {name: [ticks, width]}, the per-stage status counts and the reports."""
+    recorded signals {name: [ticks, width]}, the per-stage status counts, the reports and the ring's
+    rows (for a recorder)."""
     pipe = pipeline.build(cfg)
     if before_loop is not None:
         before_loop()
@@ -52,4 +53,4 @@ def run_session(cfg, max_ticks: int, before_loop=None) -> dict:
         pipe.close()
     rows = ring[:ctrl[CTRL_TICKS]]
     signals = {name: rows[:, c:c + len(labels)] for name, _units, labels, c, _types in pipe.streams}
-    return dict(code=code, signals=signals, counts=pipe.counts, reports=reports, pipe=pipe)
+    return dict(code=code, signals=signals, counts=pipe.counts, reports=reports, pipe=pipe, rows=rows)

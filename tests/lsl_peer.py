@@ -5,6 +5,9 @@ samples listed in --nan-at carry NaN in channel 0. Prints "ready" once the outle
 "consumer" once an inlet is connected (or --wait-consumer-s passed), and exits after --count
 samples (then waits --linger-s so inlets can drain) or on SIGTERM. With --chunk K it pushes K
 samples at a time, every K periods (--chunk = --count: one burst of every sample).
+With --texts it is a marker stream instead (one string channel, irregular rate): each text is
+pushed --every-s apart (after "consumer", or the go line), printing "pushed STAMP TEXT" (STAMP in
+repr) for each; "|" in a text stands for one push of several texts, one after another at once.
 """
 import argparse
 import sys
@@ -27,7 +30,31 @@ ap.add_argument("--linger-s", type=float, default=1.0)
 ap.add_argument("--go-on-stdin", action="store_true", help="push only after a line arrives on stdin")
 ap.add_argument("--delay-s", type=float, default=0.0, help="wait before creating the outlet")
 ap.add_argument("--chunk", type=int, default=1, help="samples per push")
+ap.add_argument("--texts", nargs="*", default=None, help="a marker stream: push these texts")
+ap.add_argument("--every-s", type=float, default=0.5, help="with --texts: time between pushes, s")
 args = ap.parse_args()
+
+
+def markers():
+    info = pylsl.StreamInfo(args.name, args.type, 1, 0.0, "string", args.source_id or args.name)
+    outlet = pylsl.StreamOutlet(info)
+    print("ready", flush=True)
+    outlet.wait_for_consumers(args.wait_consumer_s)
+    print("consumer", flush=True)
+    if args.go_on_stdin:
+        sys.stdin.readline()
+    for push in args.texts:
+        time.sleep(args.every_s)
+        for text in push.split("|"):
+            stamp = pylsl.local_clock()
+            outlet.push_sample([text], stamp)
+            print(f"pushed {stamp!r} {text}", flush=True)
+    time.sleep(args.linger_s)
+    sys.exit(0)
+
+
+if args.texts is not None:
+    markers()
 
 time.sleep(args.delay_s)
 info = pylsl.StreamInfo(args.name, args.type, args.channels, args.rate, "float32", args.source_id or args.name)

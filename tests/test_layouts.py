@@ -48,6 +48,7 @@ def built(tmp_path_factory):
     decoder = kalman_fit.save_kalman(str(tmp / "kf"), kalman_fit.random_decoder(16, 0.05, seed=1))
     name = f"rtcore-layouts-{os.getpid()}"
     peer = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EMG", 3, 500.0, "float32", name))
+    stim = pylsl.StreamOutlet(pylsl.StreamInfo(f"{name}-stim", "Markers", 1, 0.0, "string", f"{name}-stim"))
     loop = {"realtime": False, "rate_hz": 1000}
     arm = {"session": {"name": name}, "loop": loop,
            "source": {"kind": "synthetic_emg", "n_channels": 4, "rate_hz": 2000},
@@ -69,7 +70,9 @@ def built(tmp_path_factory):
     observation = {"session": {"name": name}, "loop": loop, "plant": {"kind": "cursor"},
                    "controller": {"kind": "autopilot"}, "task": {"kind": "center_out"},
                    "block": [{"name": "base", "n_trials": 2}]}
-    lsl = {"session": {"name": name}, "loop": loop, "source": {"kind": "lsl", "name": name, "channels": 3},
+    lsl = {"session": {"name": name}, "loop": loop,
+           "source": [{"kind": "lsl", "name": name, "channels": 3},
+                      {"kind": "lsl_markers", "name": f"{name}-stim", "actions": {"pause": "pause", "go on": "resume"}}],
            "decoder": {"kind": "linear", "n_out": 2, "weights_seed": 0},
            "record": {"signals": ["input", "intent"]}}  # decoding only: recorded (a wiring warning)
     stages = []
@@ -80,7 +83,7 @@ def built(tmp_path_factory):
             pipe = pipeline.build(config.validate(raw))
             stages += pipe.chain.stages
             pipe.close()
-    del peer
+    del peer, stim
     return stages
 
 

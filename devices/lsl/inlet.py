@@ -126,15 +126,13 @@ PULL_SLICE = 64  #: during a catch-up, look at the clock after every this many s
 @njit(cache=True, nogil=True, inline="always")
 def _call_ec(i):
     """Zero the ec slot before a call; returns its address (int32_t *)."""
-    i[I.ec] = 0
-    return i.ctypes.data + 8 * I.ec
+    return lsl_c.ec_slot(i, I.ec)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _ec(i):
     """The int32 error code liblsl wrote into the ec slot."""
-    v = i[I.ec] & 0xFFFFFFFF
-    return v - 0x100000000 if v >= 0x80000000 else v
+    return lsl_c.ec_value(i, I.ec)
 
 
 @njit(cache=True, nogil=True)
@@ -410,8 +408,10 @@ def check(cfg: LslSourceConfig, info: pylsl.StreamInfo, where: str = "source") -
                          f"{cfg.channels}; fix {where}.channels or the stream")
     fmt = lsl_c.NUMERIC_FORMATS.get(info.channel_format())
     if fmt is None:
+        hint = ("; a marker stream is read by kind = \"lsl_markers\"" if info.channel_format() == lsl_c.STRING_FORMAT
+                else "")
         raise ValueError(f"{where}: stream {desc} has a non-numeric channel format (code {info.channel_format()}); "
-                         f"rtcore pulls numbers only")
+                         f"kind = \"lsl\" pulls numbers only{hint}")
     if cfg.channel_format is not None and fmt != cfg.channel_format:
         raise ValueError(f"{where}: stream {desc} is {fmt}, but {where}.channel_format = '{cfg.channel_format}'")
     if cfg.rate_hz is not None and not math.isclose(info.nominal_srate(), cfg.rate_hz, rel_tol=1e-6, abs_tol=1e-9):
