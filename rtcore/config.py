@@ -47,6 +47,7 @@ class LoopSection(Strict):
     spin_us: float = Field(100.0, ge=0.0, le=2000.0, description="busy-wait before each deadline, us (trades CPU for wake jitter)")
     rt: bool = Field(False, description="ask for SCHED_FIFO, CPU affinity, mlockall and 1 ns timer slack (best effort)")
     rt_priority: int = Field(80, ge=1, le=99, description="SCHED_FIFO priority with rt = true")
+    slice_us: float = Field(100.0, ge=0.0, le=100000.0, description="the loop thread's scheduler slice, us (Linux 6.12+, no privilege needed; the kernel keeps it within 100..100000): a short one lets the waking loop preempt other work on its CPU at once; 0 = the kernel's default")
     cpu: int | None = Field(None, ge=0, description="CPU to pin the loop to with rt = true (default: the last one)")
     heartbeat_timeout_s: float = Field(3.0, gt=0.1, le=600, description="the parent declares the child hung after this long without a tick")
     ring_s: float = Field(8.0, gt=0.5, le=600, description="shared-memory ring capacity, seconds of ticks")
