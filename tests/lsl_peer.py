@@ -30,6 +30,9 @@ ap.add_argument("--linger-s", type=float, default=1.0)
 ap.add_argument("--go-on-stdin", action="store_true", help="push only after a line arrives on stdin")
 ap.add_argument("--delay-s", type=float, default=0.0, help="wait before creating the outlet")
 ap.add_argument("--chunk", type=int, default=1, help="samples per push")
+ap.add_argument("--burst", type=int, default=0, help="after --count samples and --burst-after-s of silence, push this many more in one chunk")
+ap.add_argument("--burst-after-s", type=float, default=2.0)
+ap.add_argument("--print-stamps", action="store_true", help='print "first STAMP" at the first push and "burst STAMP" at the burst')
 ap.add_argument("--texts", nargs="*", default=None, help="a marker stream: push these texts")
 ap.add_argument("--every-s", type=float, default=0.5, help="with --texts: time between pushes, s")
 args = ap.parse_args()
@@ -81,8 +84,18 @@ for first in range(args.start, args.start + args.count, args.chunk):
         outlet.push_sample(x[0].astype(np.float32), now)
     else:  # stamps one period apart, the last one now
         outlet.push_chunk(x.astype(np.float32), list(now - (ks[-1] - ks) * period))
+    if args.print_stamps and first == args.start:
+        print(f"first {now!r}", flush=True)
     due = t0 + (ks[-1] - args.start + 1) * period
     while time.perf_counter() < due:
         time.sleep(min(0.0005, max(0.0, due - time.perf_counter())))
+if args.burst:
+    time.sleep(args.burst_after_s)
+    ks = np.arange(args.start + args.count, args.start + args.count + args.burst)
+    now = pylsl.local_clock()
+    outlet.push_chunk((ks[:, None] + np.arange(args.channels)[None, :] / 100.0).astype(np.float32),
+                      list(now - (ks[-1] - ks) * period))
+    if args.print_stamps:
+        print(f"burst {now!r}", flush=True)
 time.sleep(args.linger_s)
 sys.exit(0)
