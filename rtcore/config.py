@@ -56,6 +56,8 @@ class LoopSection(Strict):
 
 #: Bus signals always recorded every tick: a replay's inputs and per-tick sample counts, single-tick events.
 FULL_RATE_SIGNALS = ("input", "input_block", "input_n", "input_time", "input_age", "input_clock_offset", "marker", "hold")
+#: A further [[source]]'s signals (prefix: its `signal`) that are recorded every tick like input's.
+SOURCE_SIGNAL_SUFFIXES = ("", "_block", "_n", "_time", "_age", "_clock_offset", "_stamps")
 
 
 class RecordSection(Strict):
@@ -160,6 +162,11 @@ def validate(raw: dict, source: str = "<config>", overrides: list[str] = ()) -> 
         if isinstance(raw.get("source"), dict):  # the user wrote one [source] table: name its keys as written
             text = text.replace("source[0].", "source.").replace("source[0]:", "source:")
         raise ConfigError(text) from None
+    sources = {f"{getattr(src, 'signal', 'input')}{end}" for src in cfg.source for end in SOURCE_SIGNAL_SUFFIXES}
+    full = sorted(set(cfg.record.every_ticks) & sources)
+    if full:  # a replay re-runs every [[source]]: none of their signals may be decimated
+        raise ConfigError(f"{source}: record.every_ticks: {', '.join(full)} must be recorded every tick (a "
+                          f"[[source]]'s signals; replay re-runs every source); decimate engine outputs only")
     if cfg.task is not None and not cfg.block:
         raise ConfigError(f"{source}: [task] has no [[block]]; add at least one, e.g. "
                           f"[[block]] name = \"baseline\", n_trials = 8")

@@ -34,6 +34,29 @@ def go(p: subprocess.Popen) -> None:
     p.stdin.flush()
 
 
+def go_together(peers) -> None:
+    """Once every peer (started with --go-on-stdin) has its consumer, let them all push."""
+    for p in peers:
+        assert p.stdout.readline().strip() == "consumer"
+    for p in peers:
+        go(p)
+
+
+def emg_and_force(emg_n: int, force_n: int):
+    """Two peers that push on the go line: EMG (8 ch, 1 kHz, emg_n samples) and a force sensor
+    (3 ch, 100 Hz, force_n samples); returns (the EMG stream's name, the peers, their [[source]]
+    entries for an offline session paced by the EMG: the force inlet writes signal "force")."""
+    emg, force = unique("Emg"), unique("Force")
+    peers = [start_peer(emg, "--channels", 8, "--rate", 1000, "--count", emg_n, "--go-on-stdin", "--linger-s", 3),
+             start_peer(force, "--type", "Force", "--channels", 3, "--rate", 100, "--count", force_n,
+                        "--go-on-stdin", "--linger-s", 3)]
+    sources = [{"kind": "lsl", "name": emg, "channels": 8, "rate_hz": 1000, "wait_s": 0.001,
+                "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30},
+               {"kind": "lsl", "name": force, "signal": "force", "channels": 3, "rate_hz": 100,
+                "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30}]
+    return emg, peers, sources
+
+
 def run_session(cfg, max_ticks: int, before_loop=None) -> dict:
     """Build the session (rtcore.pipeline) and run its compiled loop offline for at most max_ticks,
     in this thread (it releases the GIL, so a test's script thread runs meanwhile); before_loop()

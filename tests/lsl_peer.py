@@ -38,14 +38,30 @@ ap.add_argument("--every-s", type=float, default=0.5, help="with --texts: time b
 args = ap.parse_args()
 
 
-def markers():
-    info = pylsl.StreamInfo(args.name, args.type, 1, 0.0, "string", args.source_id or args.name)
+def open_outlet() -> pylsl.StreamOutlet:
+    """The outlet (a one-channel string stream with --texts), announced: "ready", then "consumer",
+    then (with --go-on-stdin) the go line."""
+    time.sleep(args.delay_s)
+    if args.texts is not None:
+        info = pylsl.StreamInfo(args.name, args.type, 1, 0.0, "string", args.source_id or args.name)
+    else:
+        info = pylsl.StreamInfo(args.name, args.type, args.channels, args.rate, "float32", args.source_id or args.name)
+        chans = info.desc().append_child("channels")
+        for c in range(args.channels):
+            ch = chans.append_child("channel")
+            ch.append_child_value("label", f"c{c}")
+            ch.append_child_value("unit", "mV")
     outlet = pylsl.StreamOutlet(info)
     print("ready", flush=True)
     outlet.wait_for_consumers(args.wait_consumer_s)
     print("consumer", flush=True)
     if args.go_on_stdin:
         sys.stdin.readline()
+    return outlet
+
+
+outlet = open_outlet()
+if args.texts is not None:
     for push in args.texts:
         time.sleep(args.every_s)
         for text in push.split("|"):
@@ -54,24 +70,6 @@ def markers():
             print(f"pushed {stamp!r} {text}", flush=True)
     time.sleep(args.linger_s)
     sys.exit(0)
-
-
-if args.texts is not None:
-    markers()
-
-time.sleep(args.delay_s)
-info = pylsl.StreamInfo(args.name, args.type, args.channels, args.rate, "float32", args.source_id or args.name)
-chans = info.desc().append_child("channels")
-for c in range(args.channels):
-    ch = chans.append_child("channel")
-    ch.append_child_value("label", f"c{c}")
-    ch.append_child_value("unit", "mV")
-outlet = pylsl.StreamOutlet(info)
-print("ready", flush=True)
-outlet.wait_for_consumers(args.wait_consumer_s)
-print("consumer", flush=True)
-if args.go_on_stdin:
-    sys.stdin.readline()
 period = 1.0 / args.rate
 t0 = time.perf_counter()
 nan = set(args.nan_at)

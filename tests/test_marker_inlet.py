@@ -21,7 +21,7 @@ from rtcore import config, xdf
 from rtcore.replay_cli import replay
 from rtcore.session import compile_loop
 from rtcore.xdf_load import text_of
-from lsl_helpers import go, run_session, start_peer, unique
+from lsl_helpers import emg_and_force, go_together, run_session, start_peer, unique
 from sims.paradigms import markers as MK
 
 EMG_N, FORCE_N, TICKS = 3400, 340, 3000
@@ -32,35 +32,22 @@ TEXTS = ["trial note 1", "pause", "resume", "next_block", "Reiz µΩ|zweiter", L
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     compile_loop()
-    emg, force, marks = unique("Emg"), unique("Force"), unique("Stim")
-    peers = [start_peer(emg, "--channels", 8, "--rate", 1000, "--count", EMG_N, "--go-on-stdin", "--linger-s", 3),
-             start_peer(force, "--type", "Force", "--channels", 3, "--rate", 100, "--count", FORCE_N,
-                        "--go-on-stdin", "--linger-s", 3),
-             start_peer(marks, "--type", "Markers", "--texts", *TEXTS, "--every-s", 0.4, "--go-on-stdin",
-                        "--linger-s", 3)]
-
-    def start_pushing():
-        for p in peers:
-            assert p.stdout.readline().strip() == "consumer"
-        for p in peers:
-            go(p)
-
+    emg, peers, sources = emg_and_force(EMG_N, FORCE_N)
+    marks = unique("Stim")
+    peers.append(start_peer(marks, "--type", "Markers", "--texts", *TEXTS, "--every-s", 0.4, "--go-on-stdin",
+                            "--linger-s", 3))
     cfg = config.validate({
         "session": {"name": emg, "duration_s": 60.0},
         "loop": {"rate_hz": 1000.0, "realtime": False},
         "outlet": [],
-        "source": [{"kind": "lsl", "name": emg, "channels": 8, "rate_hz": 1000, "wait_s": 0.001,
-                    "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30},
-                   {"kind": "lsl", "name": force, "signal": "force", "channels": 3, "rate_hz": 100,
-                    "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30},
-                   {"kind": "lsl_markers", "name": marks, "resolve_timeout_s": 30,
-                    "actions": {"pause": "pause", "resume": "resume", "next_block": "next_block"}}],
+        "source": sources + [{"kind": "lsl_markers", "name": marks, "resolve_timeout_s": 30,
+                              "actions": {"pause": "pause", "resume": "resume", "next_block": "next_block"}}],
         "plant": {"kind": "cursor"}, "controller": {"kind": "autopilot"},
         "task": {"kind": "center_out", "hold_s": 0.05},
         "block": [{"name": "first", "n_trials": 50}, {"name": "second", "n_trials": 50}],
     })
     try:
-        res = run_session(cfg, max_ticks=TICKS, before_loop=start_pushing)
+        res = run_session(cfg, max_ticks=TICKS, before_loop=lambda: go_together(peers))
     finally:
         for p in peers:
             p.kill()

@@ -15,7 +15,7 @@ import rtcore  # noqa: F401
 from rtcore import config
 from rtcore.configbase import ConfigError
 from rtcore.session import compile_loop
-from lsl_helpers import go, run_session, start_peer, unique
+from lsl_helpers import emg_and_force, go_together, run_session
 
 EMG_N, FORCE_N = 1000, 100
 
@@ -23,29 +23,16 @@ EMG_N, FORCE_N = 1000, 100
 @pytest.fixture(scope="module")
 def both():
     compile_loop()
-    emg, force = unique("Emg"), unique("Force")
-    peers = [start_peer(emg, "--channels", 8, "--rate", 1000, "--count", EMG_N, "--go-on-stdin", "--linger-s", 3),
-             start_peer(force, "--type", "Force", "--channels", 3, "--rate", 100, "--count", FORCE_N,
-                        "--go-on-stdin", "--linger-s", 3)]
-
-    def start_pushing():
-        for p in peers:
-            assert p.stdout.readline().strip() == "consumer"
-        for p in peers:
-            go(p)
-
+    emg, peers, sources = emg_and_force(EMG_N, FORCE_N)
     cfg = config.validate({
         "session": {"name": emg, "duration_s": 60.0},
         "loop": {"rate_hz": 1000.0, "realtime": False},
         "outlet": [],
-        "source": [{"kind": "lsl", "name": emg, "channels": 8, "rate_hz": 1000, "wait_s": 0.001,
-                    "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30},
-                   {"kind": "lsl", "name": force, "signal": "force", "channels": 3, "rate_hz": 100,
-                    "stale_after_s": 5.0, "lost_after_s": 6.0, "resolve_timeout_s": 30}],
+        "source": sources,
         "record": {"signals": ["input_n", "input_block", "force_n", "force_block", "force_clock_offset"]},
     })
     try:
-        res = run_session(cfg, max_ticks=4000, before_loop=start_pushing)
+        res = run_session(cfg, max_ticks=4000, before_loop=lambda: go_together(peers))
     finally:
         for p in peers:
             p.kill()
@@ -86,3 +73,10 @@ def test_one_source_table_is_a_list_and_errors_name_its_keys():
     with pytest.raises(ConfigError) as e:
         config.validate({"source": [{"kind": "lsl", "name": "x"}, {"kind": "lsl", "name": "y", "chanels": 2}]}, "s.toml")
     assert "s.toml: source[1].chanels is not a known key (did you mean source[1].channels?)" in str(e.value)
+
+
+def test_a_second_source_is_recorded_in_full():
+    with pytest.raises(ConfigError) as e:
+        config.validate({"source": [{"kind": "lsl", "name": "x"}, {"kind": "lsl", "name": "y", "signal": "force"}],
+                         "record": {"every_ticks": {"force_n": 10, "state": 10}}}, "s.toml")
+    assert "record.every_ticks: force_n must be recorded every tick" in str(e.value)
