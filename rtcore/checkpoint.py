@@ -145,12 +145,13 @@ def write(out_dir: str, arrays: dict, meta: dict) -> int:
     """Write out_dir/state.npz (arrays + meta) and state.json atomically; returns the .npz size, bytes."""
     path = os.path.join(out_dir, STATE_FILE)
     tmp = path + ".tmp"
+    text = json.dumps(meta, indent=1)  # once, for both files (json.dump to a file writes piece by piece)
     with open(tmp, "wb") as fh:  # no fsync: a killed process loses nothing the kernel holds (fsync
-        np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)  # costs ~100 ms on a busy disk)
+        np.savez(fh, __meta__=np.array(text), **arrays)  # costs ~100 ms on a busy disk)
     os.replace(tmp, path)
     js = os.path.join(out_dir, META_FILE)
     with open(js + ".tmp", "w") as fh:
-        json.dump(meta, fh, indent=1)
+        fh.write(text)
     os.replace(js + ".tmp", js)
     return os.path.getsize(path)
 

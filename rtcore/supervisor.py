@@ -294,7 +294,8 @@ def _watch(cfg, session, drain, recorder, view_status, stops, writer=None) -> bo
     while True:
         drain()
         now = time.monotonic()
-        if now - last_flush >= flush_every:
+        flushed = now - last_flush >= flush_every
+        if flushed:
             recorder.flush()
             last_flush = now
         # progress: a tick, or (offline) a wait for ring room the parent had not yet made: a
@@ -303,8 +304,8 @@ def _watch(cfg, session, drain, recorder, view_status, stops, writer=None) -> bo
         if ticks != last_ticks:
             last_ticks, last_progress = ticks, now
         view_status.update(ctrl, drain)
-        if writer is not None and ctrl[CTRL_STATE] == STATE_RUNNING:
-            writer.poll(now)
+        if writer is not None and not flushed and ctrl[CTRL_STATE] == STATE_RUNNING:
+            writer.poll(now)  # never in a flush's poll: one burst of the parent's work at a time
         if child.poll() is not None:
             return False
         if ctrl[CTRL_STATE] == STATE_RUNNING and now - last_progress > cfg.loop.heartbeat_timeout_s:
