@@ -123,13 +123,15 @@ def aim_step(f, s, i, bus):
     elif phase == PH_BETWEEN and (s[S.phase] == PH_REACH or s[S.phase] == PH_HOLD):
         _reward_update(f, s, i, bus)
     s[S.phase] = phase
+    turn = 0.0
     if phase == PH_REACH or phase == PH_HOLD:
         turn = s[S.beta] * math.exp(-(bus[T_S] - s[S.t_go]) / f[F.tau_s]) + math.radians(s[S.aim_deg] + s[S.explore])
+    if turn != 0.0:
         c, sn = math.cos(turn), math.sin(turn)
         dx, dy = tx - s[S.ox], ty - s[S.oy]
         bus[out] = s[S.ox] + c * dx - sn * dy
         bus[out + 1] = s[S.oy] + sn * dx + c * dy
-    else:
+    else:  # outside the reach, or no turn: the target itself, to the last bit
         bus[out], bus[out + 1] = tx, ty
     return status.OK
 
