@@ -3,12 +3,16 @@
 Four whole sessions of the shipped configs/lesion_reach.toml, run as a user would (`rtcore run
 --fast`), same seed and schedule: healthy, cerebellar, Huntington's and Parkinson's (science.md
 sections 3 and 7). Schedule: baseline -> target jumps (45 deg, 0.1 s after
-the go cue) -> curl field (Shadmehr & Mussa-Ivaldi 1994) -> washout -> re-exposure. All measures
+the go cue) -> curl field (Shadmehr & Mussa-Ivaldi 1994) -> washout -> re-exposure -> binary
+reward (hit or miss only, a hit 10 deg counter-clockwise of the target). All measures
 come from summary.json's per-trial and per-block kinematics (true hand), not internal estimates:
 - cerebellar (Smith & Shadmehr 2005; Rabe et al. 2009): reaches in the field more variable and
   dysmetric, the error learned away over exposure (early - late) far smaller;
 - Huntington's (Smith, Brandt & Shadmehr 2000): stable in the field, slower online correction of a
   target jump, trial-to-trial adaptation within 20% of healthy;
+- reward learning (Therrien, Wolpert & Bastian 2016; Izawa & Shadmehr 2011): the hand turns toward
+  the rewarded direction; Parkinson's lowers the dopamine gain and barely turns, cerebellar
+  damage and Huntington's spare it (within 20% of healthy);
 - Parkinson's (Marinelli et al. 2009; Leow et al. 2012): initial adaptation spared. Its loss of
   savings, and what therapy_on gives back, are shown on the force-channel schedule with the
   trial-level learner (tests/test_force_channel_learning.py): here the first 16 trials of each
@@ -24,7 +28,8 @@ from test_feedforward_adaptation import CONFIG as CURL_CONFIG
 CONFIG = CURL_CONFIG.parent / "lesion_reach.toml"
 LESIONS = {"healthy": [], "cerebellar": ["lesion.kind=cerebellar"], "huntington": ["lesion.kind=huntington"],
            "parkinson": ["lesion.kind=parkinson"]}
-JUMPS, EXPOSURE = 1, 2  # block indices
+JUMPS, EXPOSURE, REWARD = 1, 2, 5  # block indices
+N_TRIALS, N_REACHING = 192, 112  #: all trials; those before the reward block (scored by reaching the target)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +55,14 @@ def learned_m(s: dict) -> float:
 
 
 def test_every_lesioned_arm_still_reaches(sessions):
-    healthy = np.array(sessions["healthy"]["task"]["trials"]["success"], float)
-    assert sessions["healthy"]["task"]["n_done"] == healthy.size == 112
+    """Targets reached in the blocks scored by reaching them (the reward block scores hits)."""
+    healthy = np.array(sessions["healthy"]["task"]["trials"]["success"], float)[:N_REACHING]
+    assert sessions["healthy"]["task"]["n_done"] == N_TRIALS
     for label, s in sessions.items():
-        ok = np.array(s["task"]["trials"]["success"], float)
-        assert s["task"]["n_done"] == 112, label
+        ok = np.array(s["task"]["trials"]["success"], float)[:N_REACHING]
+        assert s["task"]["n_done"] == N_TRIALS, label
         assert ok.sum() >= 0.9 * healthy.sum(), (label, ok.sum(), healthy.sum())
-        for b in blocks(s):  # stable in the curl field too: no block collapses
+        for b in blocks(s)[:REWARD]:  # stable in the curl field too: no block collapses
             assert b["success_rate"] >= 0.8, (label, b)
 
 
@@ -88,3 +94,20 @@ def test_huntington_corrects_a_target_jump_slowly_but_adapts(sessions):
 def test_parkinson_initial_adaptation_is_spared(sessions):
     h, p = sessions["healthy"], sessions["parkinson"]
     assert abs(learned_m(p) - learned_m(h)) <= 0.2 * learned_m(h), (learned_m(p), learned_m(h))
+
+
+def rewarded_turn_deg(s: dict) -> float:
+    """Mean hand direction at peak speed from the target's, deg, over the last 40 reward trials."""
+    t = s["task"]["trials"]
+    late = [a for a, b in zip(t["angle_error_deg"], t["block"]) if b == REWARD][-40:]
+    return float(np.nanmean(np.array([np.nan if a is None else a for a in late], float)))
+
+
+def test_reward_learning_lost_with_parkinson_spared_by_cerebellar_and_huntington(sessions):
+    """Measured (seed 0): healthy 10.1 deg toward the rewarded 10 deg; cerebellar 11.0, Huntington's
+    11.1, Parkinson's 0.1 (its aim moved 0.1 deg: the dopamine gain scales the actor's step)."""
+    healthy = rewarded_turn_deg(sessions["healthy"])
+    assert healthy >= 6.0, healthy
+    assert rewarded_turn_deg(sessions["parkinson"]) <= 0.3 * healthy, rewarded_turn_deg(sessions["parkinson"])
+    for label in ("cerebellar", "huntington"):
+        assert abs(rewarded_turn_deg(sessions[label]) - healthy) <= 0.2 * healthy, (label, healthy)

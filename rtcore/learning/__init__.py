@@ -29,7 +29,7 @@ AimConfig = aim.AimConfig
 
 def build_from_session(cfg, ctx) -> list:
     """The trial-level learner for a [learning] section and the aim for an [aim] section (each none
-    without its section); [lesion] scales the learner's rates.
+    without its section); [lesion] scales the learner's rates and the aim's dopamine gain.
 
     The dopamine gain (LesionEffects.rpe_gain) scales the slow state's learning rate B_s alone, as
     it scales the per-tick feedforward's slow rate: Parkinson's adapts with the fast state but
@@ -37,12 +37,12 @@ def build_from_session(cfg, ctx) -> list:
     """
     n_trials = sum(blk.n_trials for blk in getattr(cfg, "block", []))
     stages = []
+    fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
     if getattr(cfg, "learning", None) is not None:
-        fx = lesion_effects(getattr(cfg, "lesion", None) or LesionConfig())
         stages.append(trial_learning.build(cfg.learning, ctx, n_trials, spe_learning_gain=fx.spe_learning_gain,
                                            retention=fx.retention, slow_gain=fx.rpe_gain))
     if getattr(cfg, "aim", None) is not None:
-        stages.append(aim.build(cfg.aim, ctx, n_trials))
+        stages.append(aim.build(cfg.aim, ctx, n_trials, dopamine_gain=fx.rpe_gain))
     return stages
 
 

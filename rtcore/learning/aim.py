@@ -1,4 +1,5 @@
-"""The aim (role "aim", after "learning", [aim]): the planned reach, pulled toward recently repeated movements.
+"""The aim (role "aim", after "learning", [aim]): the planned reach, pulled toward recently repeated
+movements and moved by reward.
 
 Use-dependent learning (rtcore.learning.use_dependent; Verstynen & Sabes 2011, J Neurosci
 31:10050; Diedrichsen, White, Newman & Lally 2010, J Neurosci 30:5159) in the session. A movement
@@ -16,13 +17,28 @@ bias, online correction toward the seen target removes it by the end, as in Vers
 2011 (biased initial directions, accurate endpoints). Outside the reach and hold the aim is the
 target.
 
+Reward learning (basal ganglia; rtcore.learning.reward, the actor-critic of Sutton & Barto 2018 as
+Therrien, Wolpert & Bastian 2016, Brain 139:101 fit it; Izawa & Shadmehr 2011, PLoS Comput Biol
+7:e1002012). On a binary-reward trial (the task's `reward` [2] says so at the go cue) the plan
+explores: it turns by the learned aim a plus xi ~ N(0, sd_explore) (deg), a deviation the learner
+knows; on other trials it turns by a alone. After the trial's hit or miss r (0/1, `reward` [1]):
+
+    delta = r - V,   V <- V + alpha_V delta,   a <- a + alpha_aim g_DA delta xi
+
+so a rewarded exploration pulls the aim toward itself. g_DA is the dopamine gain ([lesion]
+rpe_gain: Parkinson's lowers it). This turn does not fade over the reach: with only hit or miss to
+go by there is no seen error to correct online toward. The aim is a command, not a prediction: the
+forward model never sees it (Izawa & Shadmehr 2011).
+
 u_h is the direction from the fed-back hand at the go cue to the fed-back hand when the reach
 ends (the hold begins); a trial without a reach (a timeout) leaves m as it was. The start is the
 task's target during the center phase. Updates run once per reach, at its end, in O(1).
 
 Signals: reads `trial` [3] (trial, block, phase), `target` [2] (m), `feedback` [>= 2] (the fed-back
-hand, m); writes `aim` [2] (m), which a controller reads with `target = "aim"`. Per-reach rows
-(trial, m, beta in deg) in summary.json under `use_dependent`.
+hand, m), `reward` [2] (center_out: reward trial, hit; absent: no reward learning); writes `aim`
+[2] (m), which a controller reads with `target = "aim"`. Per-reach rows (trial, m, beta in deg)
+in summary.json under `use_dependent`, per reward trial (trial, a, xi in deg, r, delta) under
+`reward_learning`.
 """
 import math
 
@@ -32,12 +48,14 @@ from pydantic import Field
 
 from rtcore import status
 from rtcore.bus import T_S
+from rtcore.learning.reward import actor_critic_update
+from rtcore.rng import normal, seed_state
 from rtcore.configbase import Strict
 from rtcore.layout import stage_layout
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage, bind_signal
 
-PH_REACH, PH_HOLD = 2.0, 3.0  #: task phases (sims.paradigms.center_out PH_*)
+PH_REACH, PH_HOLD, PH_BETWEEN = 2.0, 3.0, 4.0  #: task phases (sims.paradigms.center_out PH_*)
 MIN_REACH_M = 0.01  #: a shorter displacement has no direction worth learning from
 
 
@@ -48,19 +66,28 @@ class AimConfig(Strict):
     use_dependent_retention: float = Field(0.98, ge=0.0, le=1.0, description="A_ud, per reach: how much of the movement prior is kept")
     use_dependent_weight: float = Field(0.2, ge=0.0, le=2.0, description="lambda_ud: plan turn per unit of (u_p x m), rad")
     correction_tau_s: float = Field(0.2, gt=0.0, le=10.0, description="time constant of the turn's fading over a reach, s")
+    explore_sd_deg: float = Field(0.0, ge=0.0, le=45.0, description="SD of the exploration around the aim on binary-reward trials, deg (0: no reward learning)")
+    aim_rate: float = Field(0.3, ge=0.0, le=5.0, description="alpha_aim, actor learning rate per unit RPE (Therrien 2016)")
+    value_rate: float = Field(0.1, ge=0.0, le=1.0, description="alpha_V, critic learning rate per trial")
 
 
-#: f: B_ud, A_ud, lambda_ud, tau (s). s: last tick's phase, the go cue's time (s), the reach's start
-#: (ox, oy, m), the fed-back hand at the go cue (gx, gy, m), the prior m (mx, my), this reach's turn
-#: beta (rad), reaches done, then one row per reach: trial, mx, my, beta (deg) after its update.
-#: i: bus offsets, table rows and columns.
+#: f: B_ud, A_ud, lambda_ud, tau (s), exploration SD (deg), alpha_aim, alpha_V, g_DA.
+#: s: last tick's phase, the go cue's time (s), the reach's start (ox, oy, m), the fed-back hand at
+#: the go cue (gx, gy, m), the prior m (mx, my), this reach's turn beta (rad), reaches done, the
+#: reward-learned aim a (deg), the critic V, this trial's exploration xi (deg), reward trials done,
+#: then one row per reach (trial, mx, my, beta deg after its update) and one per reward trial
+#: (trial, a before its update, xi, r, delta).
+#: i: bus offsets (reward: -1 without a task that rewards), table rows and columns, the exploration's
+#: generator state (rtcore.rng).
 LAYOUT = stage_layout(
     "aim",
-    f="rate retention weight tau_s",
-    s="phase t_go ox oy gx gy mx my beta n_done table[rows,row_cols]",
-    i="trial target feedback aim rows row_cols")
+    f="rate retention weight tau_s explore_sd aim_rate value_rate dopamine",
+    s="phase t_go ox oy gx gy mx my beta n_done aim_deg value explore n_rewarded table[rows,row_cols] "
+      "rewards[rows,reward_cols]",
+    i="trial target feedback aim reward rows row_cols reward_cols rng")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 ROW_COLS = 4
+REWARD_COLS = 5  #: trial, a (deg), xi (deg), r, delta
 
 
 @njit(cache=True, nogil=True)
@@ -77,6 +104,9 @@ def aim_step(f, s, i, bus):
         px, py = tx - s[S.ox], ty - s[S.oy]
         norm = math.hypot(px, py)
         s[S.beta] = f[F.weight] * (px * s[S.my] - py * s[S.mx]) / norm if norm > 0.0 else 0.0
+        rw = i[I.reward]
+        explores = rw >= 0 and bus[rw] != 0.0 and f[F.explore_sd] > 0.0
+        s[S.explore] = f[F.explore_sd] * normal(i, I.rng) if explores else 0.0
     elif phase == PH_HOLD and s[S.phase] == PH_REACH:  # the reach ended: learn its direction
         hx, hy = bus[fb] - s[S.gx], bus[fb + 1] - s[S.gy]
         norm = math.hypot(hx, hy)
@@ -90,20 +120,42 @@ def aim_step(f, s, i, bus):
                 s[row], s[row + 1], s[row + 2] = bus[i[I.trial]], s[S.mx], s[S.my]
                 s[row + 3] = math.degrees(s[S.beta])
                 s[S.n_done] = done + 1
+    elif phase == PH_BETWEEN and (s[S.phase] == PH_REACH or s[S.phase] == PH_HOLD):
+        _reward_update(f, s, i, bus)
     s[S.phase] = phase
+    turn = 0.0
     if phase == PH_REACH or phase == PH_HOLD:
-        turn = s[S.beta] * math.exp(-(bus[T_S] - s[S.t_go]) / f[F.tau_s])
+        turn = s[S.beta] * math.exp(-(bus[T_S] - s[S.t_go]) / f[F.tau_s]) + math.radians(s[S.aim_deg] + s[S.explore])
+    if turn != 0.0:
         c, sn = math.cos(turn), math.sin(turn)
         dx, dy = tx - s[S.ox], ty - s[S.oy]
         bus[out] = s[S.ox] + c * dx - sn * dy
         bus[out + 1] = s[S.oy] + sn * dx + c * dy
-    else:
+    else:  # outside the reach, or no turn: the target itself, to the last bit
         bus[out], bus[out + 1] = tx, ty
     return status.OK
 
 
-def build(cfg: AimConfig, ctx, n_trials: int, where: str = "aim") -> Stage:
-    """The aim stage; registers `aim` [2] (m). n_trials: rows of the per-reach table."""
+@njit(cache=True, nogil=True)
+def _reward_update(f, s, i, bus):
+    """A trial ended: after a reward trial's hit or miss, the actor-critic update of the aim and a row."""
+    rw = i[I.reward]
+    if rw < 0 or bus[rw] == 0.0 or f[F.explore_sd] <= 0.0:
+        return
+    aim_before = s[S.aim_deg]
+    delta = actor_critic_update(s, S.value, S.aim_deg, bus[rw + 1], s[S.explore], f[F.value_rate], f[F.aim_rate],
+                                f[F.dopamine])
+    done = int(s[S.n_rewarded])
+    if done < i[I.rows]:
+        row = i[I.s_rewards] + done * i[I.reward_cols]
+        s[row], s[row + 1], s[row + 2], s[row + 3], s[row + 4] = bus[i[I.trial]], aim_before, s[S.explore], bus[rw + 1], delta
+        s[S.n_rewarded] = done + 1
+    s[S.explore] = 0.0
+
+
+def build(cfg: AimConfig, ctx, n_trials: int, dopamine_gain: float = 1.0, where: str = "aim") -> Stage:
+    """The aim stage; registers `aim` [2] (m). n_trials: rows of the per-reach and per-reward-trial
+    tables; dopamine_gain: g_DA of the reward learning ([lesion] rpe_gain)."""
     bus = ctx.bus
     if not bus.has("trial") or not bus.has("target"):
         raise ValueError(f"{where}: the aim needs a task's trials and targets; add a [task] section")
@@ -112,22 +164,33 @@ def build(cfg: AimConfig, ctx, n_trials: int, where: str = "aim") -> Stage:
     aim = bus.add("aim", 2, "m", ["aim_x", "aim_y"])
     f, s, i = LAYOUT.fill(
         f=dict(rate=cfg.use_dependent_rate, retention=cfg.use_dependent_retention, weight=cfg.use_dependent_weight,
-               tau_s=cfg.correction_tau_s),
+               tau_s=cfg.correction_tau_s, explore_sd=cfg.explore_sd_deg, aim_rate=cfg.aim_rate,
+               value_rate=cfg.value_rate, dopamine=dopamine_gain),
         i=dict(trial=bus.get("trial", 3, who=where).offset, target=bus.get("target", 2, who=where).offset, feedback=-1,
-               aim=aim.offset, rows=n_trials, row_cols=ROW_COLS))
+               aim=aim.offset, reward=bus.get("reward", 2, who=where).offset if bus.has("reward") else -1,
+               rows=n_trials, row_cols=ROW_COLS, reward_cols=REWARD_COLS, rng=seed_state(ctx.seed, 0xA1A)))
     stage = Stage(where, SPEC.kind, f, s, i, info={"rule": "use_dependent", "rate": cfg.use_dependent_rate,
                                                    "retention": cfg.use_dependent_retention,
-                                                   "weight": cfg.use_dependent_weight})
+                                                   "weight": cfg.use_dependent_weight,
+                                                   "explore_sd_deg": cfg.explore_sd_deg, "dopamine_gain": dopamine_gain})
     bind_signal(ctx, stage, I.feedback, "feedback", 0, 2, f"{where} (the fed-back hand: add a [feedback] section)")
 
     def report() -> dict:
         table = LAYOUT.view(stage, "table")[:int(LAYOUT.get(stage, "n_done"))]
-        return {"use_dependent": {"trial": table[:, 0].astype(int).tolist(), "prior": table[:, 1:3].tolist(),
-                                  "turn_deg": table[:, 3].tolist()}}
+        out = {"use_dependent": {"trial": table[:, 0].astype(int).tolist(), "prior": table[:, 1:3].tolist(),
+                                 "turn_deg": table[:, 3].tolist()}}
+        rewards = LAYOUT.view(stage, "rewards")[:int(LAYOUT.get(stage, "n_rewarded"))]
+        if rewards.size:
+            out["reward_learning"] = {"trial": rewards[:, 0].astype(int).tolist(), "aim_deg": rewards[:, 1].tolist(),
+                                      "explore_deg": rewards[:, 2].tolist(), "reward": rewards[:, 3].tolist(),
+                                      "rpe": rewards[:, 4].tolist(), "final_aim_deg": float(LAYOUT.get(stage, "aim_deg")),
+                                      "dopamine_gain": dopamine_gain}
+        return out
 
     stage.report = report
     return stage
 
 
 SPEC = StageSpec(kind=111, name="aim", step=aim_step, config=AimConfig, build=build, layout=LAYOUT,
-                 learned={"mx": "fast", "my": "fast"})  # the movement prior: use-dependent biases fade within minutes
+                 learned={"mx": "fast", "my": "fast",  # the movement prior: use-dependent biases fade within minutes
+                          "aim_deg": "slow", "value": "slow"})  # reward-learned aims are retained (Therrien 2016)

@@ -91,8 +91,9 @@ class LesionEffects(NamedTuple):
     few mm. Cerebellar: CEREBELLAR_ESTIMATE_NOISE_M severity. Per-tick only (forward model)."""
     rpe_gain: float = 1.0
     """Dopamine gain g_DA on reward-prediction-error learning (actor update and the memory of
-    rewarded actions) and on the slow, retained learning rate of the adapted command: the learned
-    feedforward's per tick, the trial-level learner's B_s per trial ([learning]). That memory is
+    rewarded actions; in a session, the aim's actor step on binary-reward trials, [aim]) and on the
+    slow, retained learning rate of the adapted command: the learned feedforward's per tick, the
+    trial-level learner's B_s per trial ([learning]). That memory is
     what savings need (Huang, Haith, Mazzoni & Krakauer 2011, Neuron 70:787). Parkinson's:
     initial adaptation intact, savings impaired (Marinelli et al. 2009, Exp Brain Res 199:61;
     Leow et al. 2012; Tsay et al. 2022).

@@ -3,7 +3,7 @@
     [[block]]
     name = "exposure"
     n_trials = 80
-    perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay | channel
+    perturbation = "curl"          # none | curl | rotation | clamp | gain | load | delay | channel | reward
     catch_prob = 0.1               # perturbation switched off on this fraction of trials
     channel_prob = 0.2             # force-channel trials (error clamp) on this fraction of trials
     jump_prob = 0.25               # target jumps mid-reach on this fraction of trials
@@ -23,8 +23,11 @@ error clamp of force-field studies: the hand cannot err, so the lateral force it
 the channel shows the learned compensation (Scheidt, Reinkensmeyer, Conditt, Rymer & Mussa-Ivaldi
 2000, J Neurophysiol 83:3230; Smith, Ghazizadeh & Shadmehr 2006, PLoS Biol 4:e179). Channel
 trials come as a whole block or, with channel_prob, as probes inside any block (the field, if
-any, is off on them).
-hand plus a constant force; delay: extra feedback delay (bus `extra_delay_ticks`).
+any, is off on them). reward: binary reward instead of visual error (Izawa & Shadmehr 2011, PLoS
+Comput Biol 7:e1002012; Therrien, Wolpert & Bastian 2016, Brain 139:101): the reach ends with the
+movement and is rewarded (hit) only when its endpoint direction from the reach start lies within
+reward_window_deg of the target's direction turned by reward_rotation_deg; the hand is never shown
+away from where it is, so the only teacher is hit or miss (the aim's reward learning, [aim]).
 
 Target jumps (any block): on a jump_prob fraction of trials the target moves jump_deg (sign drawn
 at random) about the reach start, jump_after_s after the go cue, so the reach must be corrected
@@ -44,15 +47,18 @@ CURL_B = (-10.1, -11.2, -11.2, 11.1)  #: B of Shadmehr & Mussa-Ivaldi 1994, N s/
 
 PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clamp": {"clamp_deg"},
           "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"},
-          "channel": {"channel_stiffness_n_per_m", "channel_damping_ns_per_m"}}
+          "channel": {"channel_stiffness_n_per_m", "channel_damping_ns_per_m"},
+          "reward": {"reward_rotation_deg", "reward_window_deg"}}
 
 #: Schedule columns, one row per trial (the task copies them to the plant/observe inputs): block,
 #: target angle (rad), catch flag, command gain - 1, rotation (or clamp offset) of the fed-back
 #: hand (rad), error clamp flag (1 = clamp), extra feedback delay (ticks), curl B [4] (N s/m,
 #: row-major), load [3] (added mass kg, fx N, fy N), target jump about the reach start (rad, 0 = none)
-#: and its time after the go cue (s), force channel [2] (stiffness N/m, damping N s/m; 0 = no channel).
+#: and its time after the go cue (s), force channel [2] (stiffness N/m, damping N s/m; 0 = no channel),
+#: binary reward [2] (the rewarded direction from the target's, rad; the window's half-width, rad; 0 =
+#: not a reward trial).
 ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks jump_rad jump_after_s curl[4] load[3] "
-             "channel[2]", "schedule_row")
+             "channel[2] reward[2]", "schedule_row")
 T, T_COLS = ROW.slots, ROW.size({})
 
 
@@ -62,7 +68,7 @@ class BlockConfig(Strict):
     name: str = Field(description="block name, shown in the summary (baseline, exposure, washout ...)")
     n_trials: int = Field(ge=1, le=100000, description="trials in this block")
     targets_deg: list[float] | None = Field(None, min_length=1, max_length=64, description="this block's targets, deg (a value twice: that target twice per cycle); default: the task's n_targets")
-    perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay", "channel"] = Field("none", description="what this block changes")
+    perturbation: Literal["none", "curl", "rotation", "clamp", "gain", "load", "delay", "channel", "reward"] = Field("none", description="what this block changes")
     curl_b: tuple[float, float, float, float] = Field(CURL_B, description="curl: viscous field B, N s/m, row-major [Bxx, Bxy, Byx, Byy]; F = B v")
     rotation_deg: float = Field(30.0, ge=-180, le=180, description="rotation: fed-back hand rotated about the reach start, deg (counter-clockwise +)")
     clamp_deg: float = Field(0.0, ge=-180, le=180, description="clamp: angle of the clamped feedback path from the target direction, deg")
@@ -74,6 +80,8 @@ class BlockConfig(Strict):
     channel_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a force-channel trial (perturbation off, channel on)")
     channel_stiffness_n_per_m: float = Field(6000.0, gt=0, le=2e4, description="channel: stiffness across the channel, N/m (Scheidt 2000: 2000-6000)")
     channel_damping_ns_per_m: float = Field(50.0, ge=0, le=500, description="channel: damping across the channel, N*s/m")
+    reward_rotation_deg: float = Field(10.0, ge=-90, le=90, description="reward: the rewarded direction from the target's, deg (counter-clockwise +); only hit or miss is shown")
+    reward_window_deg: float = Field(5.0, gt=0, le=45, description="reward: a reach is a hit when its endpoint direction is within this of the rewarded direction, deg")
     jump_prob: float = Field(0.0, ge=0, le=1, description="probability that the target jumps mid-reach (online correction)")
     jump_deg: float = Field(45.0, gt=0, le=180, description="size of a target jump about the reach start, deg (sign random)")
     jump_after_s: float = Field(0.1, ge=0, le=10, description="time of a target jump after the go cue, s")
@@ -140,5 +148,7 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
                     ROW.view(row, "load")[:] = (blk.load_kg, *blk.load_force_n)
                 elif p == "delay":
                     row[T.delay_ticks] = round(blk.extra_delay_s / dt_s)
+                elif p == "reward":
+                    ROW.view(row, "reward")[:] = math.radians(blk.reward_rotation_deg), math.radians(blk.reward_window_deg)
             rows.append(row)
     return np.array(rows).reshape(-1, T_COLS)

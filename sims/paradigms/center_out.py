@@ -50,6 +50,11 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
                 JUMP_REACHED_FRACTION of the jump's distance from the new target (NaN: never, or
                 no jump): the online correction (Smith, Brandt & Shadmehr 2000, Nature 403:544).
                 After a jump the path metrics refer to the new target's line.
+On a binary-reward trial (blocks.py, perturbation "reward") the trial ends at movement end (no
+target hold): success is the reward, a hit when the hand's direction from the reach start lies
+within the window of the rewarded direction and the hand went at least REWARD_MIN_FRACTION of the
+way to the target. The task writes `reward` [2] = [this trial is a reward trial (1/0, from the go
+cue), its reward (1/0, from its end)], which the aim's reward learning reads (rtcore.learning.aim).
 With a curl block, the report adds the field-signed error relative to each target's baseline and
 the adaptation measures (sims/paradigms/adaptation.py).
 """
@@ -73,6 +78,7 @@ from sims.paradigms.blocks import T, T_COLS, schedule
 
 END_FRACTION = 0.1  #: movement end: speed below this fraction of the trial's peak speed
 MIN_PEAK_M_S = 0.02  #: a speed peak below this is not a movement (no end detected yet)
+REWARD_MIN_FRACTION = 0.5  #: a binary-reward reach that stops short of this fraction of the target distance misses
 JUMP_REACHED_FRACTION = 0.25  #: a jump is corrected when the hand is this fraction of the jump's distance from the new target
 #: state layouts the task reads as [x, y, vx, vy]: an arm's hand, a cursor (m), or the two joints of a
 #: serial arm in joint space (rad; a joint-space reach, as on an exoskeleton)
@@ -96,7 +102,7 @@ LAYOUT = stage_layout(
       f"schedule[n_trials,{T_COLS}]",
     s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
       f"ch_fi ch_ii t_jump jump_dist jump_corr skips paused_from metrics[n_trials,{M_COLS}]",
-    i="state cursor target trial_info visuomotor extra_delay curl load gain_change operator n_trials")
+    i="state cursor target trial_info visuomotor extra_delay curl load gain_change operator reward n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
@@ -135,6 +141,7 @@ def _start_trial(f, s, i, bus, k):
     if i[I.gain_change] >= 0:
         bus[i[I.gain_change]] = f[row + T.gain_change]
     bus[i[I.extra_delay]] = f[row + T.delay_ticks]
+    bus[i[I.reward]], bus[i[I.reward] + 1] = 0.0, 0.0
     first_of_block = k == 0 or f[row + T.block] != f[row - T_COLS + T.block]
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
     s[S.trial] = k
@@ -162,6 +169,7 @@ def _go(f, s, i, bus, k):
     s[S.ty] = f[F.cy] + f[F.radius] * math.sin(a)
     v = i[I.visuomotor]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = f[row + T.visuo_rad], f[row + T.clamp], s[S.ox], s[S.oy]
+    bus[i[I.reward]] = 1.0 if f[row + T.reward + 1] > 0.0 else 0.0
     if bus[MARKER] != markers.BLOCK_START:
         bus[MARKER] = markers.GO
     s[S.phase] = PH_REACH
@@ -239,6 +247,19 @@ def _track(s, x, y, vx, vy, cx, cy):
 
 
 @njit(cache=True, nogil=True)
+def _rewarded(f, s, row, x, y):
+    """A binary-reward reach's outcome at its end: its direction from the reach start within the
+    window of the target's direction turned by the rewarded rotation, and long enough."""
+    ux, uy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
+    norm = max(math.hypot(ux, uy), 1e-12)
+    dx, dy = x - s[S.ox], y - s[S.oy]
+    if math.hypot(dx, dy) < REWARD_MIN_FRACTION * norm:
+        return False
+    angle = math.atan2(ux * dy - uy * dx, ux * dx + uy * dy)
+    return abs(angle - f[row + T.reward]) <= f[row + T.reward + 1]
+
+
+@njit(cache=True, nogil=True)
 def _finish(f, s, i, bus, success, x, y):
     """Record the trial's metrics row and emit SUCCESS or TIMEOUT; veridical feedback again."""
     k = int(s[S.trial])
@@ -266,6 +287,8 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
     s[m + M.jump_correction_s] = s[S.jump_corr]
     s[S.n_done] += 1.0
+    if bus[i[I.reward]] != 0.0:
+        bus[i[I.reward] + 1] = 1.0 if success else 0.0
     _veridical(s, i, bus)
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
     s[S.phase] = PH_BETWEEN
@@ -395,7 +418,10 @@ def center_out_step(f, s, i, bus):
             row = AT.f_schedule + int(s[S.trial]) * T_COLS
             if f[row + T.channel] > 0.0:
                 _channel(f, s, i, bus, row, x, y, vx, vy, s[S.end] == 0.0)
-            if target_hold(s, S.phase, S.count, S.t_acq, inside, f[F.hold_ticks], bus):
+            if f[row + T.reward + 1] > 0.0:  # binary reward: the trial ends with the movement, hit or miss
+                if s[S.end] != 0.0:
+                    _finish(f, s, i, bus, _rewarded(f, s, row, x, y), x, y)
+            elif target_hold(s, S.phase, S.count, S.t_acq, inside, f[F.hold_ticks], bus):
                 _finish(f, s, i, bus, True, x, y)
             if s[S.phase] != PH_BETWEEN and s[S.reach_ticks] >= f[F.timeout_ticks]:
                 _finish(f, s, i, bus, False, x, y)
@@ -513,6 +539,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                     ("angle", "flag", "position", "position"))
     delay = bus.add("extra_delay_ticks", 1, "ticks", ("extra_delay_ticks",))
     operator = bus.add("operator", 2, "1", ("paused", "skip_requests"))
+    reward = bus.add("reward", 2, "1", ("reward_trial", "reward"), "flag")
     obs_stage = observe.build(ctx, state, target, visuo)
     cursor = bus.get("observed", who=where)
 
@@ -526,7 +553,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched,
                ref_b=next((blk.curl_b for blk in blocks if blk.perturbation == "curl"), (0.0,) * 4)),
         i=dict(state=state.offset, cursor=cursor.offset, target=target.offset, trial_info=trial.offset,
-               operator=operator.offset,
+               operator=operator.offset, reward=reward.offset,
                visuomotor=visuo.offset, extra_delay=delay.offset, curl=off("curl"), load=off("load"),
                gain_change=off("gain_change"), n_trials=n))
     names = [blk.name for blk in blocks]
