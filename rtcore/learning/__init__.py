@@ -8,7 +8,8 @@ Standalone from Python:
 
 Modules: two_state (fast/slow SPE learning, closed-form steady state), reward (RPE actor-critic
 and the memory of rewarded actions), use_dependent, learner (all of them into a hand angle),
-schedules, lesions ([lesion] config and the multipliers it implies), bench.
+schedules, lesions ([lesion] config and the multipliers it implies), outcome (the task's per-trial
+outcome on the bus, which the aim's learners read), bench.
 The compiled per-trial steps (`two_state_trial`, `learner_trial`) allocate nothing, so a session
 stage calls them at trial ends: trial_learning ([learning], role "learning") is that stage; aim
 ([aim], role "aim", next in the tick) plans the reach with use-dependent learning.

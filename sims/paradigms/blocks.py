@@ -28,6 +28,10 @@ Comput Biol 7:e1002012; Therrien, Wolpert & Bastian 2016, Brain 139:101): the re
 movement and is rewarded (hit) only when its endpoint direction from the reach start lies within
 reward_window_deg of the target's direction turned by reward_rotation_deg; the hand is never shown
 away from where it is, so the only teacher is hit or miss (the aim's reward learning, [aim]).
+A rotation block may instruct a re-aiming strategy (strategy_deg: "aim this far from the target",
+Mazzoni & Krakauer 2006, J Neurosci 26:3642), and any block may be exclusion trials (aim_directly:
+reach straight at the target, no strategy, nothing learned; Werner et al. 2015), which show the
+implicit adaptation alone (Albert et al. 2022, eLife 11:e65361).
 
 Target jumps (any block): on a jump_prob fraction of trials the target moves jump_deg (sign drawn
 at random) about the reach start, jump_after_s after the go cue, so the reach must be corrected
@@ -45,7 +49,7 @@ from rtcore.layout import Layout
 
 CURL_B = (-10.1, -11.2, -11.2, 11.1)  #: B of Shadmehr & Mussa-Ivaldi 1994, N s/m, row-major
 
-PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clamp": {"clamp_deg"},
+PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg", "strategy_deg"}, "clamp": {"clamp_deg"},
           "gain": {"gain"}, "load": {"load_kg", "load_force_n"}, "delay": {"extra_delay_s"},
           "channel": {"channel_stiffness_n_per_m", "channel_damping_ns_per_m"},
           "reward": {"reward_rotation_deg", "reward_window_deg"}}
@@ -56,9 +60,10 @@ PARAMS = {"none": set(), "curl": {"curl_b"}, "rotation": {"rotation_deg"}, "clam
 #: row-major), load [3] (added mass kg, fx N, fy N), target jump about the reach start (rad, 0 = none)
 #: and its time after the go cue (s), force channel [2] (stiffness N/m, damping N s/m; 0 = no channel),
 #: binary reward [2] (the rewarded direction from the target's, rad; the window's half-width, rad; 0 =
-#: not a reward trial).
+#: not a reward trial), the instructed re-aiming strategy (rad) and the exclusion flag (1 = aim
+#: straight at the target, rtcore.learning.outcome).
 ROW = Layout("block target_rad catch gain_change visuo_rad clamp delay_ticks jump_rad jump_after_s curl[4] load[3] "
-             "channel[2] reward[2]", "schedule_row")
+             "channel[2] reward[2] strategy_rad exclude", "schedule_row")
 T, T_COLS = ROW.slots, ROW.size({})
 
 
@@ -80,6 +85,8 @@ class BlockConfig(Strict):
     channel_prob: float = Field(0.0, ge=0, le=1, description="probability that a trial is a force-channel trial (perturbation off, channel on)")
     channel_stiffness_n_per_m: float = Field(6000.0, gt=0, le=2e4, description="channel: stiffness across the channel, N/m (Scheidt 2000: 2000-6000)")
     channel_damping_ns_per_m: float = Field(50.0, ge=0, le=500, description="channel: damping across the channel, N*s/m")
+    strategy_deg: float = Field(0.0, ge=-90, le=90, description="rotation: instructed re-aiming strategy, deg from the target (counter-clockwise +; Mazzoni & Krakauer 2006)")
+    aim_directly: bool = Field(False, description="exclusion trials: reach straight at the target, no strategy and nothing learned (Werner et al. 2015): the implicit component alone")
     reward_rotation_deg: float = Field(10.0, ge=-90, le=90, description="reward: the rewarded direction from the target's, deg (counter-clockwise +); only hit or miss is shown")
     reward_window_deg: float = Field(5.0, gt=0, le=45, description="reward: a reach is a hit when its endpoint direction is within this of the rewarded direction, deg")
     jump_prob: float = Field(0.0, ge=0, le=1, description="probability that the target jumps mid-reach (online correction)")
@@ -132,6 +139,7 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
             row = ROW.alloc()
             row[T.block], row[T.target_rad], row[T.catch] = b, angles[order[k]], float(catch[k])
             row[T.jump_rad], row[T.jump_after_s] = jump[k], blk.jump_after_s
+            row[T.exclude] = float(blk.aim_directly)
             if probe[k] or blk.perturbation == "channel":
                 ROW.view(row, "channel")[:] = blk.channel_stiffness_n_per_m, blk.channel_damping_ns_per_m
             elif not catch[k]:
@@ -140,6 +148,7 @@ def schedule(blocks: list, target_rad: np.ndarray, random_order: bool, seed: int
                     ROW.view(row, "curl")[:] = blk.curl_b
                 elif p == "rotation":
                     row[T.visuo_rad] = math.radians(blk.rotation_deg)
+                    row[T.strategy_rad] = math.radians(blk.strategy_deg)
                 elif p == "clamp":
                     row[T.visuo_rad], row[T.clamp] = math.radians(blk.clamp_deg), 1.0
                 elif p == "gain":

@@ -53,8 +53,10 @@ studies (Shadmehr & Mussa-Ivaldi 1994; Smith, Ghazizadeh & Shadmehr 2006):
 On a binary-reward trial (blocks.py, perturbation "reward") the trial ends at movement end (no
 target hold): success is the reward, a hit when the hand's direction from the reach start lies
 within the window of the rewarded direction and the hand went at least REWARD_MIN_FRACTION of the
-way to the target. The task writes `reward` [2] = [this trial is a reward trial (1/0, from the go
-cue), its reward (1/0, from its end)], which the aim's reward learning reads (rtcore.learning.aim).
+way to the target. The task writes `outcome` [5] (rtcore.learning.outcome): from the go cue the
+trial's kind (reward trial, instructed strategy, exclusion), from its end what happened (reward,
+the fed-back hand's direction error at peak speed), which the aim's learners read
+(rtcore.learning.aim).
 With a curl block, the report adds the field-signed error relative to each target's baseline and
 the adaptation measures (sims/paradigms/adaptation.py).
 """
@@ -69,6 +71,7 @@ from rtcore import status
 from rtcore.bus import MARKER, PAUSE, SKIP_BLOCK, T_S
 from rtcore.configbase import Strict
 from rtcore.layout import Layout, stage_layout
+from rtcore.learning.outcome import N_OUTCOME, O, OUTCOME
 from rtcore.registry import StageSpec
 from rtcore.stage import Stage
 from sims.paradigms import adaptation, markers
@@ -102,7 +105,7 @@ LAYOUT = stage_layout(
       f"schedule[n_trials,{T_COLS}]",
     s=f"trial phase count reach_ticks ox oy tx ty t_go t_acq peak perp angle fb_angle max_perp end end_err n_done "
       f"ch_fi ch_ii t_jump jump_dist jump_corr skips paused_from metrics[n_trials,{M_COLS}]",
-    i="state cursor target trial_info visuomotor extra_delay curl load gain_change operator reward n_trials")
+    i="state cursor target trial_info visuomotor extra_delay curl load gain_change operator outcome n_trials")
 F, S, I, AT = LAYOUT.F, LAYOUT.S, LAYOUT.I, LAYOUT.AT
 
 
@@ -141,7 +144,8 @@ def _start_trial(f, s, i, bus, k):
     if i[I.gain_change] >= 0:
         bus[i[I.gain_change]] = f[row + T.gain_change]
     bus[i[I.extra_delay]] = f[row + T.delay_ticks]
-    bus[i[I.reward]], bus[i[I.reward] + 1] = 0.0, 0.0
+    for j in range(N_OUTCOME):
+        bus[i[I.outcome] + j] = 0.0
     first_of_block = k == 0 or f[row + T.block] != f[row - T_COLS + T.block]
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
     s[S.trial] = k
@@ -169,7 +173,10 @@ def _go(f, s, i, bus, k):
     s[S.ty] = f[F.cy] + f[F.radius] * math.sin(a)
     v = i[I.visuomotor]
     bus[v], bus[v + 1], bus[v + 2], bus[v + 3] = f[row + T.visuo_rad], f[row + T.clamp], s[S.ox], s[S.oy]
-    bus[i[I.reward]] = 1.0 if f[row + T.reward + 1] > 0.0 else 0.0
+    o = i[I.outcome]
+    bus[o + O.reward_trial] = 1.0 if f[row + T.reward + 1] > 0.0 else 0.0
+    bus[o + O.strategy_deg] = math.degrees(f[row + T.strategy_rad])
+    bus[o + O.exclude] = f[row + T.exclude]
     if bus[MARKER] != markers.BLOCK_START:
         bus[MARKER] = markers.GO
     s[S.phase] = PH_REACH
@@ -287,8 +294,10 @@ def _finish(f, s, i, bus, success, x, y):
     s[m + M.jump_deg] = math.degrees(f[row + T.jump_rad])
     s[m + M.jump_correction_s] = s[S.jump_corr]
     s[S.n_done] += 1.0
-    if bus[i[I.reward]] != 0.0:
-        bus[i[I.reward] + 1] = 1.0 if success else 0.0
+    o = i[I.outcome]
+    if bus[o + O.reward_trial] != 0.0:
+        bus[o + O.reward] = 1.0 if success else 0.0
+    bus[o + O.seen_error_deg] = math.degrees(s[S.fb_angle]) if s[S.peak] > MIN_PEAK_M_S else np.nan
     _veridical(s, i, bus)
     bus[MARKER] = markers.SUCCESS if success else markers.TIMEOUT
     s[S.phase] = PH_BETWEEN
@@ -539,7 +548,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                     ("angle", "flag", "position", "position"))
     delay = bus.add("extra_delay_ticks", 1, "ticks", ("extra_delay_ticks",))
     operator = bus.add("operator", 2, "1", ("paused", "skip_requests"))
-    reward = bus.add("reward", 2, "1", ("reward_trial", "reward"), "flag")
+    outcome = bus.add("outcome", N_OUTCOME, ("1", "1", "deg", "deg", "1"), OUTCOME.names)
     obs_stage = observe.build(ctx, state, target, visuo)
     cursor = bus.get("observed", who=where)
 
@@ -553,7 +562,7 @@ def build(cfg: CenterOutConfig, blocks: list, ctx, where: str = "task") -> list:
                center_timeout_ticks=max(1, round(cfg.center_timeout_s / ctx.dt_s)), schedule=sched,
                ref_b=next((blk.curl_b for blk in blocks if blk.perturbation == "curl"), (0.0,) * 4)),
         i=dict(state=state.offset, cursor=cursor.offset, target=target.offset, trial_info=trial.offset,
-               operator=operator.offset, reward=reward.offset,
+               operator=operator.offset, outcome=outcome.offset,
                visuomotor=visuo.offset, extra_delay=delay.offset, curl=off("curl"), load=off("load"),
                gain_change=off("gain_change"), n_trials=n))
     names = [blk.name for blk in blocks]
