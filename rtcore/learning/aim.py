@@ -165,9 +165,11 @@ def aim_step(f, s, i, bus):
 
 @njit(cache=True, nogil=True)
 def _reward_update(f, s, i, bus):
-    """A trial ended: after a reward trial's hit or miss, the actor-critic update of the aim and a row."""
+    """A trial ended: after a reward trial's hit or miss, the actor-critic update of the aim and a row
+    (none for a trial abandoned before its end: no outcome)."""
     o = i[I.outcome]
-    if o < 0 or bus[o + O.reward_trial] == 0.0 or f[F.explore_sd] <= 0.0:
+    if o < 0 or bus[o + O.reward_trial] == 0.0 or f[F.explore_sd] <= 0.0 or not np.isfinite(bus[o + O.reward]):
+        s[S.explore] = 0.0
         return
     aim_before = s[S.aim_deg]
     r = bus[o + O.reward]

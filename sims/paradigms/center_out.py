@@ -146,6 +146,8 @@ def _start_trial(f, s, i, bus, k):
     bus[i[I.extra_delay]] = f[row + T.delay_ticks]
     for j in range(N_OUTCOME):
         bus[i[I.outcome] + j] = 0.0
+    # what happened is unknown until the trial ends: a trial abandoned by the operator teaches nothing
+    bus[i[I.outcome] + O.reward], bus[i[I.outcome] + O.seen_error_deg] = np.nan, np.nan
     first_of_block = k == 0 or f[row + T.block] != f[row - T_COLS + T.block]
     bus[MARKER] = markers.BLOCK_START if first_of_block else markers.TRIAL_START
     s[S.trial] = k
