@@ -37,11 +37,7 @@ def runs(tmp_path_factory):
                          "tl", "loop.heartbeat_timeout_s=120", timeout=1500)  # five sessions on a shared machine
     result = {}
     for name, (out, code, text) in runs.items():
-        finished = code == 0 and "task done" in text  # --fast: every row recorded, verdict ok
-        if name == "spontaneous_recovery" and not finished:
-            result[name] = text  # its test says why (the counter-field block throws the arm about)
-            continue
-        assert finished, text
+        assert code == 0 and "task done" in text, text  # --fast: every row recorded, verdict ok
         s = summary(out)
         tr = s["task"]["trials"]
         result[name] = {k: np.array([np.nan if v is None else v for v in col], float) for k, col in tr.items()}
@@ -109,21 +105,22 @@ def test_index_rises_to_sixty_percent_during_exposure(runs):
     assert late >= 0.6, idx
 
 
-def _simulate(params, kind, two):
-    """Index per trial of a one- or two-state model driven by the trial kinds (1 field, 0 null, -1 channel)."""
+def _simulate(params, field, clamp, two):
+    """Index per trial of a one- or two-state model: field[n] the perturbation (1 A, -1 the
+    counter-field, 0 none), clamp[n] a channel trial (no error: the states only decay)."""
     af, bf, a_s, bs = params if two else (params[0], params[1], 0.0, 0.0)
     xf = xs = 0.0
-    out = np.empty(kind.size)
-    for n, k in enumerate(kind):
+    out = np.empty(field.size)
+    for n in range(field.size):
         out[n] = xf + xs
-        e = 0.0 if k < 0 else k - (xf + xs)
+        e = 0.0 if clamp[n] else field[n] - (xf + xs)
         xf, xs = af * xf + bf * e, a_s * xs + bs * e
     return out
 
 
-def _fit(kind, obs_at, obs, two):
+def _fit(field, clamp, obs_at, obs, two):
     def resid(p):
-        return _simulate(p, kind, two)[obs_at] - obs
+        return _simulate(p, field, clamp, two)[obs_at] - obs
     starts = [(0.9, 0.1, 0.995, 0.02), (0.8, 0.2, 0.99, 0.05), (0.95, 0.05, 0.999, 0.01)] if two else \
         [(0.9, 0.05), (0.99, 0.02), (0.95, 0.1)]
     lo, hi = ([0, 0, 0, 0], [1, 1, 1, 1]) if two else ([0, 0], [1, 1])
@@ -131,23 +128,37 @@ def _fit(kind, obs_at, obs, two):
     return 2 * best.cost, best.x
 
 
+def _bic_one_and_two_state(t: dict, s: dict, first: str, field_of: dict) -> tuple:
+    """BIC of the one- and two-state fits to the index on every channel trial from block `first`
+    on; field_of: block name -> perturbation (1 A, -1 counter-field; others 0)."""
+    names = [b["name"] for b in s["task"]["blocks"]]
+    start = int(np.flatnonzero(block_of(t, s, first))[0])
+    field = np.array([field_of.get(names[int(b)], 0.0) for b in t["block"]])[start:]
+    clamp = t["channel"][start:] == 1
+    obs_at = np.flatnonzero(clamp)
+    obs, n = t["adaptation_index"][start:][obs_at], obs_at.size
+    (sse1, p1), (sse2, p2) = _fit(field, clamp, obs_at, obs, two=False), _fit(field, clamp, obs_at, obs, two=True)
+    return n * np.log(sse1 / n) + 2 * np.log(n), n * np.log(sse2 / n) + 4 * np.log(n), (sse1, sse2, p1, p2)
+
+
+def test_two_state_fit_beats_one_state_from_exposure_through_recovery(runs):
+    """Smith et al. 2006's test of the model: both fit the index on every channel trial of the
+    spontaneous-recovery session from A on (exposure with 20% channel trials, the counter-field,
+    the clamp block); the two-state model wins by BIC. Measured: SSE 2.08 vs 2.94 over 69 channel
+    trials, BIC -224.9 vs -209.2, fitted A_f 0.82, B_f 0.14, A_s 0.992, B_s 0.028 (seeds 1 and 2:
+    BIC better by 8.8 and 27.2)."""
+    t, s = runs["spontaneous_recovery"], runs["spontaneous_recovery"]["_summary"]
+    bic1, bic2, fits = _bic_one_and_two_state(t, s, "a", {"a": 1.0, "b": -1.0})
+    assert bic2 < bic1 - 6.0, fits  # "strong" evidence on Kass & Raftery's scale
+
+
 @pytest.mark.xfail(strict=True, reason="measured: SSE two-state 1.73 vs one-state 1.91 over 44 channel trials, BIC "
                    "-127.34 vs -130.55: the one-state model wins; the index's residual SD (~0.2) hides what the "
-                   "slow state adds")
-def test_two_state_fit_beats_one_state(runs):
-    """Both models fit the index on every channel trial from the first exposure on (field trials
-    f = 1, washout f = 0, channel trials e = 0); the two-state model wins by BIC."""
+                   "slow state adds to exposure, washout and re-exposure alone")
+def test_two_state_fit_beats_one_state_over_exposure_and_savings(runs):
     t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
-    start = int(np.flatnonzero(block_of(t, s, "exposure"))[0])
-    curl = np.isin(t["block"], [b for b, blk in enumerate(s["config"]["block"]) if blk["perturbation"] == "curl"])
-    kind = np.where(t["channel"] == 1, -1.0, np.where(curl, 1.0, 0.0))[start:]
-    obs_at = np.flatnonzero(t["channel"][start:] == 1)
-    obs = t["adaptation_index"][start:][obs_at]
-    n = obs.size
-    sse1, p1 = _fit(kind, obs_at, obs, two=False)
-    sse2, p2 = _fit(kind, obs_at, obs, two=True)
-    bic1, bic2 = n * np.log(sse1 / n) + 2 * np.log(n), n * np.log(sse2 / n) + 4 * np.log(n)
-    assert bic2 < bic1, (sse1, sse2, p1, p2)
+    bic1, bic2, fits = _bic_one_and_two_state(t, s, "exposure", {"exposure": 1.0, "reexposure": 1.0})
+    assert bic2 < bic1, fits
 
 
 def _trials_to_half(err: np.ndarray, level: float, window: int = 5) -> int:
@@ -169,14 +180,10 @@ def test_savings_second_exposure_reaches_half_asymptote_sooner(runs):
     assert second[:16].mean() < first[:16].mean()
 
 
-@pytest.mark.xfail(strict=True, reason="measured: with 5 N s/m intrinsic damping the counter-field block (-B) throws "
-                   "the delayed endpoint-PD arm past the elbow's 10 rad/s (fault at 316.7 s, with 4 or 10 -B trials). With "
-                   "10 N s/m it finishes and the index does rebound in the clamp, but less than asked: start 0.12 -> "
-                   "0.19 over channel trials 6-20 (3 -B trials), 0.06 -> 0.13 (4), -0.16 -> 0.06 (6), -0.53 -> 0.00 "
-                   "(10). The large -B errors erase the slow state's xx entry (3.3 -> 1.3 N s/m in 4 trials) while yy "
-                   "keeps A, so no -B length zeroes the index and leaves the slow state holding A")
 def test_spontaneous_recovery_in_the_channel_block(runs):
-    assert isinstance(runs["spontaneous_recovery"], dict), runs["spontaneous_recovery"]  # the session ran to its end
+    """A learned (index 0.92 over its last 6 channel trials), six counter-field trials bring it to
+    about 0 (-0.11 over the first two clamp trials), and in the clamp it rebounds toward A: 0.23
+    over clamp trials 6-20 (seeds 1 and 2: start 0.04 and 0.06, rebound 0.23 and 0.22)."""
     t, s = runs["spontaneous_recovery"], runs["spontaneous_recovery"]["_summary"]
     learned = channel_index(t, block_of(t, s, "a"))[-6:].mean()
     clamp = channel_index(t, block_of(t, s, "channel"))
