@@ -71,8 +71,8 @@ def test_channel_trials_hold_the_hand_and_measure_the_index(runs):
     assert base.sum() == 16 and (t["channel"][base] == 1).all()
     # the index's zero: each target's two baseline channel trials average to 0 by construction; they
     # differ by the reach's own variability (the hand's state at the go cue within the center window,
-    # motor noise, what the learners pick up in the baseline): measured |index| <= 0.020 (0.007, 0.014,
-    # 0.002, 0.020, 0.004, 0.014, 0.001, 0.002 per target) beside a late-exposure index of 0.78
+    # motor noise, what the learners pick up in the baseline): measured |index| <= 0.021 (0.002, 0.001,
+    # 0.009, 0.005, 0.013, 0.013, 0.021, 0.001 per target) beside a late-exposure index of 0.86
     index, target = t["adaptation_index"][base], t["target_deg"][base]
     np.testing.assert_allclose([index[target == a].mean() for a in np.unique(target)], 0.0, atol=1e-9)
     assert np.abs(index).max() < 0.1 * channel_index(t, expo)[-8:].mean(), index
@@ -152,8 +152,8 @@ def test_two_state_fit_beats_one_state_from_exposure_through_recovery(runs):
     assert bic2 < bic1 - 6.0, fits  # "strong" evidence on Kass & Raftery's scale
 
 
-@pytest.mark.xfail(strict=True, reason="measured: SSE two-state 1.73 vs one-state 1.91 over 44 channel trials, BIC "
-                   "-127.34 vs -130.55: the one-state model wins; the index's residual SD (~0.2) hides what the "
+@pytest.mark.xfail(strict=True, reason="measured: SSE two-state 1.95 vs one-state 2.19 over 44 channel trials, BIC "
+                   "-122.0 vs -124.4: the one-state model wins; the index's residual SD (~0.2) hides what the "
                    "slow state adds to exposure, washout and re-exposure alone")
 def test_two_state_fit_beats_one_state_over_exposure_and_savings(runs):
     t, s = runs["channel_adaptation"], runs["channel_adaptation"]["_summary"]
@@ -218,8 +218,8 @@ def test_parkinson_adapts_but_loses_savings_and_therapy_restores_half(runs):
         ok = np.nansum(runs[k]["success"])
         assert ok >= 0.9 * np.nansum(runs["channel_adaptation"]["success"]), (k, ok)
     h, p, on = (ad[k]["early_exposure_m"] for k in ad)
-    assert abs(p - h) <= 0.2 * h, (p, h)  # measured 6.48 vs 6.20 mm: initial adaptation spared
+    assert abs(p - h) <= 0.2 * h, (p, h)  # measured 6.86 vs 6.37 mm: initial adaptation spared
     sav_h, sav_p, sav_on = (ad[k]["savings_m"] for k in ad)
-    # measured 0.32, -0.49, 0.09 mm (seed 1: 0.95, 0.05, 0.63 mm)
+    # measured 1.33, -0.33, 0.97 mm (seed 1: 1.71, 0.22, 1.42 mm)
     assert sav_h > 0 and sav_p < 0.3 * sav_h, (sav_h, sav_p)
-    assert sav_on - sav_p >= 0.5 * (sav_h - sav_p), (sav_h, sav_p, sav_on)  # measured 0.71 restored (seed 1: 0.64)
+    assert sav_on - sav_p >= 0.5 * (sav_h - sav_p), (sav_h, sav_p, sav_on)  # measured 0.78 restored (seed 1: 0.80)
