@@ -11,6 +11,9 @@ A sweep file (TOML) names a base session config and the points to run:
     "feedback.delay_s" = [0.05, 0.1]
     [[point]]                            # explicit override tables, crossed with the grid
     "lesion.kind" = "cerebellar"
+    [[point]]                            # a point may run on its own base config (same table)
+    base = "../channel_adaptation.toml"
+    "lesion.kind" = "parkinson"
 
 Each run = base + set + grid values + point table + session.seed, validated by rtcore.config and
 run by rtcore.session.run_offline (no LSL outlets). A run is keyed by a hash of its resolved config
@@ -43,7 +46,7 @@ class SweepFile(Strict):
 
     base: str = Field(description="base session config (TOML), relative to the sweep file")
     grid: dict[str, list] = Field({}, description="dotted config key -> list of values (cartesian product)")
-    point: list[dict[str, object]] = Field([], description="explicit override tables {dotted key: value}, crossed with the grid")
+    point: list[dict[str, object]] = Field([], description="explicit override tables {dotted key: value}, crossed with the grid; a point's 'base' (relative to the sweep file) replaces the sweep's base for it")
     seeds: list[int] | None = Field(None, description="session.seed values run for every point")
     repeats: int | None = Field(None, ge=1, description="seeds 0..repeats-1 (when seeds is not given)")
     set: list[str] = Field([], description="'key.path=value' overrides applied to every point")
@@ -63,10 +66,22 @@ def load_sweep(path: str) -> tuple[SweepFile, dict, str]:
     for key, values in sw.grid.items():
         if not values:
             raise ConfigError(f"{path}: grid.{key}: empty list of values")
-    base_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), sw.base))
+    base_path = point_base(path, sw.base)
     base = read_toml(base_path, f"{path}: base: no such config file {base_path}",
                      f"{path}: base: {base_path} is not valid TOML")
+    for n, p in enumerate(sw.point):
+        if "base" in p:
+            if not isinstance(p["base"], str):
+                raise ConfigError(f"{path}: point {n}: base: a config file path (a string), not {p['base']!r}")
+            where = point_base(path, p["base"])
+            read_toml(where, f"{path}: point {n}: base: no such config file {where}",
+                      f"{path}: point {n}: base: {where} is not valid TOML")
     return sw, base, base_path
+
+
+def point_base(sweep_path: str, base: str) -> str:
+    """A base config's path from the sweep file's `base` or a point's (relative to the sweep file)."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(sweep_path)), base))
 
 
 def toml_value(v) -> str:
@@ -84,8 +99,9 @@ def toml_value(v) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
-def expand(sw: SweepFile) -> list[dict]:
-    """The runs of a sweep in order: [{"index", "values" {key: value}, "overrides" [str], "seed"}]."""
+def expand(sw: SweepFile, sweep_path: str) -> list[dict]:
+    """The runs of a sweep in order: [{"index", "values" {key: value}, "overrides" [str], "seed"}],
+    plus "base_path" for a point with its own base config (its "base" stays in values: a column)."""
     keys = list(sw.grid)
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*sw.grid.values())] or [{}]
     points = sw.point or [{}]
@@ -95,15 +111,20 @@ def expand(sw: SweepFile) -> list[dict]:
         for p in points:
             values = {**g, **p}
             for seed in seeds:
-                overrides = OFFLINE + list(sw.set) + [f"{k}={toml_value(v)}" for k, v in values.items()]
+                overrides = OFFLINE + list(sw.set) + [f"{k}={toml_value(v)}" for k, v in values.items() if k != "base"]
                 runs.append({"index": len(runs), "values": values, "seed": seed,
                              "overrides": overrides + [f"session.seed={seed}"]})
+                if "base" in p:
+                    runs[-1]["base_path"] = point_base(sweep_path, p["base"])
     return runs
 
 
 def resolve(base: dict, base_path: str, run: dict):
-    """Validate a run's config; returns (cfg or None, hash, error or None)."""
+    """Validate a run's config (on its own base when it names one); returns (cfg or None, hash, error or None)."""
     from rtcore import config
+    if "base_path" in run:
+        base_path = run["base_path"]
+        base = read_toml(base_path, f"sweep: no such config file {base_path}", f"sweep: {base_path} is not valid TOML")
     try:
         cfg = config.validate(base, base_path, run["overrides"])
     except ConfigError as e:
@@ -121,6 +142,7 @@ def run_point(base: dict, base_path: str, run: dict, metrics: list[str]) -> dict
     first = _PROCESS_RUNS[0] == 0
     _PROCESS_RUNS[0] += 1
     cfg, key, error = resolve(base, base_path, run)
+    base_path = run.get("base_path", base_path)
     rec = {"hash": key, "index": run["index"], "seed": run["seed"], "values": run["values"],
            "overrides": run["overrides"], "pid": os.getpid(), "first_in_process": first}
     if error is not None:
@@ -218,7 +240,7 @@ def run_sweep(path: str, out: str, address: str | None = None, workers: int | No
     use_ray: None = Ray when importable, False = serial in this process, True = Ray (must be installed).
     """
     sw, base, base_path = load_sweep(path)
-    runs = expand(sw)
+    runs = expand(sw, path)
     os.makedirs(os.path.join(out, "points"), exist_ok=True)
     done = {os.path.basename(p)[:-5] for p in glob.glob(os.path.join(out, "points", "*.json"))}
     todo = []

@@ -35,7 +35,7 @@ def test_shipped_protocols_chain_valid_sessions(path):
 @pytest.mark.parametrize("path", SWEEPS)
 def test_shipped_sweeps_expand_to_valid_sessions(path):
     sw, base, base_path = sweep.load_sweep(path)
-    runs = sweep.expand(sw)
+    runs = sweep.expand(sw, path)
     assert runs
     for run in runs:
         cfg, _hash, error = sweep.resolve(base, base_path, run)
