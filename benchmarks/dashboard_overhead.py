@@ -11,7 +11,8 @@ Per session (summary.json and the processes): deadline misses, ticks, wake p99 (
 (µs), the supervising parent's CPU while the loop ran (% of a core), the browser's CPU (all its
 processes), and with the page its update rate (status updates a second, counted in the page).
 Ratios with/without are (misses + 1) / (misses + 1), as `rtcore bench` does (both may be 0):
-per pair and their median, and pooled over the pairs. Prints a table and JSON; never asserts.
+per pair and their median, and pooled over the pairs with its 95% Poisson interval
+(rtcore.miss_ratio). Prints a table and JSON; never asserts.
 
 Usage: python benchmarks/dashboard_overhead.py [--pairs 3] [--seconds 20] [--config configs/demo.toml] [--rt]
        [--out benchmarks/results/dashboard_overhead.json]
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from dashboard_browser import (CHROMIUM, DRIVER, MISSING_BROWSER, browser, count_updates, open_page,  # noqa: E402
                                serve, update_rate_hz)
 from enginecli import RTCORE  # noqa: E402
+from rtcore.miss_ratio import ratio_ci95  # noqa: E402
 
 SAMPLE_S = 0.05  #: how often the loop's start and end (its files in the run folder) are looked for, s
 
@@ -112,10 +114,6 @@ def session(args, d, out: str, name: str, page: bool) -> dict:
             "wall_s": round(time.monotonic() - t0, 1)}
 
 
-def ratio(with_: int, without: int) -> float:
-    return round((with_ + 1) / (without + 1), 3)
-
-
 def table(rows: list) -> str:
     lines = ["| pair | page | misses | ticks | wake p99 µs | compute p99 µs | parent CPU % | browser CPU % "
              "| page loaded after s | page updates/s | wall s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -157,14 +155,18 @@ def main() -> int:
     without = [r for r in rows if not r["page"]]
     with_ = [r for r in rows if r["page"]]
     rates = [r["page_updates_hz"] for r in with_ if r["page_updates_hz"] is not None]
-    per_pair = [ratio(w["deadline_misses"], wo["deadline_misses"]) for w, wo in zip(with_, without)]
+    per_pair = [ratio_ci95(w["deadline_misses"], wo["deadline_misses"])[0] for w, wo in zip(with_, without)]
     result = {
         "config": os.path.relpath(args.config, ROOT), "seconds": args.seconds, "pairs": args.pairs, "rt": args.rt,
         "cpus": os.cpu_count(), "sessions": rows,
         "misses_ratio_per_pair": per_pair,
         "misses_ratio_median": statistics.median(per_pair),
-        "misses_ratio_pooled": ratio(sum(r["deadline_misses"] for r in with_),
-                                     sum(r["deadline_misses"] for r in without)),
+        "misses_pooled": {"without": sum(r["deadline_misses"] for r in without),
+                          "with": sum(r["deadline_misses"] for r in with_),
+                          "ticks_each": sum(r["ticks"] for r in with_)},
+        **dict(zip(("misses_ratio_pooled", "misses_ratio_pooled_ci95"),
+                   ratio_ci95(sum(r["deadline_misses"] for r in with_), sum(r["deadline_misses"] for r in without)))),
+        "sched_fifo": sorted({str(r["rt"].get("sched_fifo")) for r in rows}),
         "wake_p99_us_median": {"without": statistics.median(r["wake_p99_us"] for r in without),
                                "with": statistics.median(r["wake_p99_us"] for r in with_)},
         "page_updates_hz_median": statistics.median(rates) if rates else None,

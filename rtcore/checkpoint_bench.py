@@ -1,13 +1,13 @@
 """Checkpoint cost in `rtcore bench`: write time and size, the loop's snapshot copy, and the deadline
 misses of real-time sessions that checkpoint often against ones that do not (alternated, one run).
 Numbers are reported, never asserted."""
-import math
 import tempfile
 import time
 
 import numpy as np
 
 from rtcore import checkpoint
+from rtcore.miss_ratio import ratio_ci95
 
 KF_UNITS = 192  #: the Kalman decoder of a large array (Utah arrays give 96-192 channels)
 
@@ -65,9 +65,7 @@ def misses(seconds: float, pairs: int) -> dict:
     `pairs` sessions of each, alternated (without, with, without, ...) so a machine that drifts
     loads both alike; per session and pooled, with the pooled ratio and its 95% interval.
 
-    Misses are rare events (a few in 10,000 ticks), so their counts are Poisson: the interval is
-    exp(ln r +- 1.96 sqrt(1/(a+1) + 1/(b+1))) on the pooled counts a, b (equal exposure), and a
-    ratio is only told from 1 when the interval excludes it."""
+    Misses are rare events, so the pooled ratio comes with its Poisson interval (rtcore.miss_ratio)."""
     from rtcore import config, supervisor
     from rtcore.config import TICK_CONFIG
     out = {label: {"deadline_misses": [], "ticks": 0, "compute_p99_us": [], "wake_p99_us": [], "checkpoint_writes": 0}
@@ -84,10 +82,7 @@ def misses(seconds: float, pairs: int) -> dict:
             o["wake_p99_us"].append(s["wake_latency_us"]["p99"])
             o["checkpoint_writes"] += (s.get("checkpoint") or {}).get("writes", 0)
     w, wo = out["with"], out["without"]
-    a, b = sum(w["deadline_misses"]) + 1, sum(wo["deadline_misses"]) + 1  # +1: both may be 0
-    half = 1.96 * math.sqrt(1 / a + 1 / b)
-    out["misses_ratio"] = round(a / b, 3)
-    out["misses_ratio_ci95"] = [round(a / b * math.exp(-half), 3), round(a / b * math.exp(half), 3)]
+    out["misses_ratio"], out["misses_ratio_ci95"] = ratio_ci95(sum(w["deadline_misses"]), sum(wo["deadline_misses"]))
     out["compute_p99_ratio"] = round(float(np.median(w["compute_p99_us"]) / np.median(wo["compute_p99_us"])), 3)
     return out
 

@@ -107,9 +107,11 @@ def main(rundir: str, ctrl_path: str) -> int:
         counts_path = shm.create("counts", pipe.counts.nbytes, parent_pid)
         pipe.counts = shm.attach(counts_path, np.int64, pipe.counts.shape)
         snapshot, saved = _snapshot_buffers(pipe, cfg, parent_pid)
-        short_slice = rt.request_slice(cfg.loop.slice_us) if cfg.loop.slice_us else "not requested"  # before FIFO
-        granted = rt.harden(cfg.loop.rt_priority, cfg.loop.cpu) if cfg.loop.rt else rt.not_requested()
-        granted["short_slice"] = short_slice
+        nice = rt.raise_priority(cfg.loop.nice) if cfg.loop.realtime and cfg.loop.nice is not None else "not requested"
+        short_slice = rt.request_slice(cfg.loop.slice_us) if cfg.loop.slice_us else "not requested"  # keeps the nice; before FIFO
+        granted = rt.harden(cfg.loop.rt_priority, cfg.loop.cpu) if cfg.loop.rt else \
+            rt.not_requested(cfg.loop.rt_priority if cfg.loop.realtime and cfg.loop.fifo else None)
+        granted["short_slice"], granted["nice"] = short_slice, nice
         ring[:] = 0.0  # touch every page before the first deadline
         _write(os.path.join(rundir, "child_ready.json"), {
             "pid": os.getpid(), "ring_path": ring_path, "ring_rows": cap, "counts_path": counts_path,
