@@ -6,11 +6,11 @@ and, for what was refused, why. Without privileges the session still runs.
 
 Steps that apply to every real-time session, --rt or not: where the process may, the loop thread
 asks for SCHED_FIFO (`loop.fifo`, not_requested) and lowers its nice value (`loop.nice`,
-raise_priority: what counts when FIFO is refused and a nice limit allows it); and, needing no
-privilege, the timer slack is
-tightened (Linux's default 50 us slack would otherwise make each clock_nanosleep wake ~50 us past
-its deadline), and the loop thread asks for a short scheduler slice (`loop.slice_us`,
-request_slice), so that it preempts whatever else runs on its CPU when it wakes.
+raise_priority: what counts when FIFO is refused and a nice limit allows it). Needing no
+privilege, the timer slack is tightened (Linux's default 50 us slack would otherwise make each
+clock_nanosleep wake ~50 us past its deadline), and the loop thread asks for a short scheduler
+slice (`loop.slice_us`, request_slice), so that it preempts whatever else runs on its CPU when it
+wakes.
 """
 import ctypes
 import ctypes.util

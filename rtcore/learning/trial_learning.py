@@ -26,9 +26,10 @@ savings, spontaneous recovery and anterograde interference in whole sessions
 of it (the reach teaches one direction of the field, the motor error is part of the residual
 force), so the rates are scaled up to learn a curl field in about a hundred trials. With
 Smith's retentions the slow state holds about half of A when a counter-field ends and the
-rebound in the clamp is 0.0-0.13 (4-10 counter-field trials) instead of 0.23. Lesions (rtcore.learning.lesions) scale B by
-spe_learning_gain and the time constants by retention (TwoStateParams.scaled); `slow_gain`
-(build argument) scales B_s alone, the hook for a slow-process deficit.
+rebound in the clamp is 0.0-0.13 (4-10 counter-field trials) instead of 0.23. Lesions
+(rtcore.learning.lesions) scale B by spe_learning_gain and the time constants by retention
+(TwoStateParams.scaled); `slow_gain` (build argument) scales B_s alone, the hook for a
+slow-process deficit.
 
 The learned field acts on the reach and target hold only (`learned_field` is 0 in the center
 phase: the return and the center hold are posture, not the learned reach).
