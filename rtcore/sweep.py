@@ -67,21 +67,23 @@ def load_sweep(path: str) -> tuple[SweepFile, dict, str]:
         if not values:
             raise ConfigError(f"{path}: grid.{key}: empty list of values")
     base_path = point_base(path, sw.base)
-    base = read_toml(base_path, f"{path}: base: no such config file {base_path}",
-                     f"{path}: base: {base_path} is not valid TOML")
+    base = read_base(base_path, f"{path}: base")
     for n, p in enumerate(sw.point):
         if "base" in p:
             if not isinstance(p["base"], str):
                 raise ConfigError(f"{path}: point {n}: base: a config file path (a string), not {p['base']!r}")
-            where = point_base(path, p["base"])
-            read_toml(where, f"{path}: point {n}: base: no such config file {where}",
-                      f"{path}: point {n}: base: {where} is not valid TOML")
+            read_base(point_base(path, p["base"]), f"{path}: point {n}: base")
     return sw, base, base_path
 
 
 def point_base(sweep_path: str, base: str) -> str:
     """A base config's path from the sweep file's `base` or a point's (relative to the sweep file)."""
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(sweep_path)), base))
+
+
+def read_base(where: str, label: str) -> dict:
+    """A base config's raw TOML; ConfigError "LABEL: no such config file WHERE" or "... is not valid TOML"."""
+    return read_toml(where, f"{label}: no such config file {where}", f"{label}: {where} is not valid TOML")
 
 
 def toml_value(v) -> str:
@@ -124,7 +126,7 @@ def resolve(base: dict, base_path: str, run: dict):
     from rtcore import config
     if "base_path" in run:
         base_path = run["base_path"]
-        base = read_toml(base_path, f"sweep: no such config file {base_path}", f"sweep: {base_path} is not valid TOML")
+        base = read_base(base_path, "sweep")
     try:
         cfg = config.validate(base, base_path, run["overrides"])
     except ConfigError as e:

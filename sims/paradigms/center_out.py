@@ -232,6 +232,12 @@ def _jump(f, s, bus, k):
 
 
 @njit(cache=True, nogil=True)
+def _from_line(ux, uy, dx, dy):
+    """Signed angle of the displacement (dx, dy) from the direction (ux, uy), rad (counter-clockwise +)."""
+    return math.atan2(ux * dy - uy * dx, ux * dx + uy * dy)
+
+
+@njit(cache=True, nogil=True)
 def _track(s, x, y, vx, vy, cx, cy):
     """Update the movement metrics from the true hand (x, y, vx, vy) and fed-back hand (cx, cy)."""
     ux, uy = s[S.tx] - s[S.ox], s[S.ty] - s[S.oy]
@@ -247,9 +253,8 @@ def _track(s, x, y, vx, vy, cx, cy):
     if speed > s[S.peak]:
         s[S.peak] = speed
         s[S.perp] = perp
-        s[S.angle] = math.atan2(perp, ux * dx + uy * dy)
-        fx, fy = cx - s[S.ox], cy - s[S.oy]
-        s[S.fb_angle] = math.atan2(ux * fy - uy * fx, ux * fx + uy * fy)
+        s[S.angle] = _from_line(ux, uy, dx, dy)
+        s[S.fb_angle] = _from_line(ux, uy, cx - s[S.ox], cy - s[S.oy])
     elif s[S.peak] > MIN_PEAK_M_S and speed < END_FRACTION * s[S.peak]:
         s[S.end] = 1.0
         s[S.end_err] = math.hypot(x - s[S.tx], y - s[S.ty])
@@ -264,8 +269,7 @@ def _rewarded(f, s, row, x, y):
     dx, dy = x - s[S.ox], y - s[S.oy]
     if math.hypot(dx, dy) < REWARD_MIN_FRACTION * norm:
         return False
-    angle = math.atan2(ux * dy - uy * dx, ux * dx + uy * dy)
-    return abs(angle - f[row + T.reward]) <= f[row + T.reward + 1]
+    return abs(_from_line(ux, uy, dx, dy) - f[row + T.reward]) <= f[row + T.reward + 1]
 
 
 @njit(cache=True, nogil=True)
