@@ -61,10 +61,11 @@ def rt_session(tmp_path_factory):
     import pylsl
     out = tmp_path_factory.mktemp("truth") / "rt"
     name = unique("truth")
-    # the loop at the fair scheduler's normal priority, as without privilege (a SCHED_FIFO loop,
-    # root's default, keeps its deadlines under the hogs)
+    # the loop at the fair scheduler's normal priority and slice, as without privilege on a kernel
+    # before 6.12 (a SCHED_FIFO loop, root's default, keeps its deadlines under the hogs)
     proc = subprocess.Popen(RTCORE + ["run", BENCH, "--duration", "3", "--quiet", "--out", str(out),
-                                      "--set", f"session.name={name}", "--set", "loop.fifo=false", "--set", "loop.nice=0"],
+                                      "--set", f"session.name={name}", "--set", "loop.fifo=false", "--set", "loop.nice=0",
+                                      "--set", "loop.slice_us=0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     hogs, got = [], []
     try:
