@@ -36,7 +36,7 @@ def _add_run(sub):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set loop.rate_hz=2000 (repeatable)")
     p.add_argument("--fast", action="store_true", help="offline mode: no sleeping, as fast as possible")
-    p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO, affinity, mlockall (best effort)")
+    p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO, affinity, mlockall (best effort); rtcore's other threads leave the loop's CPU")
     p.add_argument("--view", action="store_true", help="open the MuJoCo passive viewer (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no live status, only the final lines")
     p.add_argument("--resume", metavar="DIR", help="start from the learned state of DIR/state.npz (sets resume.from)")

@@ -45,7 +45,7 @@ class LoopSection(Strict):
     rate_hz: float = Field(1000.0, ge=10.0, le=20000.0, description="control rate, Hz")
     realtime: bool = Field(True, description="sleep to absolute deadlines; false = offline, as fast as possible")
     spin_us: float = Field(100.0, ge=0.0, le=2000.0, description="busy-wait before each deadline, us (trades CPU for wake jitter)")
-    rt: bool = Field(False, description="ask for SCHED_FIFO, CPU affinity, mlockall and 1 ns timer slack (best effort)")
+    rt: bool = Field(False, description="ask for SCHED_FIFO, CPU affinity, mlockall and 1 ns timer slack (best effort); the loop is pinned to `cpu` and every other thread rtcore runs (parent, companions, liblsl's) is kept off that CPU")
     fifo: bool = Field(True, description="a real-time session's loop asks for SCHED_FIFO at rt_priority even without rt = true, where the process may (root, CAP_SYS_NICE, an RLIMIT_RTPRIO); refused otherwise (summary.json rt.sched_fifo says why) and it runs at `nice`")
     rt_priority: int = Field(80, ge=1, le=99, description="SCHED_FIFO priority (with rt = true, or fifo)")
     nice: int | None = Field(-15, ge=-20, le=19, description="the loop thread's nice value in real-time sessions, where the process may set it (root, CAP_SYS_NICE, or an RLIMIT_NICE such as limits.conf's '@realtime - nice -15'); refused otherwise, and the session runs at the inherited one. None: keep the inherited one")

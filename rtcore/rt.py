@@ -1,8 +1,10 @@
 """Best-effort real-time hardening of the loop process (`--rt`).
 
 SCHED_FIFO, CPU affinity, mlockall(MCL_CURRENT | MCL_FUTURE), 1 ns timer slack, and a frozen,
-disabled garbage collector. Each request is tried on its own; the result says what was granted
-and, for what was refused, why. Without privileges the session still runs.
+disabled garbage collector; once the loop is pinned, the supervising parent keeps its own
+threads, the loop process's others and the companions off the loop's CPU (keep_off). Each request
+is tried on its own; the result says what was granted and, for what was refused, why. Without
+privileges the session still runs.
 
 Steps that apply to every real-time session, --rt or not: where the process may, the loop thread
 asks for SCHED_FIFO (`loop.fifo`, not_requested) and lowers its nice value (`loop.nice`,
@@ -42,6 +44,59 @@ def harden(priority: int = 80, cpu: int | None = None) -> dict:
     gc.disable()
     out["gc_frozen"] = True
     return out
+
+
+def keep_off(cpu: int, pids, loop_tid: int) -> bool | str:
+    """Move every thread of these processes, except the loop's (loop_tid), off `cpu`, the CPU the
+    loop was pinned to; True or "refused: reason". Threads they start later inherit the mask.
+
+    With `--rt` the supervising parent calls it for itself (recorder, dashboard server, viewer),
+    the loop process's other threads (liblsl's) and the companions, so that nothing rtcore starts
+    shares the loop's CPU. On a kernel that is not preemptible (PREEMPT_NONE, as many
+    distributions' server kernels) a SCHED_FIFO loop waking on a CPU where another process is
+    inside a system call waits until it leaves. Measured with the operator page open in headless
+    chromium, demo at 1 kHz, 2 VM cores, 10 alternated pairs of 60 s (benchmarks/dashboard_overhead.py):
+    misses with the page / without, 10 / 3 with the loop unpinned, 30 / 17 pinned with rtcore's
+    other threads off its CPU, 19 / 33 with the browser kept off it too. Moving one's own threads
+    and one's children's needs no privilege.
+    """
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:  # a companion that has exited
+            continue
+        for tid in tids:
+            if tid == loop_tid:
+                continue
+            try:
+                others = os.sched_getaffinity(tid) - {cpu}
+                if not others:
+                    return f"refused: thread {tid} may only run on CPU {cpu}"
+                os.sched_setaffinity(tid, others)
+            except ProcessLookupError:  # a thread that has just ended
+                continue
+            except OSError as e:
+                return f"refused: {e.strerror or e}"
+    return True
+
+
+def steal_s(cpu: int | None = None) -> float | None:
+    """Time the hypervisor has run something else while this CPU (None: any CPU) had work, since
+    boot, s (/proc/stat's steal column); None where the kernel does not count it.
+
+    The parent reads it around a session (summary.json's host_steal): on a virtual machine a loop
+    stalled by its host shows as steal, which no setting of the guest can remove. 10 ms resolution
+    (USER_HZ)."""
+    field = "cpu" if cpu is None else f"cpu{cpu}"
+    try:
+        with open("/proc/stat") as fh:
+            for line in fh:
+                parts = line.split()
+                if parts[0] == field:
+                    return int(parts[8]) / os.sysconf("SC_CLK_TCK") if len(parts) > 8 else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def granted(step) -> bool | str:

@@ -161,6 +161,7 @@ class SessionEnd:
     learning: dict | None  #: the recorder's learning summary, if it recorded any
     checkpoint: dict | None = None  #: the checkpoint writer's report (rtcore.checkpoint.Writer.report)
     resumed: dict | None = None  #: what the session loaded from a checkpoint (rtcore.checkpoint.resume)
+    host_steal: dict | None = None  #: {"ms", "cpus"}: time the hypervisor took from the loop's CPU(s) (rt.steal_s)
 
 
 def supervised(cfg, ctrl, counts, end: SessionEnd, out_dir: str) -> dict:
@@ -174,6 +175,8 @@ def supervised(cfg, ctrl, counts, end: SessionEnd, out_dir: str) -> dict:
         more["checkpoint"] = end.checkpoint
     if end.resumed is not None:
         more["resumed"] = end.resumed
+    if end.host_steal is not None:
+        more["host_steal"] = end.host_steal
     return summarize(cfg, ctrl=ctrl, counts=counts, stage_names=ready.get("stages", []), wake_us=end.wake_us,
                      compute_us=end.compute_us, session_wall_s=end.wall_s, compile_s=ready.get("compile_s", 0.0),
                      build_s=ready.get("build_s", 0.0), rt=ready.get("rt", {}), exit_code=code,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtcore import checkpoint, companions, lifeline, shm, status, verdict
+from rtcore import checkpoint, companions, lifeline, rt, shm, status, verdict
 from rtcore import config as config_mod
 from rtcore.loop import (COL_COMPUTE_US, COL_WAKE_US, CTRL_RING_READ, CTRL_RING_WAITS, CTRL_RING_WRITTEN, CTRL_SIZE, CTRL_STATE,
                          CTRL_STOP, CTRL_TICKS, STATE_DONE, STATE_FAILED, STATE_READY, STATE_RUNNING)
@@ -116,6 +116,12 @@ class Session:
             raise
         return self
 
+    def keep_off_loop_cpu(self, cpu: int) -> bool | str:
+        """With the loop pinned to cpu (--rt): this process's threads, the loop process's others and
+        the companions' go to the other CPUs (rt.keep_off); True or "refused: reason"."""
+        pids = [os.getpid(), self.child.pid, *(proc.pid for _name, proc, _log in self._companions)]
+        return rt.keep_off(cpu, pids, loop_tid=self.child.pid)  # the loop runs on the child's main thread
+
     def adopt(self, *paths: str) -> None:
         """Shared-memory files the child created, removed with the session."""
         self._shm.extend(paths)
@@ -195,7 +201,7 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
     from rtcore.terminal import StatusView
     ctrl = session.ctrl
     recorder = XdfRecorder(out_dir, cfg, ctrl)
-    drain = viewer = ready = writer = page = None
+    drain = viewer = ready = writer = page = host_steal = None
     hung = False
     from rtcore.warmup import loop_cached
     view_status = StatusView(cfg, enabled=live, first_compile=not loop_cached())
@@ -205,6 +211,10 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
             for w in ready.get("warnings", []):
                 print(f"warning: {w}", file=sys.stderr, flush=True)
             session.adopt(ready["ring_path"], ready["counts_path"])
+            if ready["rt"].get("cpu_affinity") is True:
+                ready["rt"]["others_off_cpu"] = session.keep_off_loop_cpu(ready["rt"]["cpu"])
+            loop_cpu = ready["rt"].get("cpu")  # pinned (--rt): its CPU's steal; otherwise all CPUs'
+            steal0 = rt.steal_s(loop_cpu)
             ring = shm.attach(ready["ring_path"], np.float64, (ready["ring_rows"], len(ready["columns"])))
             recorder.open(ready["columns"], ready["streams"])
             drain = Drain(ctrl, ring, recorder, ready["columns"])
@@ -217,6 +227,9 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
                 from rtcore.dashboard import serve_live
                 page = serve_live(cfg, ctrl, drain, recorder, stops, ready, dashboard_host, messages)
             hung = _watch(cfg, session, drain, recorder, view_status, stops, writer)
+            steal1 = rt.steal_s(loop_cpu)
+            if steal0 is not None and steal1 is not None:
+                host_steal = {"ms": round(1000 * (steal1 - steal0)), "cpus": "all" if loop_cpu is None else [loop_cpu]}
     finally:
         view_status.close()
         if viewer is not None:
@@ -238,7 +251,8 @@ def _supervise(session, cfg, out_dir, view, live, stops, t_start, messages, dash
                      recorded_rows=recorder.rows if drain is not None else 0,
                      learning=recorder.learning() if drain is not None else None,
                      checkpoint=writer.report() if writer is not None else None,
-                     resumed=(ready.get("checkpoint") or {}).get("resumed") if ready else None)
+                     resumed=(ready.get("checkpoint") or {}).get("resumed") if ready else None,
+                     host_steal=host_steal)
     n_stages = len(ready["stages"]) if ready else 0
     counts = (shm.attach(ready["counts_path"], np.int64, (n_stages, status.N_CODES))
               if ready else np.zeros((0, status.N_CODES), np.int64))

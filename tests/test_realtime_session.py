@@ -7,11 +7,17 @@ and are ordered. Jitter numbers themselves belong to `rtcore bench`.
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import time
+import uuid
+
+import psutil
+import pytest
 
 from rtcore import recording
-from enginecli import assert_finished, run_cli, summary, write_config
+from enginecli import RTCORE, assert_finished, lsl_companion, machine_session, run_cli, summary, toml, write_config
 
 
 def test_realtime_1khz_two_seconds(tmp_path):
@@ -36,6 +42,7 @@ def test_realtime_1khz_two_seconds(tmp_path):
     # SCHED_FIFO is asked for without --rt too (granted to root, CAP_SYS_NICE or an RLIMIT_RTPRIO)
     assert s["rt"]["sched_fifo"] is True or s["rt"]["sched_fifo"].startswith("refused: ")
     assert "cpu_affinity" not in s["rt"] and "mlockall" not in s["rt"]  # those only with --rt
+    assert s["host_steal"]["cpus"] == "all" and s["host_steal"]["ms"] >= 0  # the unpinned loop's: every CPU's
     assert s["recorded_rows"] == 2000 and s["ring_dropped_rows"] == 0
     rec = recording.load(out)
     assert rec["rows"].shape[0] == 2000 and (rec["rows"][:, 0] == range(2000)).all()
@@ -53,6 +60,50 @@ def test_rt_flag_reports_what_was_granted(tmp_path):
     for step in ("sched_fifo", "cpu_affinity", "mlockall", "timer_slack_1ns", "short_slice"):
         assert rt[step] is True or rt[step].startswith("refused: ")
     assert rt["gc_frozen"] is True
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: there is no other CPU to keep the rest on")
+def test_rt_keeps_every_other_thread_off_the_loops_cpu(tmp_path):
+    """With --rt the loop is pinned to one CPU, and every other thread rtcore runs (the parent's:
+    recorder, status, the operator page's server; the loop process's others: liblsl's; a
+    companion's) is moved to the other CPUs, read from /proc while the session runs."""
+    name = f"offcpu-{uuid.uuid4().hex[:8]}"
+    path = write_config(tmp_path, toml(machine_session(name, 30), lsl_companion("emg", f"{name}-emg", name, "--channels", 2,
+                                                                               channels=2)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*RTCORE, "run", path, "--out", out, "--quiet", "--rt", "--dashboard"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "child_ready.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.05)
+        ready = json.loads((out / "child_ready.json").read_text())
+        cpu, loop = ready["rt"]["cpu"], (ready["pid"], ready["pid"])  # the loop runs on the child's main thread
+        while True:  # the parent moves the others once it has read child_ready.json
+            children = psutil.Process(proc.pid).children(recursive=True)
+            threads = {(p.pid, t.id) for p in (psutil.Process(proc.pid), *children) for t in p.threads()}
+            on_cpu = {(pid, tid) for pid, tid in threads if cpu in _allowed_cpus(tid)}
+            if on_cpu == {loop} or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert on_cpu == {loop}, f"threads allowed on the loop's CPU {cpu}: {on_cpu}"
+        assert os.sched_getaffinity(ready["pid"]) == {cpu}
+        assert {pid for pid, _tid in threads} - {proc.pid, ready["pid"]}, "the companion's threads were looked at"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        said = proc.communicate(timeout=120)[0]
+    assert f"dashboard: the loop has CPU {cpu}; keep the browser off it" in said  # the lab's part, on the terminal
+    s = summary(out)
+    assert s["rt"]["cpu_affinity"] is True and s["rt"]["others_off_cpu"] is True
+    assert s["host_steal"]["cpus"] == [cpu] and s["host_steal"]["ms"] >= 0  # what the VM's host took from that CPU
+
+
+def _allowed_cpus(tid: int) -> set:
+    try:
+        return os.sched_getaffinity(tid)
+    except ProcessLookupError:  # a thread that has just ended
+        return set()
 
 
 def test_the_loop_thread_is_reniced_where_allowed_and_the_slice_keeps_it():

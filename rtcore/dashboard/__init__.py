@@ -11,6 +11,7 @@ session.xdf and summary.json; `rtcore dashboard runs/` lists past runs.
 - server.py: the Bokeh server thread, host check and token;
 - finished.py: finished sessions and the run browser.
 """
+import os
 import sys
 
 from rtcore.dashboard.server import MISSING, Dashboard, require_bokeh
@@ -35,4 +36,9 @@ def serve_live(cfg, ctrl, drain, recorder, stops, ready: dict, host: str, messag
     print(f"dashboard: {page.url}", flush=True)
     if page.token:
         print(f"dashboard: serving on {host}, not loopback: the page needs the token in this URL", file=sys.stderr)
+    if ready["rt"].get("others_off_cpu") is True:  # --rt: rtcore keeps off the loop's CPU; a browser should too
+        cpu = ready["rt"]["cpu"]
+        others = ",".join(str(c) for c in sorted(os.sched_getaffinity(0) - {cpu}))
+        print(f"dashboard: the loop has CPU {cpu}; keep the browser off it (taskset -c {others} chromium URL): "
+              f"sharing it, the page's work delays the loop", file=sys.stderr)
     return page
