@@ -9,12 +9,17 @@ the sessions without the page, so the comparison is the page and its server, not
 
 Per session (summary.json and the processes): deadline misses, ticks, wake p99 (µs), compute p99
 (µs), the supervising parent's CPU while the loop ran (% of a core), the browser's CPU (all its
-processes), and with the page its update rate (status updates a second, counted in the page).
+processes), with the page its update rate (status updates a second, counted in the page), and the
+time the VM's host took from the loop's CPU (summary.json's host_steal: the loop's CPU with --rt,
+all CPUs without). With --rt the loop is pinned to the last CPU and everything rtcore starts is
+kept off it; the browser runs where the OS puts it, unless --browser-off-loop-cpu keeps it off
+that CPU too.
 Ratios with/without are (misses + 1) / (misses + 1), as `rtcore bench` does (both may be 0):
 per pair and their median, and pooled over the pairs with its 95% Poisson interval
 (rtcore.miss_ratio). Prints a table and JSON; never asserts.
 
-Usage: python benchmarks/dashboard_overhead.py [--pairs 3] [--seconds 20] [--config configs/demo.toml] [--rt]
+Usage: python benchmarks/dashboard_overhead.py [--pairs 3] [--seconds 20] [--config configs/demo.toml]
+       [--rt [--browser-off-loop-cpu]]
        [--out benchmarks/results/dashboard_overhead.json]
 (about 1 min per pair of 20 s sessions: each writes its report; the sessions go to a temporary folder).
 Needs the test extra (selenium, bokeh, psutil) and chromium with chromium-driver.
@@ -38,6 +43,7 @@ from dashboard_browser import (CHROMIUM, DRIVER, MISSING_BROWSER, browser, count
                                serve, update_rate_hz)
 from enginecli import RTCORE  # noqa: E402
 from rtcore.miss_ratio import ratio_ci95  # noqa: E402
+from rtcore.rt import keep_off  # noqa: E402
 
 SAMPLE_S = 0.05  #: how often the loop's start and end (its files in the run folder) are looked for, s
 
@@ -60,6 +66,25 @@ def browser_procs(d) -> list:
     return [driver, *driver.children(recursive=True)]
 
 
+def keep_browser_off(ready_path: str, chromium: list) -> None:
+    """Every thread of the browser's processes off the CPU the loop was pinned to (child_ready.json's
+    rt.cpu), as a lab that reserves that CPU would run its browser (taskset, systemd's AllowedCPUs)."""
+    for _ in range(100):  # the child writes the file once; wait until it is whole
+        try:
+            with open(ready_path) as fh:
+                cpu = json.load(fh)["rt"].get("cpu")
+            break
+        except (OSError, ValueError):
+            time.sleep(SAMPLE_S)
+    else:
+        raise SystemExit(f"{ready_path}: unreadable")
+    if cpu is None:
+        raise SystemExit("--browser-off-loop-cpu: the loop was not pinned (needs --rt and CPU affinity)")
+    kept = keep_off(cpu, [p.pid for p in chromium], loop_tid=-1)
+    if kept is not True:
+        raise SystemExit(f"--browser-off-loop-cpu: {kept}")
+
+
 def session(args, d, out: str, name: str, page: bool) -> dict:
     """One `rtcore run` of --seconds; with page, the browser opens its dashboard until it ends. CPU is
     taken from the loop's start (child_ready.json) to its end (child_done.json or summary.json);
@@ -79,6 +104,8 @@ def session(args, d, out: str, name: str, page: bool) -> dict:
         parent, chromium = psutil.Process(p.pid), browser_procs(d)
         while not os.path.exists(started) and p.poll() is None:
             time.sleep(SAMPLE_S)
+        if args.browser_off_loop_cpu and os.path.exists(started):
+            keep_browser_off(started, chromium)
         t_loop, parent0, browser0 = time.monotonic(), cpu_s([parent]), cpu_s(chromium)
         page_open_s = None
         if page:
@@ -111,17 +138,19 @@ def session(args, d, out: str, name: str, page: bool) -> dict:
             "parent_cpu_pct": round(100 * parent_cpu / loop_s, 1), "browser_cpu_pct": round(100 * browser_cpu / loop_s, 1),
             "page_open_s": None if page_open_s is None else round(page_open_s, 2), "page_updates": updates,
             "page_updates_hz": None if rate is None else round(rate, 1),
+            "host_steal_ms": (s.get("host_steal") or {}).get("ms"),
             "wall_s": round(time.monotonic() - t0, 1)}
 
 
 def table(rows: list) -> str:
     lines = ["| pair | page | misses | ticks | wake p99 µs | compute p99 µs | parent CPU % | browser CPU % "
-             "| page loaded after s | page updates/s | wall s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| page loaded after s | page updates/s | host steal ms | wall s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['pair']} | {'open' if r['page'] else '-'} | {r['deadline_misses']} | {r['ticks']} "
                      f"| {r['wake_p99_us']:.0f} | {r['compute_p99_us']:.0f} | {r['parent_cpu_pct']} "
                      f"| {r['browser_cpu_pct']} | {r['page_open_s'] if r['page'] else '-'} "
-                     f"| {r['page_updates_hz'] if r['page'] else '-'} | {r['wall_s']} |")
+                     f"| {r['page_updates_hz'] if r['page'] else '-'} | {r['host_steal_ms']} | {r['wall_s']} |")
     return "\n".join(lines)
 
 
@@ -131,9 +160,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="length of every session, s")
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.toml"), help="a shipped real-time config")
     ap.add_argument("--rt", action="store_true", help="run every session with --rt (SCHED_FIFO loop, where granted)")
+    ap.add_argument("--browser-off-loop-cpu", action="store_true",
+                    help="with --rt: keep the browser's threads off the loop's CPU too")
     ap.add_argument("--warmup-s", type=float, default=5.0, help="uncounted first session with the page, s (0: none)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "dashboard_overhead.json"))
     args = ap.parse_args()
+    if args.browser_off_loop_cpu and not args.rt:
+        ap.error("--browser-off-loop-cpu needs --rt (the loop is pinned only with it)")
     if not (CHROMIUM and DRIVER):
         print(f"dashboard_overhead: {MISSING_BROWSER}", file=sys.stderr)
         return 2
@@ -158,7 +191,7 @@ def main() -> int:
     per_pair = [ratio_ci95(w["deadline_misses"], wo["deadline_misses"])[0] for w, wo in zip(with_, without)]
     result = {
         "config": os.path.relpath(args.config, ROOT), "seconds": args.seconds, "pairs": args.pairs, "rt": args.rt,
-        "cpus": os.cpu_count(), "sessions": rows,
+        "browser_off_loop_cpu": args.browser_off_loop_cpu, "cpus": os.cpu_count(), "sessions": rows,
         "misses_ratio_per_pair": per_pair,
         "misses_ratio_median": statistics.median(per_pair),
         "misses_pooled": {"without": sum(r["deadline_misses"] for r in without),
@@ -166,6 +199,8 @@ def main() -> int:
                           "ticks_each": sum(r["ticks"] for r in with_)},
         **dict(zip(("misses_ratio_pooled", "misses_ratio_pooled_ci95"),
                    ratio_ci95(sum(r["deadline_misses"] for r in with_), sum(r["deadline_misses"] for r in without)))),
+        "host_steal_ms": {"without": sum(r["host_steal_ms"] or 0 for r in without),
+                          "with": sum(r["host_steal_ms"] or 0 for r in with_)},
         "sched_fifo": sorted({str(r["rt"].get("sched_fifo")) for r in rows}),
         "wake_p99_us_median": {"without": statistics.median(r["wake_p99_us"] for r in without),
                                "with": statistics.median(r["wake_p99_us"] for r in with_)},
