@@ -69,15 +69,8 @@ def browser_procs(d) -> list:
 def keep_browser_off(ready_path: str, chromium: list) -> None:
     """Every thread of the browser's processes off the CPU the loop was pinned to (child_ready.json's
     rt.cpu), as a lab that reserves that CPU would run its browser (taskset, systemd's AllowedCPUs)."""
-    for _ in range(100):  # the child writes the file once; wait until it is whole
-        try:
-            with open(ready_path) as fh:
-                cpu = json.load(fh)["rt"].get("cpu")
-            break
-        except (OSError, ValueError):
-            time.sleep(SAMPLE_S)
-    else:
-        raise SystemExit(f"{ready_path}: unreadable")
+    with open(ready_path) as fh:  # whole once it exists: the child writes it with os.replace
+        cpu = json.load(fh)["rt"].get("cpu")
     if cpu is None:
         raise SystemExit("--browser-off-loop-cpu: the loop was not pinned (needs --rt and CPU affinity)")
     kept = keep_off(cpu, [p.pid for p in chromium], loop_tid=-1)
