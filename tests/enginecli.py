@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 RTCORE = [sys.executable, "-m", "rtcore.cli"]
@@ -108,6 +109,18 @@ def dynamixel_session(name: str, port: str, duration_s: float) -> str:
         ids = [1, 2]
         device_rate_hz = 100
     """
+
+
+def wait_for_file(path, proc, timeout_s: float = 900.0) -> None:
+    """Until a running session's file appears (child_ready.json: the loop starts; child_done.json:
+    it has ended); fails with the session's output if the session ends first, or after timeout_s
+    (a first compile takes minutes)."""
+    t_end = time.monotonic() + timeout_s
+    while not path.exists():
+        ended = proc.poll() is not None
+        assert not ended and time.monotonic() < t_end, \
+            f"{path} never appeared" + (f"; the session said:\n{proc.communicate()[0]}" if ended else "")
+        time.sleep(0.05)
 
 
 def run_cli(*args, timeout=600, **kw) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from rtcore import recording
-from enginecli import RTCORE, assert_finished, lsl_companion, machine_session, run_cli, summary, toml, write_config
+from enginecli import RTCORE, assert_finished, lsl_companion, machine_session, run_cli, summary, toml, wait_for_file, write_config
 
 
 def test_realtime_1khz_two_seconds(tmp_path):
@@ -74,10 +74,8 @@ def test_rt_keeps_every_other_thread_off_the_loops_cpu(tmp_path):
     proc = subprocess.Popen([*RTCORE, "run", path, "--out", out, "--quiet", "--rt", "--dashboard"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
+        wait_for_file(out / "child_ready.json", proc)
         deadline = time.monotonic() + 120
-        while not (out / "child_ready.json").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
-            time.sleep(0.05)
         ready = json.loads((out / "child_ready.json").read_text())
         cpu, loop = ready["rt"]["cpu"], (ready["pid"], ready["pid"])  # the loop runs on the child's main thread
         while True:  # the parent moves the others once it has read child_ready.json

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enginecli import RTCORE, run_cli, summary, write_config
+from enginecli import RTCORE, run_cli, summary, wait_for_file, write_config
 from lsl_helpers import unique
 
 BENCH = str(Path(__file__).resolve().parent.parent / "configs/bench/tick.toml")
@@ -44,14 +44,6 @@ CURSOR = """
     name = "baseline"
     n_trials = 200
 """
-
-
-def _wait_for(path: Path, proc, timeout_s: float = 900.0) -> None:
-    """Until path exists or proc has ended."""
-    t_end = time.monotonic() + timeout_s
-    while not path.exists() and proc.poll() is None:
-        assert time.monotonic() < t_end, f"{path} never appeared"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +77,10 @@ def rt_session(tmp_path_factory):
 
         reader = threading.Thread(target=pull, daemon=True)
         reader.start()
-        _wait_for(out / "child_ready.json", proc)
+        wait_for_file(out / "child_ready.json", proc)
         hogs = [subprocess.Popen([sys.executable, "-c", HOG, str(cpu)])
                 for cpu in sorted(os.sched_getaffinity(0)) for _ in range(2)]
-        _wait_for(out / "child_done.json", proc)
+        wait_for_file(out / "child_done.json", proc)
         for h in hogs:  # the loop is done: stop hogging before the parent writes the summary and report
             h.kill()
             h.wait()
@@ -235,7 +227,7 @@ def test_realtime_rows_the_parent_could_not_take_are_counted(tmp_path):
     proc = subprocess.Popen(RTCORE + ["run", cfg, "--quiet", "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(out / "child_ready.json", proc)
+        wait_for_file(out / "child_ready.json", proc)
         time.sleep(0.3)
         proc.send_signal(signal.SIGSTOP)
         time.sleep(1.5)  # longer than the ring holds

@@ -19,7 +19,7 @@ from pathlib import Path
 from rtcore import recording
 from rtcore.lifeline import alive
 from rtcore.supervisor import READY_TIMEOUT_S
-from enginecli import EXIT, RTCORE, last_line, run_cli, summary
+from enginecli import EXIT, RTCORE, last_line, run_cli, summary, wait_for_file
 
 TICK = Path(__file__).resolve().parent.parent / "configs/bench/tick.toml"
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -83,10 +83,7 @@ def test_missed_deadlines_make_a_degraded_session(tmp_path):
                                       "--set", "loop.max_miss_frac=0.0001", "--set", "loop.fifo=false",
                                       "--set", "loop.nice=0", "--set", "loop.slice_us=0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    t_end = time.monotonic() + READY_TIMEOUT_S  # a first compile takes minutes
-    while not (out / "child_ready.json").exists():  # hog the CPUs once the loop starts, not its start-up
-        assert proc.poll() is None and time.monotonic() < t_end, proc.communicate()[0]
-        time.sleep(0.02)
+    wait_for_file(out / "child_ready.json", proc, READY_TIMEOUT_S)  # hog the CPUs once the loop starts, not its start-up
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     try:
         text, _ = proc.communicate(timeout=120)
